@@ -1,0 +1,11 @@
+"""Kedro project settings."""
+
+from kedro.config import OmegaConfigLoader
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # Deep-merge parameters so an environment (conf/paper) lists only what it changes.
+    "merge_strategy": {"parameters": "soft"},
+}
