@@ -1,0 +1,52 @@
+"""Reusable training engine: device and precision, data loading, the loop, checkpoint/resume.
+
+Pure PyTorch (no Kedro import); a model family plugs in through a task object, see
+:mod:`gan_pipelines.training.engine`.
+"""
+
+from .checkpointing import CheckpointError, load_training_state, save_training_state
+from .data import AugmentConfig, EpochShuffleSampler, PairedImageDataset, make_loader
+from .device import (
+    Precision,
+    autocast_context,
+    configure_cpu_threads,
+    cpu_supports_bf16,
+    select_device,
+    select_precision,
+)
+from .engine import (
+    FitResult,
+    NonFiniteLossError,
+    ResumeMismatchError,
+    StepContext,
+    TrainerConfig,
+    TrainingTask,
+    fit,
+)
+from .reproducibility import capture_rng_state, restore_rng_state, seed_everything
+
+__all__ = [
+    "AugmentConfig",
+    "CheckpointError",
+    "EpochShuffleSampler",
+    "FitResult",
+    "NonFiniteLossError",
+    "PairedImageDataset",
+    "Precision",
+    "ResumeMismatchError",
+    "StepContext",
+    "TrainerConfig",
+    "TrainingTask",
+    "autocast_context",
+    "capture_rng_state",
+    "configure_cpu_threads",
+    "cpu_supports_bf16",
+    "fit",
+    "load_training_state",
+    "make_loader",
+    "restore_rng_state",
+    "save_training_state",
+    "seed_everything",
+    "select_device",
+    "select_precision",
+]

@@ -1,0 +1,717 @@
+"""The generic training loop.
+
+The engine knows nothing about a model family. A *task* (see :class:`TrainingTask`) owns the
+networks, the optimisers and the losses and says what one training or validation step is; the
+engine owns everything around it: device and precision, the epoch loop, gradient scaling and
+clipping, NaN detection, validation, learning-rate schedules, best-checkpoint tracking, logging
+(tqdm, ``logging``, TensorBoard) and full-state checkpoint/resume.
+
+Writing a task::
+
+    class MyTask:
+        def __init__(self):
+            self.modules = {"generator": G, "discriminator": D}
+            self.optimizers = {"generator": Adam(G.parameters()), "discriminator": Adam(D.parameters())}
+
+        def train_step(self, batch, step):
+            with step.autocast():
+                fake = self.modules["generator"](batch["input"])
+            d_loss = ...  # from fake.float(): losses are computed in fp32
+            step.backward_and_step(d_loss, "discriminator")
+            g_loss = ...
+            step.backward_and_step(g_loss, "generator")
+            return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
+        def validation_step(self, batch, step): -> {"loss": float, ...}   # batch means
+        def sample_images(self, batch): -> (N, 3, H, W) tensor in [0, 1], or None
+
+Rules for tasks: build optimisers over the modules' parameters before calling :func:`fit` (the
+engine moves modules to the device in place, which keeps parameter identity); run forward passes
+inside ``step.autocast()`` and cast outputs to ``float()`` before losses and metrics, so losses
+and reductions are fp32; call ``backward_and_step`` once per optimiser per batch, outside the
+autocast block; and never touch test data -- ``fit`` only sees a validation loader, and the
+validation metric ``config.monitor`` picks the best checkpoint.
+
+Resume and the state file (``TrainerConfig.state_path``):
+
+* After every epoch the full state (modules, optimisers, schedulers, grad scaler, epoch, global
+  step, RNG states, history, best weights/metrics/epoch, a config fingerprint) is written
+  atomically. A failure mid-epoch (crash, kill, NaN loss) leaves the previous epoch's file intact.
+* ``resume=True``: if the file exists, training continues after its epoch; the fingerprint
+  (task class, module structure, optimiser settings, seed, schedule, monitor, train-set size and
+  batch size) must match, otherwise :class:`ResumeMismatchError` lists what differs. If the file
+  does not exist, training starts fresh (logged).
+* ``resume=False`` and the file exists: it belongs to an earlier run, so it is moved aside to
+  ``<stem>.superseded-<timestamp><suffix>`` (logged as a warning) and training starts fresh.
+  Nothing is overwritten or deleted.
+
+With fixed seeds on CPU a run stopped after epoch k and resumed ends with exactly the weights of
+a run never stopped: shuffling depends only on ``(seed, epoch)`` (see
+:func:`gan_pipelines.training.data.make_loader`), augmentation only on ``(seed, epoch, index)``,
+and the global RNGs are restored from the state file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checkpointing import CheckpointError, load_training_state, save_training_state
+from .device import Precision, autocast_context, configure_cpu_threads, select_device, select_precision
+from .reproducibility import capture_rng_state, restore_rng_state, seed_everything
+
+logger = logging.getLogger(__name__)
+
+STATE_FORMAT = "gan_pipelines.training_state"
+STATE_FORMAT_VERSION = 1
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; training stopped before it reached the weights."""
+
+
+class ResumeMismatchError(RuntimeError):
+    """Resume was requested from a state file written by a different run configuration."""
+
+
+class TrainingTask(Protocol):
+    """What a model family provides to :func:`fit`.
+
+    Optional: ``hparams`` (a mapping of plain values) is added to the resume fingerprint, so a
+    task can make settings that the engine cannot see (loss weights, ...) part of it.
+    """
+
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    def train_step(self, batch: dict[str, torch.Tensor], step: "StepContext") -> dict[str, torch.Tensor]:
+        """One optimisation step; returns detached scalar losses for logging."""
+        ...
+
+    def validation_step(self, batch: dict[str, torch.Tensor], step: "StepContext") -> dict[str, float]:
+        """Per-batch metric means; the engine averages them weighted by batch size."""
+        ...
+
+    def sample_images(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """``(N, 3, H, W)`` images in [0, 1] for a TensorBoard grid, or None."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainerConfig:
+    """Settings of :func:`fit`; :meth:`from_params` builds one from a ``training`` parameters block.
+
+    ``epochs`` is the total number of epochs, counting those done before a resume. Metrics
+    named by ``monitor`` and ``scheduler_metric`` are keys of the task's ``validation_step``
+    output. ``log_every_steps`` throttles per-step TensorBoard scalars and the tqdm postfix;
+    ``cpu_threads`` sets torch's CPU threads (None: torch default); ``deterministic`` asks torch
+    for deterministic kernels (GPU; CPU is deterministic anyway).
+    """
+
+    epochs: int
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    monitor: str = "loss"
+    monitor_mode: str = "min"
+    scheduler_metric: str = "loss"
+    scheduler_mode: str = "min"
+    scheduler_factor: float = 0.9
+    scheduler_patience: int = 10
+    grad_clip_norm: float | None = None
+    state_path: str | None = None
+    resume: bool = False
+    log_dir: str | None = None
+    sample_every: int = 5
+    log_every_steps: int = 10
+    channels_last: bool = True
+    progress: bool = True
+    cpu_threads: int | None = None
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        def fail(name: str, why: str) -> None:
+            raise ValueError(f"training.{name} {why}, got {getattr(self, name)!r}.")
+
+        def is_int(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if not is_int(self.epochs) or self.epochs < 1:
+            fail("epochs", "must be a positive integer")
+        if not is_int(self.seed):
+            fail("seed", "must be an integer")
+        for name in ("monitor_mode", "scheduler_mode"):
+            if getattr(self, name) not in ("min", "max"):
+                fail(name, "must be 'min' or 'max'")
+        if not 0.0 < float(self.scheduler_factor) < 1.0:
+            fail("scheduler_factor", "must be in (0, 1)")
+        if not is_int(self.scheduler_patience) or self.scheduler_patience < 0:
+            fail("scheduler_patience", "must be a non-negative integer")
+        if self.grad_clip_norm is not None and not float(self.grad_clip_norm) > 0:
+            fail("grad_clip_norm", "must be positive or null")
+        for name in ("sample_every", "log_every_steps"):
+            if not is_int(getattr(self, name)) or getattr(self, name) < 1:
+                fail(name, "must be a positive integer")
+        if self.resume and not self.state_path:
+            raise ValueError("training.resume is true but training.state_path is not set.")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "TrainerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown training setting(s): {', '.join('training.' + k for k in unknown)}; "
+                f"known: {', '.join(sorted(known))}."
+            )
+        if "epochs" not in params:
+            raise ValueError("training.epochs is required.")
+        return cls(**params)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns. State dicts are CPU copies, independent of the live modules."""
+
+    best_state_dicts: dict[str, dict[str, torch.Tensor]]
+    best_epoch: int
+    best_metrics: dict[str, float]
+    history: pd.DataFrame
+    last_state_dicts: dict[str, dict[str, torch.Tensor]]
+    precision: str
+    device: str
+    resumed_from_epoch: int | None
+
+
+# --------------------------------------------------------------------------------------------
+# Step context
+# --------------------------------------------------------------------------------------------
+
+
+class StepContext:
+    """Handed to the task's steps: device, precision, autocast, gradient scaling and stepping."""
+
+    def __init__(
+        self,
+        device: torch.device,
+        precision: Precision,
+        scaler: torch.amp.GradScaler,
+        optimizers: Mapping[str, torch.optim.Optimizer],
+        grad_clip_norm: float | None,
+    ) -> None:
+        self.device = device
+        self.precision = precision
+        self.scaler = scaler
+        self.epoch = 0
+        self.global_step = 0
+        self._optimizers = optimizers
+        self._grad_clip_norm = grad_clip_norm
+        self._stepped = False
+        self._last_good_state = "no full-state checkpoint exists (training.state_path is not set)"
+
+    def autocast(self):
+        """Context manager for the forward pass at the run's precision."""
+        return autocast_context(self.device, self.precision)
+
+    def backward_and_step(
+        self, loss: torch.Tensor, optimizer_name: str, *, retain_graph: bool = False
+    ) -> None:
+        """Zero the optimiser's gradients, backpropagate ``loss`` (scaled when fp16), clip, step.
+
+        Raises:
+            NonFiniteLossError: ``loss`` is NaN or infinite; nothing has been updated.
+        """
+        try:
+            optimizer = self._optimizers[optimizer_name]
+        except KeyError:
+            raise KeyError(
+                f"No optimiser named {optimizer_name!r}; the task has {sorted(self._optimizers)}."
+            ) from None
+        if not bool(torch.isfinite(loss.detach()).all()):
+            value = loss.detach().float()
+            shown = value.item() if value.numel() == 1 else value.tolist()
+            raise NonFiniteLossError(
+                f"{optimizer_name} loss is {shown} at epoch {self.epoch}, step {self.global_step}; "
+                f"training stopped, {self._last_good_state}."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward(retain_graph=retain_graph)
+        if self._grad_clip_norm is not None:
+            self.scaler.unscale_(optimizer)
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            nn.utils.clip_grad_norm_(params, self._grad_clip_norm)
+        self.scaler.step(optimizer)
+        self._stepped = True
+
+    def _end_iteration(self) -> None:
+        # One scaler update per batch, after every optimiser has stepped (torch AMP recipe for
+        # several optimisers).
+        if self._stepped:
+            self.scaler.update()
+            self._stepped = False
+
+    def _record_saved_state(self, path: Path, epoch: int) -> None:
+        self._last_good_state = f"the last good state is {path} (epoch {epoch})"
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
+    if isinstance(batch, Mapping):
+        return {k: _to_device(v, device, channels_last) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device, channels_last) for v in batch)
+    if isinstance(batch, torch.Tensor):
+        moved = batch.to(device, non_blocking=device.type == "cuda" and batch.is_pinned())
+        if channels_last and moved.dim() == 4 and moved.is_floating_point():
+            moved = moved.contiguous(memory_format=torch.channels_last)
+        return moved
+    return batch
+
+
+def _batch_size(batch: Any) -> int:
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0]) if batch.dim() else 1
+    values = batch.values() if isinstance(batch, Mapping) else batch if isinstance(batch, (list, tuple)) else ()
+    for value in values:
+        size = _batch_size(value)
+        if size:
+            return size
+    return 0
+
+
+def _set_epoch(loader: Any, epoch: int) -> None:
+    for part in (getattr(loader, "sampler", None), getattr(loader, "dataset", None)):
+        if hasattr(part, "set_epoch"):
+            part.set_epoch(epoch)
+
+
+def _cpu_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {
+        k: v.detach().to("cpu").clone(memory_format=torch.contiguous_format)
+        for k, v in module.state_dict().items()
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able, weights_only-loadable copy of a settings value."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def _fingerprint_payload(task: TrainingTask, config: TrainerConfig, train_loader: Any) -> dict[str, Any]:
+    def structure(module: nn.Module) -> str:
+        text = json.dumps(
+            [[k, list(v.shape), str(v.dtype)] for k, v in module.state_dict().items()]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    dataset = getattr(train_loader, "dataset", None)
+    return {
+        "task": f"{type(task).__module__}.{type(task).__qualname__}",
+        "task_hparams": _plain(getattr(task, "hparams", {})),
+        "modules": {name: structure(m) for name, m in sorted(task.modules.items())},
+        "optimizers": {
+            name: {"class": type(o).__name__, "defaults": _plain(o.defaults)}
+            for name, o in sorted(task.optimizers.items())
+        },
+        "config": {
+            name: getattr(config, name)
+            for name in (
+                "seed", "monitor", "monitor_mode", "scheduler_metric", "scheduler_mode",
+                "scheduler_factor", "scheduler_patience", "grad_clip_norm", "deterministic",
+            )
+        },
+        "train_samples": len(dataset) if hasattr(dataset, "__len__") else None,
+        "batch_size": getattr(train_loader, "batch_size", None),
+    }
+
+
+def _digest(payload: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
+    if isinstance(saved, Mapping) and isinstance(current, Mapping):
+        out: list[str] = []
+        for key in sorted(set(saved) | set(current)):
+            out += _differences(saved.get(key), current.get(key), f"{prefix}{key}.")
+        return out
+    return [] if saved == current else [f"{prefix[:-1]} (saved {saved!r}, now {current!r})"]
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.stem}.superseded-{stamp}{path.suffix}")
+    counter = 1
+    while target.exists():
+        target = path.with_name(f"{path.stem}.superseded-{stamp}-{counter}{path.suffix}")
+        counter += 1
+    path.rename(target)
+    return target
+
+
+def _is_better(value: float, best: float | None, mode: str) -> bool:
+    if value != value:  # NaN never improves
+        return False
+    if best is None:
+        return True
+    return value < best if mode == "min" else value > best
+
+
+def _metric(metrics: Mapping[str, float], name: str, setting: str) -> float:
+    if name not in metrics:
+        raise KeyError(
+            f"training.{setting}={name!r} is not a validation metric; the task's "
+            f"validation_step returns {sorted(metrics)}."
+        )
+    return float(metrics[name])
+
+
+# --------------------------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------------------------
+
+
+def fit(
+    task: TrainingTask,
+    train_loader: Any,
+    val_loader: Any,
+    config: TrainerConfig,
+    *,
+    on_epoch_end: Callable[[int, dict[str, float]], bool | None] | None = None,
+) -> FitResult:
+    """Train ``task`` for ``config.epochs`` epochs (in total, counting resumed ones).
+
+    Args:
+        task: see :class:`TrainingTask`.
+        train_loader: iterable of batches (dicts of tensors); ``set_epoch(epoch)`` is called on
+            its ``sampler`` and ``dataset`` before each epoch when they have it.
+        val_loader: validation batches; drives the LR schedule and the best checkpoint.
+        config: :class:`TrainerConfig`.
+        on_epoch_end: called as ``on_epoch_end(epoch, history_row)`` after validation and
+            logging and before the epoch's state is saved; returning True stops training after
+            that save (early stopping).
+
+    Raises:
+        NonFiniteLossError: a loss became NaN/inf; the previous epoch's state file is intact.
+        ResumeMismatchError: resume from a state file of a different configuration.
+        CheckpointError: the state file to resume from is unreadable.
+    """
+    if not task.modules or not task.optimizers:
+        raise ValueError("The task must have at least one module and one optimiser.")
+
+    device = select_device(config.device)
+    precision = select_precision(device, config.precision)
+    if device.type == "cpu":
+        configure_cpu_threads(config.cpu_threads)
+    seed_everything(config.seed, deterministic=config.deterministic)
+
+    for module in task.modules.values():
+        if config.channels_last:
+            module.to(device=device, memory_format=torch.channels_last)
+        else:
+            module.to(device=device)
+
+    schedulers = {
+        name: torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode=config.scheduler_mode,
+            factor=config.scheduler_factor,
+            patience=config.scheduler_patience,
+        )
+        for name, optimizer in task.optimizers.items()
+    }
+    scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_grad_scaler)
+    step = StepContext(device, precision, scaler, task.optimizers, config.grad_clip_norm)
+
+    payload = _fingerprint_payload(task, config, train_loader)
+    fingerprint = _digest(payload)
+
+    state_path = Path(config.state_path) if config.state_path else None
+    history: list[dict[str, float]] = []
+    best: dict[str, Any] = {"epoch": None, "value": None, "metrics": {}, "state_dicts": None}
+    start_epoch = 1
+    resumed_from: int | None = None
+
+    if state_path is not None and state_path.exists():
+        if config.resume:
+            state = load_training_state(state_path)
+            _check_resumable(state, state_path, payload, fingerprint)
+            for name, module in task.modules.items():
+                module.load_state_dict(state["modules"][name])
+            for name, optimizer in task.optimizers.items():
+                optimizer.load_state_dict(state["optimizers"][name])
+            for name, scheduler in schedulers.items():
+                scheduler.load_state_dict(state["schedulers"][name])
+            if scaler.is_enabled() and state["scaler"]:
+                scaler.load_state_dict(state["scaler"])
+            restore_rng_state(state["rng"])
+            step.global_step = int(state["global_step"])
+            history = [dict(row) for row in state["history"]]
+            best = dict(state["best"])
+            resumed_from = int(state["epoch"])
+            start_epoch = resumed_from + 1
+            step._record_saved_state(state_path, resumed_from)
+            if state.get("precision") != precision.name or state.get("device") != str(device):
+                logger.warning(
+                    "Resuming a run saved with %s on %s, now %s on %s: results will not match an "
+                    "uninterrupted run bit for bit.",
+                    state.get("precision"), state.get("device"), precision.name, device,
+                )
+            logger.info(
+                "Resumed from %s: %d of %d epoch(s) done, global step %d.",
+                state_path, resumed_from, config.epochs, step.global_step,
+            )
+        else:
+            moved = _move_aside(state_path)
+            logger.warning(
+                "training.resume is false and %s holds an earlier run's state; moved it to %s "
+                "and starting fresh.",
+                state_path, moved,
+            )
+    elif config.resume:
+        logger.info("training.resume is true but there is no saved state at %s; starting fresh.", state_path)
+    if resumed_from is None:
+        logger.info("Starting a fresh run of %d epoch(s).", config.epochs)
+        if state_path is not None:
+            step._last_good_state = f"no epoch has finished yet, so {state_path} was not written"
+    logger.info("Training on %s at %s precision.", device, precision.name)
+
+    writer = None
+    if config.log_dir:
+        from torch.utils.tensorboard import SummaryWriter
+
+        # purge_step hides events a crashed run logged after the state we resumed from.
+        writer = SummaryWriter(
+            config.log_dir, purge_step=step.global_step + 1 if resumed_from is not None else None
+        )
+
+    try:
+        for epoch in range(start_epoch, config.epochs + 1):
+            step.epoch = epoch
+            _set_epoch(train_loader, epoch)
+            _set_epoch(val_loader, epoch)
+
+            learning_rates = {f"lr_{n}": float(o.param_groups[0]["lr"]) for n, o in task.optimizers.items()}
+            started = time.perf_counter()
+            train_means, n_train, train_seconds = _train_epoch(task, train_loader, step, config, writer)
+            val_metrics, first_val_batch = _validate(task, val_loader, step, config)
+            seconds = time.perf_counter() - started
+
+            scheduler_value = _metric(val_metrics, config.scheduler_metric, "scheduler_metric")
+            for scheduler in schedulers.values():
+                scheduler.step(scheduler_value)
+
+            monitor_value = _metric(val_metrics, config.monitor, "monitor")
+            if _is_better(monitor_value, best["value"], config.monitor_mode):
+                best = {
+                    "epoch": epoch,
+                    "value": monitor_value,
+                    "metrics": dict(val_metrics),
+                    "state_dicts": {n: _cpu_state_dict(m) for n, m in task.modules.items()},
+                }
+
+            row: dict[str, float] = {"epoch": epoch}
+            row.update({f"train_{k}": v for k, v in train_means.items()})
+            row.update({f"val_{k}": v for k, v in val_metrics.items()})
+            row.update(learning_rates)
+            row["seconds"] = seconds
+            row["images_per_second"] = n_train / train_seconds if train_seconds > 0 else float("nan")
+            history.append(row)
+            logger.info(
+                "Epoch %d/%d: %s (%.1f s)%s",
+                epoch, config.epochs,
+                ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith(("train_", "val_"))),
+                seconds,
+                " best" if best["epoch"] == epoch else "",
+            )
+
+            if writer is not None:
+                _log_epoch(writer, task, row, first_val_batch, epoch, step.global_step, config)
+
+            stop = bool(on_epoch_end(epoch, dict(row))) if on_epoch_end is not None else False
+
+            if state_path is not None:
+                save_training_state(
+                    state_path,
+                    {
+                        "format": STATE_FORMAT,
+                        "format_version": STATE_FORMAT_VERSION,
+                        "epoch": epoch,
+                        "global_step": step.global_step,
+                        "modules": {n: _cpu_state_dict(m) for n, m in task.modules.items()},
+                        "optimizers": {n: o.state_dict() for n, o in task.optimizers.items()},
+                        "schedulers": {n: s.state_dict() for n, s in schedulers.items()},
+                        "scaler": scaler.state_dict(),
+                        "rng": capture_rng_state(),
+                        "history": history,
+                        "best": best,
+                        "fingerprint": fingerprint,
+                        "fingerprint_payload": payload,
+                        "precision": precision.name,
+                        "device": str(device),
+                    },
+                )
+                step._record_saved_state(state_path, epoch)
+            if stop:
+                logger.info("on_epoch_end asked to stop after epoch %d.", epoch)
+                break
+    finally:
+        if writer is not None:
+            writer.close()
+
+    last_state_dicts = {n: _cpu_state_dict(m) for n, m in task.modules.items()}
+    if best["state_dicts"] is None:
+        last_epoch = int(history[-1]["epoch"]) if history else 0
+        logger.warning(
+            "Validation metric %r was never finite; reporting the last epoch (%d) as best.",
+            config.monitor, last_epoch,
+        )
+        best = {"epoch": last_epoch, "value": None, "metrics": {}, "state_dicts": last_state_dicts}
+    if resumed_from is not None and resumed_from >= config.epochs:
+        logger.info("The saved run already has %d epoch(s); nothing left to train.", resumed_from)
+
+    return FitResult(
+        best_state_dicts=best["state_dicts"],
+        best_epoch=int(best["epoch"]),
+        best_metrics={k: float(v) for k, v in best["metrics"].items()},
+        history=pd.DataFrame(history),
+        last_state_dicts=last_state_dicts,
+        precision=precision.name,
+        device=str(device),
+        resumed_from_epoch=resumed_from,
+    )
+
+
+def _check_resumable(state: Mapping[str, Any], path: Path, payload: Mapping[str, Any], fingerprint: str) -> None:
+    if state.get("format") != STATE_FORMAT:
+        raise CheckpointError(f"{path} is not a gan_pipelines training-state file.")
+    if state.get("format_version") != STATE_FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has training-state format version {state.get('format_version')}, "
+            f"this code reads version {STATE_FORMAT_VERSION}."
+        )
+    if state.get("fingerprint") != fingerprint:
+        differences = _differences(state.get("fingerprint_payload", {}), payload) or ["(unknown)"]
+        raise ResumeMismatchError(
+            f"training.resume is true, but {path} was written by a different run configuration; "
+            f"it differs in: {'; '.join(differences)}. Use another training.state_path, or set "
+            "training.resume to false to start fresh (the old file is then moved aside)."
+        )
+
+
+def _train_epoch(
+    task: TrainingTask, loader: Any, step: StepContext, config: TrainerConfig, writer: Any
+) -> tuple[dict[str, float], int, float]:
+    for module in task.modules.values():
+        module.train()
+    sums: dict[str, torch.Tensor] = {}
+    seen = 0
+    started = time.perf_counter()
+    bar = tqdm(
+        loader,
+        desc=f"epoch {step.epoch}/{config.epochs}",
+        disable=not config.progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
+    try:
+        for index, batch in enumerate(bar):
+            batch = _to_device(batch, step.device, config.channels_last)
+            size = _batch_size(batch)
+            step.global_step += 1
+            losses = task.train_step(batch, step)
+            step._end_iteration()
+            losses = {k: torch.as_tensor(v).detach().float() for k, v in losses.items()}
+            for key, value in losses.items():
+                sums[key] = sums.get(key, 0.0) + value * size
+            seen += size
+            if index % config.log_every_steps == 0:
+                values = {k: v.item() for k, v in losses.items()}
+                bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+                if writer is not None:
+                    for key, value in values.items():
+                        writer.add_scalar(f"train_step/{key}", value, step.global_step)
+    finally:
+        bar.close()
+    if seen == 0:
+        raise ValueError("The training loader yielded no samples (is drop_last on with too few samples?).")
+    return {k: (v / seen).item() for k, v in sums.items()}, seen, time.perf_counter() - started
+
+
+def _validate(
+    task: TrainingTask, loader: Any, step: StepContext, config: TrainerConfig
+) -> tuple[dict[str, float], Any]:
+    for module in task.modules.values():
+        module.eval()
+    sums: dict[str, float] = {}
+    seen = 0
+    first_batch = None
+    # no_grad rather than inference_mode: a task may build tensors here (e.g. cached constants)
+    # that it later uses in training, which inference tensors would forbid.
+    with torch.no_grad():
+        for batch in loader:
+            batch = _to_device(batch, step.device, config.channels_last)
+            if first_batch is None:
+                first_batch = batch
+            size = _batch_size(batch)
+            for key, value in task.validation_step(batch, step).items():
+                sums[key] = sums.get(key, 0.0) + float(value) * size
+            seen += size
+    if seen == 0:
+        raise ValueError("The validation loader yielded no samples.")
+    return {k: v / seen for k, v in sums.items()}, first_batch
+
+
+def _log_epoch(
+    writer: Any,
+    task: TrainingTask,
+    row: Mapping[str, float],
+    first_val_batch: Any,
+    epoch: int,
+    global_step: int,
+    config: TrainerConfig,
+) -> None:
+    # Every scalar uses the global step as x-axis so that purge_step works after a resume.
+    for key, value in row.items():
+        if key.startswith("train_"):
+            writer.add_scalar(f"train/{key[6:]}", value, global_step)
+        elif key.startswith("val_"):
+            writer.add_scalar(f"val/{key[4:]}", value, global_step)
+        elif key.startswith("lr_"):
+            writer.add_scalar(f"lr/{key[3:]}", value, global_step)
+    writer.add_scalar("epoch", epoch, global_step)
+    writer.add_scalar("perf/images_per_second", row["images_per_second"], global_step)
+    if first_val_batch is not None and (epoch % config.sample_every == 0 or epoch == config.epochs):
+        with torch.no_grad():
+            images = task.sample_images(first_val_batch)
+        if images is not None:
+            writer.add_images("samples", images.detach().float().clamp(0, 1).cpu(), global_step)
+    writer.flush()

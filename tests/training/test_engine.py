@@ -1,0 +1,310 @@
+import hashlib
+import logging
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gan_pipelines.training import (
+    AugmentConfig,
+    NonFiniteLossError,
+    PairedImageDataset,
+    ResumeMismatchError,
+    TrainerConfig,
+    fit,
+    load_training_state,
+    make_loader,
+    seed_everything,
+)
+
+EXPECTED_COLUMNS = {
+    "epoch", "train_g_loss", "train_d_loss", "train_l2", "val_loss", "val_mae",
+    "lr_generator", "lr_critic", "seconds", "images_per_second",
+}
+
+
+class ToyGanTask:
+    """A tiny two-optimiser GAN-style task: learn target = inverted input, with a critic."""
+
+    def __init__(self, lr: float = 1e-2, adversarial_weight: float = 0.01, nan_at_step: int | None = None):
+        self.modules = {
+            "generator": nn.Sequential(
+                nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                nn.Dropout2d(0.1), nn.Conv2d(8, 3, 3, padding=1),
+            ),
+            "critic": nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(4, 1, 3, padding=1)),
+        }
+        self.optimizers = {
+            "generator": torch.optim.Adam(self.modules["generator"].parameters(), lr=lr),
+            "critic": torch.optim.Adam(self.modules["critic"].parameters(), lr=lr / 10),
+        }
+        self.hparams = {"adversarial_weight": adversarial_weight}
+        self.nan_at_step = nan_at_step
+        self.forward_dtypes: set[torch.dtype] = set()
+        self.loss_dtypes: set[torch.dtype] = set()
+
+    def train_step(self, batch, step):
+        generator, critic = self.modules["generator"], self.modules["critic"]
+        x, y = batch["input"], batch["target"]
+        with step.autocast():
+            raw = generator(x)
+        self.forward_dtypes.add(raw.dtype)
+        fake = raw.float()
+
+        with step.autocast():
+            real_score, fake_score = critic(y), critic(fake.detach())
+        d_loss = 0.5 * (F.mse_loss(real_score.float(), torch.ones_like(real_score, dtype=torch.float32))
+                        + F.mse_loss(fake_score.float(), torch.zeros_like(fake_score, dtype=torch.float32)))
+        step.backward_and_step(d_loss, "critic")
+
+        with step.autocast():
+            gen_score = critic(fake)
+        l2 = F.mse_loss(fake, y)
+        g_loss = l2 + self.hparams["adversarial_weight"] * F.mse_loss(
+            gen_score.float(), torch.ones_like(gen_score, dtype=torch.float32))
+        if step.global_step == self.nan_at_step:
+            g_loss = g_loss * float("nan")
+        self.loss_dtypes.update({d_loss.dtype, g_loss.dtype})
+        step.backward_and_step(g_loss, "generator")
+        return {"g_loss": g_loss.detach(), "d_loss": d_loss.detach(), "l2": l2.detach()}
+
+    def validation_step(self, batch, step):
+        with step.autocast():
+            fake = self.modules["generator"](batch["input"]).float()
+        return {"loss": F.mse_loss(fake, batch["target"]).item(),
+                "mae": (fake - batch["target"]).abs().mean().item()}
+
+    def sample_images(self, batch):
+        with torch.no_grad():
+            fake = self.modules["generator"](batch["input"]).float()
+        return (torch.cat([batch["input"], fake, batch["target"]]) + 1) / 2
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def _loaders(augment: AugmentConfig | None = None, seed: int = 0, n_train: int = 24):
+    rng = np.random.default_rng(123)
+    images = rng.integers(0, 256, (n_train + 8, 16, 16, 3), dtype=np.uint8)
+    arrays = {"input": images, "target": 255 - images}
+
+    def dataset(part, aug):
+        return PairedImageDataset({k: v[part] for k, v in arrays.items()},
+                                  image_keys=["input", "target"], augment=aug, seed=seed)
+
+    train = make_loader(dataset(slice(0, n_train), augment), 8, shuffle=True, seed=seed)
+    val = make_loader(dataset(slice(n_train, None), None), 8, shuffle=False, seed=seed)
+    return train, val
+
+
+def _config(tmp_path, name="run", **overrides):
+    # one thread: tiny convs gain nothing from more, and a busy shared CPU makes several slow
+    settings = dict(epochs=3, device="cpu", precision="fp32", progress=False, cpu_threads=1,
+                    state_path=str(tmp_path / name / "state.pt"))
+    settings.update(overrides)
+    return TrainerConfig(**settings)
+
+
+def _task(seed=0, **kwargs):
+    seed_everything(seed)
+    return ToyGanTask(**kwargs)
+
+
+def test_training_reduces_loss_and_records_history(tmp_path):
+    log_dir = tmp_path / "tb"
+    config = _config(tmp_path, epochs=8, log_dir=str(log_dir), sample_every=4, log_every_steps=1)
+    result = fit(_task(), *_loaders(), config)
+
+    history = result.history
+    assert list(history["epoch"]) == list(range(1, 9))
+    assert set(history.columns) == EXPECTED_COLUMNS
+    assert history["train_l2"].iloc[-1] < 0.5 * history["train_l2"].iloc[0]
+    assert history["val_loss"].iloc[-1] < history["val_loss"].iloc[0]
+    assert (history["images_per_second"] > 0).all()
+    assert result.device == "cpu" and result.precision == "fp32" and result.resumed_from_epoch is None
+    assert sorted(result.best_state_dicts) == ["critic", "generator"]
+
+    events = list(log_dir.glob("events.out.tfevents*"))
+    assert events
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(log_dir)).Reload()
+    scalars = set(accumulator.Tags()["scalars"])
+    assert {"train_step/g_loss", "train/l2", "val/loss", "lr/generator", "lr/critic"} <= scalars
+    assert accumulator.Tags()["images"]  # sample grids at epochs 4 and 8
+
+
+def test_best_epoch_follows_the_validation_metric(tmp_path):
+    train, val = _loaders()
+    task = _task()
+    # "max" on the error picks the worst epoch: proves the choice follows monitor/monitor_mode.
+    result = fit(task, train, val, _config(tmp_path, epochs=4, monitor="mae", monitor_mode="max"))
+    history = result.history
+    worst = int(history.loc[history["val_mae"].idxmax(), "epoch"])
+    assert result.best_epoch == worst
+    assert result.best_metrics["mae"] == pytest.approx(history["val_mae"].max())
+
+    # the stored best weights reproduce that epoch's validation metric
+    task.modules["generator"].load_state_dict(result.best_state_dicts["generator"])
+    task.modules["generator"].eval()
+    with torch.no_grad():
+        batches = [b for b in val]
+        maes = [(task.modules["generator"](b["input"]) - b["target"]).abs().mean().item() for b in batches]
+    assert np.mean(maes) == pytest.approx(result.best_metrics["mae"], rel=1e-5)
+    assert not all(torch.equal(a, b) for a, b in zip(
+        result.best_state_dicts["generator"].values(), result.last_state_dicts["generator"].values()))
+
+
+def test_resumed_run_ends_with_exactly_the_same_weights(tmp_path):
+    augment = AugmentConfig(hflip_p=0.5, rotate_p=0.5)
+    # scheduler_mode "max" on a falling loss cuts the LR every epoch: the schedule state matters
+    common = dict(scheduler_mode="max", scheduler_patience=0, scheduler_factor=0.5)
+
+    straight = fit(_task(), *_loaders(augment), _config(tmp_path, "a", epochs=4, **common))
+
+    fit(_task(), *_loaders(augment), _config(tmp_path, "b", epochs=2, **common))
+    # a new process would build everything again; different init proves the state is restored
+    train, val = _loaders(augment)
+    resumed = fit(_task(seed=999), train, val, _config(tmp_path, "b", epochs=4, resume=True, **common))
+
+    assert train.sampler.epoch == 4 and train.dataset.epoch == 4  # the engine advanced both
+
+    assert resumed.resumed_from_epoch == 2
+    assert len(resumed.history) == 4
+    assert straight.history["lr_generator"].nunique() > 1
+    for name, weights in straight.last_state_dicts.items():
+        for key, tensor in weights.items():
+            assert torch.equal(tensor, resumed.last_state_dicts[name][key]), f"{name}.{key}"
+    columns = [c for c in straight.history.columns if c not in ("seconds", "images_per_second")]
+    assert straight.history[columns].equals(resumed.history[columns])
+    assert straight.best_epoch == resumed.best_epoch
+
+
+def test_resume_refuses_a_state_from_a_different_configuration(tmp_path):
+    fit(_task(), *_loaders(), _config(tmp_path, epochs=1))
+    with pytest.raises(ResumeMismatchError, match=r"differs in: .*adversarial_weight.*0\.01.*0\.5"):
+        fit(_task(adversarial_weight=0.5), *_loaders(), _config(tmp_path, epochs=2, resume=True))
+    with pytest.raises(ResumeMismatchError, match=r"config\.seed"):
+        fit(_task(), *_loaders(), _config(tmp_path, epochs=2, resume=True, seed=1))
+
+
+def test_resume_without_saved_state_starts_fresh(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="gan_pipelines.training.engine"):
+        result = fit(_task(), *_loaders(), _config(tmp_path, epochs=1, resume=True))
+    assert result.resumed_from_epoch is None
+    assert "no saved state" in caplog.text
+    assert (tmp_path / "run" / "state.pt").exists()
+
+
+def test_fresh_run_moves_an_existing_state_aside(tmp_path, caplog):
+    fit(_task(), *_loaders(), _config(tmp_path, epochs=1))
+    with caplog.at_level(logging.WARNING, logger="gan_pipelines.training.engine"):
+        fit(_task(), *_loaders(), _config(tmp_path, epochs=2))
+    folder = tmp_path / "run"
+    superseded = list(folder.glob("state.superseded-*.pt"))
+    assert len(superseded) == 1
+    assert "moved it to" in caplog.text
+    assert load_training_state(superseded[0])["epoch"] == 1
+    assert load_training_state(folder / "state.pt")["epoch"] == 2
+
+
+class RecordingTask(ToyGanTask):
+    """Remembers the state file's hash at the first step of epoch 3."""
+
+    def __init__(self, state_path, **kwargs):
+        super().__init__(**kwargs)
+        self.state_path = state_path
+        self.hash_at_epoch_3 = None
+
+    def train_step(self, batch, step):
+        if step.epoch == 3 and self.hash_at_epoch_3 is None:
+            self.hash_at_epoch_3 = hashlib.sha256(self.state_path.read_bytes()).hexdigest()
+        return super().train_step(batch, step)
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_state(tmp_path):
+    config = _config(tmp_path, epochs=5)
+    state_path = tmp_path / "run" / "state.pt"
+    seed_everything(0)
+    task = RecordingTask(state_path, nan_at_step=8)  # 3 batches per epoch: step 8 is in epoch 3
+    with pytest.raises(NonFiniteLossError) as caught:
+        fit(task, *_loaders(), config)
+    message = str(caught.value)
+    assert "generator loss is nan at epoch 3, step 8" in message
+    assert f"the last good state is {state_path} (epoch 2)" in message
+    assert hashlib.sha256(state_path.read_bytes()).hexdigest() == task.hash_at_epoch_3
+    state = load_training_state(state_path)
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert sorted(p.name for p in state_path.parent.iterdir()) == ["state.pt"]  # no temp files
+
+
+def test_nan_in_the_first_epoch_says_no_state_was_written(tmp_path):
+    with pytest.raises(NonFiniteLossError, match=r"epoch 1, step 2; .*no epoch has finished yet"):
+        fit(_task(nan_at_step=2), *_loaders(), _config(tmp_path, epochs=2))
+
+
+def test_bf16_autocast_on_cpu_with_fp32_losses(tmp_path):
+    task = _task()
+    result = fit(task, *_loaders(), _config(tmp_path, epochs=1, precision="bf16", state_path=None))
+    assert result.precision == "bf16"
+    assert task.forward_dtypes == {torch.bfloat16}
+    assert task.loss_dtypes == {torch.float32}
+    assert np.isfinite(result.history["train_g_loss"]).all()
+
+
+def test_channels_last_models_and_batches(tmp_path):
+    seen = []
+
+    class Probe(ToyGanTask):
+        def train_step(self, batch, step):
+            seen.append(batch["input"].is_contiguous(memory_format=torch.channels_last))
+            return super().train_step(batch, step)
+
+    seed_everything(0)
+    task = Probe()
+    fit(task, *_loaders(), _config(tmp_path, epochs=1, state_path=None))
+    assert all(seen)
+    weight = task.modules["generator"][0].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_on_epoch_end_can_stop_early(tmp_path):
+    calls = []
+    result = fit(_task(), *_loaders(), _config(tmp_path, epochs=5),
+                 on_epoch_end=lambda epoch, row: calls.append(epoch) or epoch == 2)
+    assert calls == [1, 2] and len(result.history) == 2
+    assert load_training_state(tmp_path / "run" / "state.pt")["epoch"] == 2
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match=r"training\.epochs"):
+        TrainerConfig(epochs=0)
+    with pytest.raises(ValueError, match=r"training\.monitor_mode"):
+        TrainerConfig(epochs=1, monitor_mode="lowest")
+    with pytest.raises(ValueError, match=r"training\.resume is true but training\.state_path"):
+        TrainerConfig(epochs=1, resume=True)
+    with pytest.raises(ValueError, match=r"training\.learning_rate"):
+        TrainerConfig.from_params({"epochs": 1, "learning_rate": 1e-3})
+    assert TrainerConfig.from_params({"epochs": 2, "seed": 5}).seed == 5
+
+
+def test_unknown_metric_names_the_setting(tmp_path):
+    with pytest.raises(KeyError, match=r"training\.monitor='psnr'.*\['loss', 'mae'\]"):
+        fit(_task(), *_loaders(), _config(tmp_path, epochs=1, monitor="psnr", state_path=None))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision", ["auto", "fp16", "fp32"])
+def test_cuda_precisions(tmp_path, precision):
+    task = _task()
+    config = _config(tmp_path, epochs=2, device="cuda", precision=precision, state_path=None, cpu_threads=None)
+    result = fit(task, *_loaders(), config)
+    assert result.device.startswith("cuda")
+    assert np.isfinite(result.history["train_g_loss"]).all()
+    assert task.loss_dtypes == {torch.float32}
