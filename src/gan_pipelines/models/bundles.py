@@ -1,0 +1,38 @@
+"""Rebuild trained networks from the checkpoint bundles the training nodes save.
+
+A bundle holds ``state_dicts`` and the ``model_config`` each network was built from, so a
+checkpoint is self-describing: no parameter file is needed to use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gan_pipelines.models import build_attention_net, build_shadow_generator
+from gan_pipelines.models.shadow import AttentionNet, ShadowGenerator
+
+
+def _state_dict(bundle: Mapping[str, Any], name: str, what: str) -> Mapping[str, Any]:
+    try:
+        return bundle["state_dicts"][name]
+    except (KeyError, TypeError):
+        raise ValueError(f"The {what} checkpoint has no '{name}' network; is it the right checkpoint?") from None
+
+
+def attention_from_bundle(bundle: Mapping[str, Any]) -> AttentionNet:
+    """The trained attention net, in eval mode, on the CPU."""
+    config = dict(bundle.get("model_config", {}).get("attention") or {})
+    config["encoder_weights"] = None  # the trained weights replace any pretrained ones
+    net = build_attention_net(config)
+    net.load_state_dict(_state_dict(bundle, "attention", "attention"))
+    return net.eval()
+
+
+def generator_from_bundle(bundle: Mapping[str, Any]) -> ShadowGenerator:
+    """The trained shadow generator, in eval mode, on the CPU."""
+    config = dict(bundle.get("model_config", {}).get("generator") or {})
+    config["encoder_weights"] = None
+    net = build_shadow_generator(config)
+    net.load_state_dict(_state_dict(bundle, "generator", "generator"))
+    return net.eval()

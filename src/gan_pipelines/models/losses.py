@@ -1,0 +1,104 @@
+"""Losses shared by the GAN families: soft Dice, LSGAN, VGG16 perceptual.
+
+All three compute in float32 whatever the input dtype, so they give the same numbers inside a
+``torch.autocast`` region (bf16/fp16 activations) as outside it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PERCEPTUAL_REDUCTIONS = ("channel_sum", "mean")
+
+
+def dice_loss(probs: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """Soft Dice loss on probabilities (apply ``sigmoid`` to logits first), averaged over channels.
+
+    For each channel c, with sums over the batch and all pixels:
+    ``1 - (2 * sum(p * t) + eps) / (sum(p) + sum(t) + eps)``; the result is the mean over channels.
+    ``eps`` smooths the ratio and makes a channel that is empty in both prediction and target
+    cost 0. ``probs`` and ``target`` have shape (N, C, ...) with target in {0, 1}. Float32 math.
+    """
+    if probs.shape != target.shape:
+        raise ValueError(f"dice_loss: probs {tuple(probs.shape)} and target {tuple(target.shape)} differ in shape")
+    if probs.ndim < 2:
+        raise ValueError(f"dice_loss expects (N, C, ...) tensors, got shape {tuple(probs.shape)}")
+    probs = probs.float()
+    target = target.float()
+    dims = [0, *range(2, probs.ndim)]
+    intersection = (probs * target).sum(dim=dims)
+    total = probs.sum(dim=dims) + target.sum(dim=dims)
+    return (1.0 - (2.0 * intersection + eps) / (total + eps)).mean()
+
+
+def lsgan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    """Least-squares GAN loss: mean squared distance of the discriminator output to 1 (real) or
+    0 (fake), in float32. Generator: ``lsgan_loss(D(fake), True)``; discriminator:
+    ``0.5 * (lsgan_loss(D(real), True) + lsgan_loss(D(fake.detach()), False))``."""
+    prediction = prediction.float()
+    target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
+    return F.mse_loss(prediction, target)
+
+
+class PerceptualLoss(nn.Module):
+    """Distance between VGG16 relu3_3 feature maps of two images in [-1, 1].
+
+    Images are mapped to [0, 1] by ``(x + 1) / 2`` and normalised with the ImageNet mean/std,
+    which is what VGG16 was trained on (the reference code applied ``sigmoid`` instead: wrong).
+    The generator output is not clamped first, so slightly out-of-range values keep their
+    gradient.
+
+    ``reduction``:
+    - ``"channel_sum"`` (default): squared feature difference averaged over pixels, summed over the
+      256 channels, averaged over the batch. This is piq's ``ContentLoss`` (which the reference
+      used) to the digit, so the reference loss weights (10, 1, 0.01) keep their balance.
+    - ``"mean"``: plain MSE over all feature values (= channel_sum / 256).
+
+    The feature extractor is frozen and always in eval mode (``train()`` does not change it).
+    The forward pass runs with autocast disabled and in float32, so it returns a float32 scalar
+    even inside ``torch.autocast``. The target gets no gradient.
+
+    piq's ``ContentLoss`` itself is not used: its default constructor downloads VGG weights, it
+    casts the extractor to the input's dtype on every call, runs under the caller's autocast, and
+    runs every layer of the extractor it is given. A test checks that the numbers agree with it.
+    """
+
+    def __init__(self, features: nn.Sequential, reduction: str = "channel_sum") -> None:
+        super().__init__()
+        if reduction not in PERCEPTUAL_REDUCTIONS:
+            raise ValueError(f"reduction must be one of {PERCEPTUAL_REDUCTIONS}, got {reduction!r}")
+        self.features = features
+        self.reduction = reduction
+        self.features.requires_grad_(False)
+        self.features.eval()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> PerceptualLoss:
+        """Keep the frozen extractor in eval mode whatever the caller asks."""
+        super().train(mode)
+        self.features.eval()
+        return self
+
+    def _features(self, image: torch.Tensor) -> torch.Tensor:
+        x = (image.float() + 1.0) * 0.5
+        return self.features((x - self.mean) / self.std)
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if prediction.shape != target.shape or prediction.ndim != 4 or prediction.shape[1] != 3:
+            raise ValueError(
+                f"PerceptualLoss expects two (N, 3, H, W) images of the same shape, got "
+                f"{tuple(prediction.shape)} and {tuple(target.shape)}"
+            )
+        with torch.autocast(device_type=prediction.device.type, enabled=False):
+            predicted_features = self._features(prediction)
+            with torch.no_grad():
+                target_features = self._features(target)
+            squared = (predicted_features - target_features).pow(2)
+            if self.reduction == "mean":
+                return squared.mean()
+            return squared.mean(dim=(2, 3)).sum(dim=1).mean()

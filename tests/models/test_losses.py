@@ -1,0 +1,87 @@
+"""Dice, LSGAN and perceptual losses: hand values, dtype under autocast, agreement with piq."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torchvision.models.vgg import cfgs, make_layers
+
+from gan_pipelines.models import PerceptualLoss, dice_loss, lsgan_loss
+
+
+def test_dice_loss_hand_values():
+    probs = torch.tensor([[[[1.0, 0.5, 0.0, 0.0]], [[0.0, 0.0, 0.0, 0.0]]]])  # (1, 2, 1, 4)
+    target = torch.tensor([[[[1.0, 1.0, 0.0, 0.0]], [[0.0, 0.0, 0.0, 0.0]]]])
+    # channel 0: 1 - (2 * 1.5 + 1) / (1.5 + 2 + 1) = 1 - 4 / 4.5; channel 1 (both empty): 0
+    expected = (1 - 4 / 4.5 + 0.0) / 2
+    assert dice_loss(probs, target).item() == pytest.approx(expected)
+    assert dice_loss(target, target, eps=1e-6).item() == pytest.approx(0.0, abs=1e-6)
+    assert dice_loss(1 - target[:, :1], target[:, :1], eps=1e-6).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_dice_loss_pools_the_batch_and_is_fp32():
+    probs = torch.tensor([[[[1.0]]], [[[0.0]]]], dtype=torch.bfloat16)  # (2, 1, 1, 1)
+    target = torch.tensor([[[[1.0]]], [[[1.0]]]])
+    loss = dice_loss(probs, target, eps=0.0)
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(1 - 2 / 3)
+    with pytest.raises(ValueError, match="differ in shape"):
+        dice_loss(probs, target[:1])
+
+
+def test_lsgan_loss_hand_values():
+    prediction = torch.tensor([[[[0.0, 1.0], [2.0, 0.5]]]], dtype=torch.bfloat16)
+    assert lsgan_loss(prediction, True).item() == pytest.approx((1 + 0 + 1 + 0.25) / 4)
+    assert lsgan_loss(prediction, False).item() == pytest.approx((0 + 1 + 4 + 0.25) / 4)
+    assert lsgan_loss(prediction, True).dtype == torch.float32
+
+
+@pytest.fixture(scope="module")
+def perceptual() -> PerceptualLoss:
+    torch.manual_seed(0)
+    return PerceptualLoss(make_layers(cfgs["D"])[:16])
+
+
+def test_perceptual_zero_for_identical_and_positive_otherwise(perceptual):
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert perceptual(image, image.clone()).item() == 0.0
+    other = (image + 0.3 * torch.randn_like(image)).clamp(-1, 1)
+    assert perceptual(other, image).item() > 0
+
+
+def test_perceptual_gradient_reaches_prediction_and_extractor_stays_frozen(perceptual):
+    prediction = (torch.rand(1, 3, 32, 32) * 2 - 1).requires_grad_()
+    perceptual.train()
+    assert not perceptual.features.training
+    perceptual(prediction, torch.zeros(1, 3, 32, 32)).backward()
+    assert prediction.grad is not None and prediction.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in perceptual.parameters())
+
+
+def test_perceptual_under_autocast_is_fp32_and_matches(perceptual):
+    prediction = torch.rand(2, 3, 32, 32) * 2 - 1
+    target = torch.rand(2, 3, 32, 32) * 2 - 1
+    plain = perceptual(prediction, target)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = perceptual(prediction.bfloat16(), target.bfloat16())
+    assert mixed.dtype == torch.float32
+    assert mixed.item() == pytest.approx(plain.item(), rel=0.05)  # inputs rounded to bf16 only
+
+
+def test_perceptual_matches_piq_content_loss(perceptual):
+    from piq import ContentLoss
+
+    x01 = torch.rand(2, 3, 32, 32)
+    y01 = torch.rand(2, 3, 32, 32)
+    piq_loss = ContentLoss(feature_extractor=perceptual.features, layers=("15",), weights=[1.0])
+    expected = piq_loss(x01, y01)
+    assert perceptual(x01 * 2 - 1, y01 * 2 - 1).item() == pytest.approx(expected.item(), rel=1e-5)
+    mean_loss = PerceptualLoss(perceptual.features, reduction="mean")
+    assert mean_loss(x01 * 2 - 1, y01 * 2 - 1).item() == pytest.approx(expected.item() / 256, rel=1e-5)
+
+
+def test_perceptual_rejects_bad_shapes_and_reduction(perceptual):
+    with pytest.raises(ValueError, match=r"two \(N, 3, H, W\) images"):
+        perceptual(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        PerceptualLoss(perceptual.features, reduction="sum")
