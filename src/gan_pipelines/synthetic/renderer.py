@@ -1,0 +1,878 @@
+"""Seeded numpy ray caster that renders Shadow-AR-style samples with exact shadow masks.
+
+Why a renderer at all: the real Shadow-AR set cannot be downloaded here, and the project needs a
+default data set in which every shadow comes from one known light, so the attention block can
+learn "occluder shadows tell where the light is" and local metrics get an exact mask of the
+inserted object's own shadow.
+
+Scene model (world units, z up, ground plane z = 0):
+
+- a pinhole camera at ``(0, 0, height)`` looking along +y, pitched down so the ground fills the
+  frame; image columns grow with +x, rows grow downwards;
+- one textured ground plane (scikit-image photos or procedural patterns, see ``textures``);
+- 1-4 occluders ("real" objects) and one inserted object: boxes (with yaw), vertical cylinders,
+  spheres resting on the ground and upright cones, not intersecting one another;
+- one directional light. ``azimuth`` is measured in the ground plane from +x (the camera's
+  right) towards +y (away from the camera); ``elevation`` above the ground. So azimuth 0 lights
+  the scene from the right (shadows fall to the left) and 270 lights it from behind the camera
+  (shadows fall away from the viewer). A soft penumbra averages ``penumbra_samples`` light
+  directions spread over a cone of half-angle ``penumbra_deg``.
+
+Shading is Lambert plus ambient, in display space: ``colour = albedo * exposure * (ambient +
+direct)`` where ``direct`` is the mean over light samples of ``max(0, n.l) * visible``. The ambient
+term is chosen per scene so that fully shadowed ground is ``ambient`` (0.35-0.5) times as
+bright as lit ground: shadows are always clearly darker.
+
+Shadow rays skip the surface's own object: all shapes are convex, so their unlit sides come from
+``n.l <= 0`` alone, and the inserted object can never shadow itself. That is what makes
+``shadow`` and ``noshadow`` differ exactly on ``shadow_mask`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from gan_pipelines.layout import SHADOW_MASK_KIND, SPLITS
+from gan_pipelines.synthetic.textures import TEXTURE_NAMES, make_ground_texture
+
+OBJECT_KINDS: tuple[str, ...] = ("box", "cylinder", "sphere", "cone")
+IMAGE_KINDS: tuple[str, ...] = ("noshadow", "shadow", "mask", "robject", "rshadow", SHADOW_MASK_KIND)
+PARAM_SECTION = "ingest.synthetic"
+
+# Camera ranges: with a 48 deg field of view and a pitch of at least 35 deg the top image row
+# looks 11 deg below the horizon, so the ground fills the frame and objects about 1 unit tall
+# at the frame centre cover a few percent of the image.
+CAMERA_HEIGHT = (3.0, 4.5)
+CAMERA_PITCH_DEG = (35.0, 50.0)
+CAMERA_VFOV_DEG = 48.0
+
+# A pixel counts as in an occluder's cast shadow (rshadow) when the occluders block at least this
+# share of the direct light it would otherwise get. With hard shadows that is "any light blocked";
+# with a soft penumbra it keeps the faint outermost fringe (less than 10 % darker) out of the mask.
+RSHADOW_MIN_BLOCKED = 0.1
+# An inserted object mostly hidden behind an occluder makes a useless sample: require that at least
+# this share of its unoccluded silhouette is visible.
+MIN_VISIBLE_OBJECT = 0.6
+MAX_PLACEMENT_TRIES = 200
+MAX_SCENE_ATTEMPTS = 40
+
+_GROUND = -1
+_SKY = -2
+_T_EPS = 1e-9
+_SHADOW_OFFSET = 1e-5
+_SPLIT_IDS = {split: index for index, split in enumerate(SPLITS)}
+_GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------------
+
+
+def _name(field: str) -> str:
+    return f"{PARAM_SECTION}.{field}"
+
+
+def _check_int(field: str, value: Any, minimum: int, maximum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{_name(field)} must be an integer, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise ValueError(f"{_name(field)} must be {bound}, got {value!r}")
+
+
+def _check_float(field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{_name(field)} must be a number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{_name(field)} must be finite, got {value!r}")
+    return float(value)
+
+
+def _check_range(field: str, value: Any, low: float, high: float, *, open_low: bool = False,
+                 open_high: bool = False, integer: bool = False) -> None:
+    """A ``[min, max]`` pair within ``low..high`` (open ends where asked) with min <= max."""
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise ValueError(f"{_name(field)} must be a [min, max] pair, got {value!r}")
+    for item in value:
+        if integer:
+            if isinstance(item, bool) or not isinstance(item, (int, np.integer)):
+                raise ValueError(f"{_name(field)} must hold integers, got {value!r}")
+        else:
+            _check_float(field, item)
+    lo, hi = value
+    if lo > hi:
+        raise ValueError(f"{_name(field)}: min {lo} is greater than max {hi}")
+    below = lo <= low if open_low else lo < low
+    above = hi >= high if open_high else hi > high
+    if below or above:
+        left = "(" if open_low else "["
+        right = ")" if open_high else "]"
+        raise ValueError(f"{_name(field)} must lie within {left}{low}, {high}{right}, got {list(value)}")
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Parameters of the synthetic Shadow-AR set, from the Kedro parameters ``ingest.synthetic``.
+
+    Defaults render 400 train + 100 test scenes at 256 px; see the module docstring for the
+    meaning of the light angles. Every value is validated on construction, and errors name the
+    parameter as ``ingest.synthetic.<name>``.
+    """
+
+    seed: int = 0
+    resolution: int = 256
+    num_train: int = 400
+    num_test: int = 100
+    light_elevation_deg: tuple[float, float] = (20.0, 70.0)
+    light_azimuth_deg: tuple[float, float] = (0.0, 360.0)
+    # Half-angle of the light's cone; 0 gives hard shadows. 2 deg gives a penumbra of a few pixels.
+    penumbra_deg: float = 2.0
+    penumbra_samples: int = 8
+    num_occluders: tuple[int, int] = (1, 4)
+    object_kinds: tuple[str, ...] = OBJECT_KINDS
+    # Characteristic object size (height / footprint) in ground units; the camera sits 3-4.5 up.
+    object_size: tuple[float, float] = (0.7, 1.3)
+    # Brightness of fully shadowed ground relative to lit ground, drawn per scene.
+    ambient: tuple[float, float] = (0.35, 0.5)
+    ground_textures: tuple[str, ...] = TEXTURE_NAMES
+    # Scenes whose inserted-object shadow (or whose occluder shadows) cover less than this share
+    # of the image are re-drawn: a sample without a visible shadow teaches nothing.
+    min_shadow_fraction: float = 0.003
+
+    def __post_init__(self) -> None:
+        _check_int("seed", self.seed, 0)
+        _check_int("resolution", self.resolution, 16, 4096)
+        _check_int("num_train", self.num_train, 1)
+        _check_int("num_test", self.num_test, 1)
+        _check_range("light_elevation_deg", self.light_elevation_deg, 0.0, 90.0, open_low=True, open_high=True)
+        _check_range("light_azimuth_deg", self.light_azimuth_deg, -720.0, 720.0)
+        penumbra = _check_float("penumbra_deg", self.penumbra_deg)
+        if not 0.0 <= penumbra <= 15.0:
+            raise ValueError(f"{_name('penumbra_deg')} must be between 0 and 15, got {self.penumbra_deg!r}")
+        if penumbra >= self.light_elevation_deg[0]:
+            raise ValueError(
+                f"{_name('penumbra_deg')} ({penumbra}) must be smaller than the lowest light elevation "
+                f"({self.light_elevation_deg[0]}), or some light samples would come from below the ground"
+            )
+        _check_int("penumbra_samples", self.penumbra_samples, 1, 64)
+        _check_range("num_occluders", self.num_occluders, 1, 8, integer=True)
+        _check_names("object_kinds", self.object_kinds, OBJECT_KINDS)
+        _check_range("object_size", self.object_size, 0.0, 3.0, open_low=True)
+        _check_range("ambient", self.ambient, 0.0, 1.0, open_low=True, open_high=True)
+        _check_names("ground_textures", self.ground_textures, TEXTURE_NAMES)
+        fraction = _check_float("min_shadow_fraction", self.min_shadow_fraction)
+        if not 0.0 <= fraction <= 0.2:
+            raise ValueError(f"{_name('min_shadow_fraction')} must be between 0 and 0.2, got {fraction!r}")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> SyntheticConfig:
+        """Build from the ``ingest.synthetic`` dict (YAML lists become tuples); missing keys keep
+        their defaults. Raises ValueError naming the parameter on unknown keys or bad values."""
+        params = dict(params or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            names = ", ".join(_name(key) for key in unknown)
+            raise ValueError(f"Unknown parameter(s) {names}; allowed: {', '.join(sorted(known))}")
+        converted: dict[str, Any] = {}
+        for key, value in params.items():
+            if isinstance(value, (list, tuple)):
+                value = tuple(value)
+            elif key in ("object_kinds", "ground_textures") and isinstance(value, str):
+                value = (value,)
+            converted[key] = value
+        return cls(**converted)
+
+
+def _check_names(field: str, value: Any, allowed: Sequence[str]) -> None:
+    if not isinstance(value, tuple) or not value:
+        raise ValueError(f"{_name(field)} must be a non-empty list of names from {', '.join(allowed)}")
+    unknown = [item for item in value if item not in allowed]
+    if unknown:
+        raise ValueError(
+            f"{_name(field)}: unknown name(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Camera
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Pinhole camera at ``(0, 0, height)`` looking along +y, pitched ``pitch_deg`` below the
+    horizon. Pixel ``(row, col)`` covers ``[col, col+1) x [row, row+1)`` in the continuous image
+    coordinates that :meth:`project` returns."""
+
+    height: float
+    pitch_deg: float
+    vfov_deg: float
+    resolution: int
+
+    @property
+    def position(self) -> np.ndarray:
+        return np.array([0.0, 0.0, self.height])
+
+    @property
+    def focal_px(self) -> float:
+        return 0.5 * self.resolution / math.tan(math.radians(self.vfov_deg) / 2.0)
+
+    def basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(forward, right, down)`` unit vectors in world coordinates."""
+        pitch = math.radians(self.pitch_deg)
+        forward = np.array([0.0, math.cos(pitch), -math.sin(pitch)])
+        right = np.array([1.0, 0.0, 0.0])
+        down = np.array([0.0, -math.sin(pitch), -math.cos(pitch)])
+        return forward, right, down
+
+    def ray_directions(self) -> np.ndarray:
+        """Unit directions through every pixel centre, row-major, shape ``(res * res, 3)``."""
+        res = self.resolution
+        forward, right, down = self.basis()
+        coords = (np.arange(res, dtype=np.float64) + 0.5 - res / 2.0) / self.focal_px
+        rows, cols = np.meshgrid(coords, coords, indexing="ij")
+        dirs = forward[None, :] + cols.reshape(-1, 1) * right[None, :] + rows.reshape(-1, 1) * down[None, :]
+        return dirs / np.linalg.norm(dirs, axis=1, keepdims=True)
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """World points ``(N, 3)`` -> continuous image coordinates ``(N, 2)`` as ``(col, row)``;
+        points behind the camera give NaN."""
+        points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        forward, right, down = self.basis()
+        rel = points - self.position[None, :]
+        depth = rel @ forward
+        with np.errstate(divide="ignore", invalid="ignore"):
+            col = self.focal_px * (rel @ right) / depth + self.resolution / 2.0
+            row = self.focal_px * (rel @ down) / depth + self.resolution / 2.0
+        out = np.stack([col, row], axis=1)
+        out[depth <= 1e-9] = np.nan
+        return out
+
+    def ground_point(self, col: float, row: float) -> np.ndarray | None:
+        """World point on z = 0 seen at continuous image coordinates ``(col, row)``, or None
+        when that ray misses the ground (sky)."""
+        forward, right, down = self.basis()
+        res = self.resolution
+        direction = forward + (col - res / 2.0) / self.focal_px * right + (row - res / 2.0) / self.focal_px * down
+        if direction[2] >= -1e-9:
+            return None
+        t = -self.height / direction[2]
+        return self.position + t * direction
+
+
+# --------------------------------------------------------------------------------------------
+# Objects and ray intersection
+# --------------------------------------------------------------------------------------------
+
+
+def _first_positive(*candidates: np.ndarray) -> np.ndarray:
+    """Smallest candidate ray parameter above ``_T_EPS`` per ray (inf when none; NaN = invalid)."""
+    best = np.full(candidates[0].shape, np.inf)
+    for cand in candidates:
+        take = (cand > _T_EPS) & (cand < best)
+        best = np.where(take, cand, best)
+    return best
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """One object standing on the ground at ``(x, y)``.
+
+    ``size_x``/``size_y`` are full footprint extents (box, before ``yaw``) or the diameter (round
+    shapes), ``height`` the top's height (a sphere's is its diameter). ``colour`` is linear-ish
+    RGB albedo in [0, 1]; ``role`` is ``"inserted"`` or ``"occluder"``.
+    """
+
+    kind: str
+    x: float
+    y: float
+    size_x: float
+    size_y: float
+    height: float
+    yaw: float
+    colour: tuple[float, float, float]
+    role: str
+
+    @property
+    def footprint_radius(self) -> float:
+        """Radius of the smallest vertical cylinder around the object (used for placement)."""
+        if self.kind == "box":
+            return 0.5 * math.hypot(self.size_x, self.size_y)
+        return 0.5 * self.size_x
+
+    @property
+    def bound_center(self) -> np.ndarray:
+        return np.array([self.x, self.y, 0.5 * self.height])
+
+    @property
+    def bound_radius(self) -> float:
+        return math.hypot(self.footprint_radius, 0.5 * self.height)
+
+    @property
+    def base_point(self) -> np.ndarray:
+        """Centre of the object's footprint on the ground (where it stands)."""
+        return np.array([self.x, self.y, 0.0])
+
+    def outline_points(self, count: int = 16) -> np.ndarray:
+        """Points on the bounding cylinder's bottom and top rims, to check the object is in view."""
+        angles = np.linspace(0.0, 2.0 * np.pi, count, endpoint=False)
+        ring = np.stack([self.x + self.footprint_radius * np.cos(angles),
+                         self.y + self.footprint_radius * np.sin(angles)], axis=1)
+        bottom = np.concatenate([ring, np.zeros((count, 1))], axis=1)
+        top = np.concatenate([ring, np.full((count, 1), self.height)], axis=1)
+        return np.concatenate([bottom, top], axis=0)
+
+    def intersect(self, origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+        """Ray parameter of the first hit in front of each origin, ``inf`` on a miss.
+
+        ``dirs`` need not be normalised for the result to be a valid ray parameter, but all
+        callers pass unit vectors so ``t`` is a distance.
+        """
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return _INTERSECT[self.kind](self, origins, dirs)
+
+    def normal(self, points: np.ndarray) -> np.ndarray:
+        """Outward unit normals at surface points ``(N, 3)``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _NORMAL[self.kind](self, points)
+
+
+def _rotate_z(vectors: np.ndarray, angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    out = vectors.copy()
+    out[:, 0] = c * vectors[:, 0] - s * vectors[:, 1]
+    out[:, 1] = s * vectors[:, 0] + c * vectors[:, 1]
+    return out
+
+
+def _box_local(obj: SceneObject, points: np.ndarray) -> np.ndarray:
+    rel = points - np.array([obj.x, obj.y, 0.5 * obj.height])[None, :]
+    return _rotate_z(rel, -obj.yaw)
+
+
+def _intersect_box(obj: SceneObject, origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    local_o = _box_local(obj, origins)
+    local_d = _rotate_z(dirs, -obj.yaw)
+    local_d = np.where(np.abs(local_d) < 1e-12, 1e-12, local_d)
+    half = np.array([0.5 * obj.size_x, 0.5 * obj.size_y, 0.5 * obj.height])
+    t0 = (-half[None, :] - local_o) / local_d
+    t1 = (half[None, :] - local_o) / local_d
+    t_near = np.minimum(t0, t1).max(axis=1)
+    t_far = np.maximum(t0, t1).min(axis=1)
+    hit = (t_far >= t_near) & (t_far > _T_EPS)
+    t = np.where(t_near > _T_EPS, t_near, t_far)
+    return np.where(hit, t, np.inf)
+
+
+def _normal_box(obj: SceneObject, points: np.ndarray) -> np.ndarray:
+    local = _box_local(obj, points)
+    half = np.array([0.5 * obj.size_x, 0.5 * obj.size_y, 0.5 * obj.height])
+    axis = np.argmax(np.abs(local) / half[None, :], axis=1)
+    normals = np.zeros_like(local)
+    rows = np.arange(local.shape[0])
+    normals[rows, axis] = np.sign(local[rows, axis])
+    return _rotate_z(normals, obj.yaw)
+
+
+def _intersect_sphere(obj: SceneObject, origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    radius = 0.5 * obj.size_x
+    oc = origins - np.array([obj.x, obj.y, radius])[None, :]
+    a = np.einsum("ij,ij->i", dirs, dirs)
+    b = np.einsum("ij,ij->i", oc, dirs)
+    c = np.einsum("ij,ij->i", oc, oc) - radius * radius
+    disc = b * b - a * c
+    root = np.sqrt(np.where(disc >= 0.0, disc, np.nan))
+    return _first_positive((-b - root) / a, (-b + root) / a)
+
+
+def _normal_sphere(obj: SceneObject, points: np.ndarray) -> np.ndarray:
+    radius = 0.5 * obj.size_x
+    n = points - np.array([obj.x, obj.y, radius])[None, :]
+    return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+
+def _disk_hit(origins: np.ndarray, dirs: np.ndarray, cx: float, cy: float, z: float, radius: float) -> np.ndarray:
+    t = (z - origins[:, 2]) / dirs[:, 2]
+    px = origins[:, 0] + t * dirs[:, 0] - cx
+    py = origins[:, 1] + t * dirs[:, 1] - cy
+    return np.where(px * px + py * py <= radius * radius, t, np.nan)
+
+
+def _intersect_cylinder(obj: SceneObject, origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    radius, height = 0.5 * obj.size_x, obj.height
+    ox, oy, oz = origins[:, 0] - obj.x, origins[:, 1] - obj.y, origins[:, 2]
+    dx, dy, dz = dirs[:, 0], dirs[:, 1], dirs[:, 2]
+    a = dx * dx + dy * dy
+    b = ox * dx + oy * dy
+    c = ox * ox + oy * oy - radius * radius
+    disc = b * b - a * c
+    root = np.sqrt(np.where((disc >= 0.0) & (a > 1e-14), disc, np.nan))
+    sides = []
+    for t in ((-b - root) / a, (-b + root) / a):
+        z = oz + t * dz
+        sides.append(np.where((z >= 0.0) & (z <= height), t, np.nan))
+    top = _disk_hit(origins, dirs, obj.x, obj.y, height, radius)
+    bottom = _disk_hit(origins, dirs, obj.x, obj.y, 0.0, radius)
+    return _first_positive(*sides, top, bottom)
+
+
+def _normal_cylinder(obj: SceneObject, points: np.ndarray) -> np.ndarray:
+    radius, height = 0.5 * obj.size_x, obj.height
+    rx, ry, z = points[:, 0] - obj.x, points[:, 1] - obj.y, points[:, 2]
+    dist = np.hypot(rx, ry)
+    side = np.abs(dist - radius) < np.minimum(np.abs(z - height), np.abs(z))
+    normals = np.zeros_like(points)
+    normals[:, 2] = np.where(z > 0.5 * height, 1.0, -1.0)
+    safe = np.maximum(dist, 1e-12)
+    normals[side] = np.stack([rx / safe, ry / safe, np.zeros_like(rx)], axis=1)[side]
+    return normals
+
+
+def _intersect_cone(obj: SceneObject, origins: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+    radius, height = 0.5 * obj.size_x, obj.height
+    k2 = (radius / height) ** 2
+    ox, oy, oz = origins[:, 0] - obj.x, origins[:, 1] - obj.y, origins[:, 2]
+    dx, dy, dz = dirs[:, 0], dirs[:, 1], dirs[:, 2]
+    w = height - oz
+    a = dx * dx + dy * dy - k2 * dz * dz
+    b = 2.0 * (ox * dx + oy * dy + k2 * w * dz)
+    c = ox * ox + oy * oy - k2 * w * w
+    disc = b * b - 4.0 * a * c
+    quadratic = np.abs(a) > 1e-12
+    root = np.sqrt(np.where(disc >= 0.0, disc, np.nan))
+    t1 = np.where(quadratic, (-b - root) / (2.0 * a), -c / b)
+    t2 = np.where(quadratic, (-b + root) / (2.0 * a), np.nan)
+    sides = []
+    for t in (t1, t2):
+        z = oz + t * dz
+        sides.append(np.where((z >= 0.0) & (z <= height), t, np.nan))
+    bottom = _disk_hit(origins, dirs, obj.x, obj.y, 0.0, radius)
+    return _first_positive(*sides, bottom)
+
+
+def _normal_cone(obj: SceneObject, points: np.ndarray) -> np.ndarray:
+    radius, height = 0.5 * obj.size_x, obj.height
+    k2 = (radius / height) ** 2
+    rx, ry, z = points[:, 0] - obj.x, points[:, 1] - obj.y, points[:, 2]
+    normals = np.stack([rx, ry, k2 * (height - z)], axis=1)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    normals = np.where(length > 1e-12, normals / np.maximum(length, 1e-12), np.array([0.0, 0.0, 1.0]))
+    base = z < 1e-7
+    normals[base] = np.array([0.0, 0.0, -1.0])
+    return normals
+
+
+_INTERSECT = {"box": _intersect_box, "sphere": _intersect_sphere, "cylinder": _intersect_cylinder, "cone": _intersect_cone}
+_NORMAL = {"box": _normal_box, "sphere": _normal_sphere, "cylinder": _normal_cylinder, "cone": _normal_cone}
+
+
+# --------------------------------------------------------------------------------------------
+# Scene sampling
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Scene:
+    """One rendered sample: the six images plus what produced them (for tests and debugging).
+
+    ``images`` holds ``noshadow``/``shadow`` (uint8 RGB) and ``mask``/``robject``/``rshadow``/
+    ``shadow_mask`` (uint8 0/255). ``light_direction`` is the unit vector towards the light.
+    """
+
+    images: dict[str, np.ndarray]
+    seed: int
+    camera: Camera
+    light_azimuth_deg: float
+    light_elevation_deg: float
+    light_direction: tuple[float, float, float]
+    inserted: SceneObject
+    occluders: tuple[SceneObject, ...]
+    texture: str
+    ambient: float
+    attempts: int
+
+    @property
+    def objects(self) -> tuple[SceneObject, ...]:
+        """Inserted object first, then the occluders (the order the renderer indexes them)."""
+        return (self.inserted, *self.occluders)
+
+
+def light_direction(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
+    """Unit vector pointing towards a light at the given azimuth (from +x towards +y) and elevation."""
+    az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
+    return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+
+
+def _light_samples(direction: np.ndarray, penumbra_deg: float, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` unit directions spread evenly (Vogel spiral, random twist) over a disc of
+    half-angle ``penumbra_deg`` around ``direction``: an area light of the sun's kind."""
+    if penumbra_deg <= 0.0 or count == 1:
+        return direction[None, :].copy()
+    helper = np.array([0.0, 0.0, 1.0]) if abs(direction[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    e1 = np.cross(direction, helper)
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(direction, e1)
+    twist = rng.uniform(0.0, 2.0 * np.pi)
+    k = np.arange(count)
+    radius = math.tan(math.radians(penumbra_deg)) * np.sqrt((k + 0.5) / count)
+    angle = twist + k * _GOLDEN_ANGLE
+    dirs = direction[None, :] + radius[:, None] * (np.cos(angle)[:, None] * e1 + np.sin(angle)[:, None] * e2)
+    return dirs / np.linalg.norm(dirs, axis=1, keepdims=True)
+
+
+def _random_colour(rng: np.random.Generator) -> tuple[float, float, float]:
+    hue = rng.uniform(0.0, 1.0)
+    sat = rng.uniform(0.25, 0.8)
+    val = rng.uniform(0.45, 0.8)
+    k = (np.array([5.0, 3.0, 1.0]) + hue * 6.0) % 6.0
+    rgb = val - val * sat * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
+    return (float(rgb[0]), float(rgb[1]), float(rgb[2]))
+
+
+def _random_shape(kind: str, size: float, rng: np.random.Generator) -> tuple[float, float, float, float]:
+    """``(size_x, size_y, height, yaw)`` for a shape of characteristic size ``size``."""
+    if kind == "box":
+        return (size * rng.uniform(0.55, 1.0), size * rng.uniform(0.55, 1.0), size * rng.uniform(0.6, 1.3),
+                rng.uniform(0.0, 0.5 * np.pi))
+    if kind == "cylinder":
+        diameter = size * rng.uniform(0.5, 0.85)
+        return (diameter, diameter, size * rng.uniform(0.8, 1.5), 0.0)
+    if kind == "sphere":
+        diameter = size * rng.uniform(0.7, 1.0)
+        return (diameter, diameter, diameter, 0.0)
+    diameter = size * rng.uniform(0.6, 1.0)  # cone
+    return (diameter, diameter, size * rng.uniform(1.0, 1.6), 0.0)
+
+
+def _place_object(role: str, config: SyntheticConfig, camera: Camera, placed: list[SceneObject],
+                  rng: np.random.Generator) -> SceneObject | None:
+    """Draw a shape and a ground position seen in a central window of the image; retry until it
+    stays fully in view and clear of the objects already placed."""
+    res = camera.resolution
+    # The inserted object sits nearer the centre, occluders anywhere in the lower 3/4.
+    window = ((0.25, 0.75), (0.4, 0.8)) if role == "inserted" else ((0.08, 0.92), (0.28, 0.92))
+    for _ in range(MAX_PLACEMENT_TRIES):
+        kind = str(config.object_kinds[int(rng.integers(len(config.object_kinds)))])
+        size = rng.uniform(*config.object_size)
+        size_x, size_y, height, yaw = _random_shape(kind, size, rng)
+        col = rng.uniform(*window[0]) * res
+        row = rng.uniform(*window[1]) * res
+        ground = camera.ground_point(col, row)
+        colour = _random_colour(rng)
+        if ground is None:
+            continue
+        obj = SceneObject(kind, float(ground[0]), float(ground[1]), float(size_x), float(size_y),
+                          float(height), float(yaw), colour, role)
+        outline = camera.project(obj.outline_points())
+        margin = 0.01 * res
+        if not np.all(np.isfinite(outline)):
+            continue
+        if outline.min() < margin or outline.max() > res - margin:
+            continue
+        gap = 0.15 * config.object_size[0]
+        if any(math.hypot(obj.x - o.x, obj.y - o.y) < obj.footprint_radius + o.footprint_radius + gap
+               for o in placed):
+            continue
+        return obj
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values * 255.0), 0.0, 255.0).astype(np.uint8)
+
+
+def _bound_hit_primary(origin: np.ndarray, dirs: np.ndarray, obj: SceneObject) -> np.ndarray:
+    """Rays from one origin that pass through the object's bounding sphere (cheap culling)."""
+    oc = obj.bound_center - origin
+    tc = dirs @ oc
+    d2 = float(oc @ oc) - tc * tc
+    r = obj.bound_radius * 1.001
+    return (d2 <= r * r) & (tc + r > 0.0)
+
+
+def _shadow_candidates(points: np.ndarray, light: np.ndarray, min_light_z: float, tan_spread: float,
+                       obj: SceneObject) -> np.ndarray:
+    """Points whose rays towards the light may touch the object: only those need exact shadow
+    rays against it.
+
+    Uses the object's bounding vertical cylinder: a ray rising from ``p`` stays below the top
+    ``height`` for ``t <= (height - p_z) / min_light_z``; over that stretch its ground track (a
+    2-D segment along ``light``, widened by ``t * tan_spread`` for the penumbra) must pass within
+    the footprint radius of the object's centre. Conservative and much tighter than a bounding
+    sphere for tall, thin shapes.
+    """
+    t_max = np.maximum(obj.height - points[:, 2], 0.0) / min_light_z
+    dx = points[:, 0] - obj.x
+    dy = points[:, 1] - obj.y
+    lx, ly = float(light[0]), float(light[1])
+    horizontal2 = lx * lx + ly * ly
+    if horizontal2 < 1e-18:
+        s = np.zeros_like(dx)
+    else:
+        s = np.clip(-(dx * lx + dy * ly) / horizontal2, 0.0, t_max)
+    cx = dx + s * lx
+    cy = dy + s * ly
+    reach = obj.footprint_radius * 1.001 + t_max * tan_spread * 1.01 + 1e-6
+    return (t_max > 0.0) & (cx * cx + cy * cy <= reach * reach)
+
+
+def _sky(dirs: np.ndarray) -> np.ndarray:
+    """A plain gradient for rays above the horizon (only reachable with extreme camera settings)."""
+    up = np.clip(dirs[:, 2:3], 0.0, 1.0)
+    return (1.0 - up) * np.array([[0.75, 0.82, 0.9]]) + up * np.array([[0.35, 0.55, 0.85]])
+
+
+@dataclass
+class _Trace:
+    """Geometry and lighting of every pixel of one view (flat, row-major)."""
+
+    dirs: np.ndarray  # (P, 3) primary ray directions
+    owner: np.ndarray  # (P,) object index, _GROUND or _SKY
+    t: np.ndarray  # (P,) primary hit distance
+    hit: np.ndarray  # indices of pixels that hit something
+    points: np.ndarray  # (H, 3) hit points of ``hit``
+    direct: np.ndarray  # (H,) unshadowed direct light, mean over light samples of max(0, n.l)
+    shade_occ: np.ndarray  # (H,) direct light left with the occluders casting shadows
+    shade_all: np.ndarray  # (H,) ... with the inserted object casting as well
+    unoccluded_inserted: int  # pixels the inserted object would cover with no occluder in front
+
+
+def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarray, tan_spread: float) -> _Trace:
+    """Primary and shadow rays of one view. ``objects[0]`` is the inserted object."""
+    origin = camera.position
+    dirs = camera.ray_directions()
+
+    # Primary rays: ground first, then every object through its bounding sphere.
+    t_best = np.where(dirs[:, 2] < -1e-12, -origin[2] / np.minimum(dirs[:, 2], -1e-12), np.inf)
+    owner = np.where(np.isfinite(t_best), _GROUND, _SKY).astype(np.int64)
+    unoccluded_inserted = 0
+    for index, obj in enumerate(objects):
+        cand = np.flatnonzero(_bound_hit_primary(origin, dirs, obj))
+        if cand.size == 0:
+            continue
+        t = obj.intersect(np.broadcast_to(origin, (cand.size, 3)), dirs[cand])
+        closer = t < t_best[cand]
+        if index == 0:
+            unoccluded_inserted = int(np.count_nonzero(closer))
+        t_best[cand[closer]] = t[closer]
+        owner[cand[closer]] = index
+
+    hit = np.flatnonzero(owner != _SKY)
+    points = origin[None, :] + t_best[hit, None] * dirs[hit]
+    owner_hit = owner[hit]
+    normals = np.zeros_like(points)
+    normals[:, 2] = 1.0
+    for index, obj in enumerate(objects):
+        sel = np.flatnonzero(owner_hit == index)
+        if sel.size:
+            normals[sel] = obj.normal(points[sel])
+
+    # Unshadowed direct light: constant on the ground, n.l per light sample on objects.
+    direct = np.full(hit.size, float(np.maximum(light_dirs[:, 2], 0.0).mean()))
+    on_object = np.flatnonzero(owner_hit >= 0)
+    direct[on_object] = np.maximum(normals[on_object] @ light_dirs.T, 0.0).mean(axis=1)
+
+    # Shadow rays, only from lit points towards objects whose bounding sphere they may reach, and
+    # never against the point's own object (convex shapes: n.l already darkens their far side).
+    lit = np.flatnonzero(direct > 0.0)
+    lit_points = points[lit] + _SHADOW_OFFSET * normals[lit]
+    lit_owner = owner_hit[lit]
+    mean_light = light_dirs.mean(axis=0)
+    mean_light /= np.linalg.norm(mean_light)
+    min_light_z = float(light_dirs[:, 2].min())
+    samples = light_dirs.shape[0]
+    tests: list[tuple[int, np.ndarray, np.ndarray]] = []
+    for index, obj in enumerate(objects):
+        cand = np.flatnonzero(_shadow_candidates(lit_points, mean_light, min_light_z, tan_spread, obj) & (lit_owner != index))
+        if cand.size == 0:
+            continue
+        origins = np.repeat(lit_points[cand], samples, axis=0)
+        ray_dirs = np.tile(light_dirs, (cand.size, 1))
+        blocked = np.isfinite(obj.intersect(origins, ray_dirs)).reshape(cand.size, samples)
+        tests.append((index, cand, blocked))
+
+    shade_occ = direct.copy()
+    shade_all = direct.copy()
+    if tests:
+        tested = np.zeros(lit.size, bool)
+        for _, cand, _ in tests:
+            tested[cand] = True
+        rows = np.flatnonzero(tested)
+        blocked_occ = np.zeros((rows.size, samples), bool)
+        blocked_ins = np.zeros((rows.size, samples), bool)
+        for index, cand, blocked in tests:
+            target = blocked_ins if index == 0 else blocked_occ
+            target[np.searchsorted(rows, cand)] |= blocked
+        pixel_rows = lit[rows]
+        n_dot_l = np.maximum(normals[pixel_rows] @ light_dirs.T, 0.0)
+        shade_occ[pixel_rows] = (n_dot_l * ~blocked_occ).mean(axis=1)
+        shade_all[pixel_rows] = (n_dot_l * ~(blocked_occ | blocked_ins)).mean(axis=1)
+    return _Trace(dirs, owner, t_best, hit, points, direct, shade_occ, shade_all, unoccluded_inserted)
+
+
+def _rshadow(trace: _Trace) -> np.ndarray:
+    """Flat bool: pixels where the occluders block at least ``RSHADOW_MIN_BLOCKED`` of the direct
+    light (cast shadows only: unlit sides have no direct light to block)."""
+    flags = np.zeros(trace.owner.size, bool)
+    flags[trace.hit] = (trace.direct > 0.0) & (trace.shade_occ < (1.0 - RSHADOW_MIN_BLOCKED) * trace.direct)
+    return flags
+
+
+def _acceptable(trace: _Trace, inserted_shadow: np.ndarray, min_fraction: float) -> bool:
+    """Inserted object mostly visible, its shadow and the occluders' shadows big enough."""
+    pixels = trace.owner.size
+    visible = np.count_nonzero(trace.owner == 0)
+    if visible == 0 or visible < MIN_VISIBLE_OBJECT * trace.unoccluded_inserted:
+        return False
+    min_pixels = max(min_fraction * pixels, 1.0)
+    return bool(np.count_nonzero(inserted_shadow) >= min_pixels and np.count_nonzero(_rshadow(trace)) >= min_pixels)
+
+
+def _render(camera: Camera, objects: Sequence[SceneObject], texture, light_dirs: np.ndarray,
+            ambient_term: float, exposure: float, tan_spread: float) -> tuple[dict[str, np.ndarray], _Trace]:
+    """Ray-cast and shade one scene into the six output images. ``objects[0]`` is inserted."""
+    res = camera.resolution
+    trace = _trace(camera, objects, light_dirs, tan_spread)
+    owner_hit = trace.owner[trace.hit]
+    albedo = np.empty((trace.hit.size, 3), np.float32)
+    g = np.flatnonzero(owner_hit == _GROUND)
+    if g.size:
+        # Ground length one pixel covers: distance / focal, stretched by the grazing angle.
+        cos_incidence = np.abs(trace.dirs[trace.hit[g], 2])
+        footprint = trace.t[trace.hit[g]] / camera.focal_px / np.sqrt(np.maximum(cos_incidence, 1e-3))
+        albedo[g] = texture.sample(trace.points[g, 0], trace.points[g, 1], footprint)
+    for index, obj in enumerate(objects):
+        albedo[owner_hit == index] = np.asarray(obj.colour, np.float32)
+
+    base = albedo * np.float32(exposure)
+    count = trace.owner.size
+    rgb_noshadow = np.empty((count, 3), np.float32)
+    rgb_shadow = np.empty((count, 3), np.float32)
+    sky = np.flatnonzero(trace.owner == _SKY)
+    if sky.size:
+        rgb_noshadow[sky] = rgb_shadow[sky] = _sky(trace.dirs[sky])
+    rgb_noshadow[trace.hit] = base * (ambient_term + trace.shade_occ).astype(np.float32)[:, None]
+    rgb_shadow[trace.hit] = base * (ambient_term + trace.shade_all).astype(np.float32)[:, None]
+    noshadow = _to_uint8(rgb_noshadow).reshape(res, res, 3)
+    shadow = _to_uint8(rgb_shadow).reshape(res, res, 3)
+    owner_img = trace.owner.reshape(res, res)
+
+    def as_mask(flags: np.ndarray) -> np.ndarray:
+        return np.where(flags, 255, 0).astype(np.uint8)
+
+    images = {
+        "noshadow": noshadow,
+        "shadow": shadow,
+        "mask": as_mask(owner_img == 0),
+        "robject": as_mask(owner_img >= 1),
+        "rshadow": as_mask(_rshadow(trace).reshape(res, res)),
+        # Exact by construction: the pixels whose rendered value the inserted object's shadow changes.
+        SHADOW_MASK_KIND: as_mask(np.any(shadow != noshadow, axis=2)),
+    }
+    return images, trace
+
+
+def scene_seed(config: SyntheticConfig, split: str, index: int) -> int:
+    """The seed of scene ``index`` of ``split``: drawn from ``SeedSequence(config.seed)`` with
+    ``spawn_key = (split id, index)``, so train and test never share a scene and any scene can be
+    re-rendered alone."""
+    if split not in _SPLIT_IDS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if index < 0:
+        raise ValueError(f"scene index must be >= 0, got {index}")
+    sequence = np.random.SeedSequence(entropy=config.seed, spawn_key=(_SPLIT_IDS[split], int(index)))
+    return int(sequence.generate_state(1, np.uint64)[0])
+
+
+def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
+    """Render one scene deterministically from ``scene_seed`` (same seed, same bytes).
+
+    Camera, light, ambient level and ground texture are drawn once; object layouts are re-drawn
+    until the inserted object is mostly visible and both its shadow and the occluders' shadows
+    cover at least ``config.min_shadow_fraction`` of the image. Re-drawing only the layout keeps
+    the light angles distributed as configured.
+    """
+    rng = np.random.default_rng(scene_seed)
+    res = config.resolution
+    camera = Camera(height=float(rng.uniform(*CAMERA_HEIGHT)), pitch_deg=float(rng.uniform(*CAMERA_PITCH_DEG)),
+                    vfov_deg=CAMERA_VFOV_DEG, resolution=res)
+    azimuth = float(rng.uniform(*config.light_azimuth_deg))
+    elevation = float(rng.uniform(*config.light_elevation_deg))
+    light = light_direction(azimuth, elevation)
+    ambient = float(rng.uniform(*config.ambient))
+    # Ambient term so that shadowed ground / lit ground == ambient; exposure keeps faces turned to a
+    # low sun from saturating while leaving lit ground at its albedo for mid/high suns.
+    sin_el = math.sin(math.radians(elevation))
+    ambient_term = ambient * sin_el / (1.0 - ambient)
+    exposure = 1.0 / (ambient_term + max(sin_el, 0.6))
+    light_dirs = _light_samples(light, config.penumbra_deg, config.penumbra_samples, rng)
+    texture_name = str(config.ground_textures[int(rng.integers(len(config.ground_textures)))])
+    texture = make_ground_texture(texture_name, rng)
+    tan_spread = math.tan(math.radians(config.penumbra_deg))
+    # Layouts are screened on a quarter-resolution geometry pass first (about 1/16 of the rays),
+    # so rejected layouts cost little; the full-resolution render is checked again.
+    preview = Camera(camera.height, camera.pitch_deg, camera.vfov_deg, res // 4) if res >= 128 else None
+
+    for attempt in range(1, MAX_SCENE_ATTEMPTS + 1):
+        num_occluders = int(rng.integers(config.num_occluders[0], config.num_occluders[1] + 1))
+        placed: list[SceneObject] = []
+        for role in ["inserted"] + ["occluder"] * num_occluders:
+            obj = _place_object(role, config, camera, placed, rng)
+            if obj is None:
+                break
+            placed.append(obj)
+        if len(placed) != num_occluders + 1:
+            continue
+        if preview is not None:
+            rough = _trace(preview, placed, light_dirs, tan_spread)
+            rough_shadow = np.zeros(rough.owner.size, bool)
+            rough_shadow[rough.hit] = rough.shade_all < rough.shade_occ - 1e-9
+            if not _acceptable(rough, rough_shadow, config.min_shadow_fraction):
+                continue
+        images, trace = _render(camera, placed, texture, light_dirs, ambient_term, exposure, tan_spread)
+        if not _acceptable(trace, images[SHADOW_MASK_KIND].reshape(-1) > 0, config.min_shadow_fraction):
+            continue
+        return Scene(
+            images=images,
+            seed=int(scene_seed),
+            camera=camera,
+            light_azimuth_deg=azimuth,
+            light_elevation_deg=elevation,
+            light_direction=(float(light[0]), float(light[1]), float(light[2])),
+            inserted=placed[0],
+            occluders=tuple(placed[1:]),
+            texture=texture_name,
+            ambient=ambient,
+            attempts=attempt,
+        )
+    raise RuntimeError(
+        f"Could not lay out scene seed {scene_seed} in {MAX_SCENE_ATTEMPTS} attempts with visible shadows; "
+        f"relax {PARAM_SECTION}.object_size, {PARAM_SECTION}.num_occluders or {PARAM_SECTION}.min_shadow_fraction"
+    )
+
+
+def render_split(config: SyntheticConfig, split: str) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """Yield ``(name, images)`` for every scene of ``split`` ("train" or "test"), lazily, with
+    names ``scene_00000``, ``scene_00001``... Each scene depends only on ``(config, split, index)``."""
+    if split not in _SPLIT_IDS:  # checked here, not on first iteration, so typos fail at once
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    count = config.num_train if split == "train" else config.num_test
+    return ((scene_name(index), render_scene(config, scene_seed(config, split, index)).images)
+            for index in range(count))
+
+
+def scene_name(index: int) -> str:
+    """File stem of scene ``index``: ``scene_00042``."""
+    return f"scene_{index:05d}"
