@@ -1,0 +1,121 @@
+"""What the shadow training nodes share: parameter checks, datasets, loaders, checkpoint bundles.
+
+Torch is imported inside functions so that `kedro viz` and the CLI start without it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gan_pipelines.params import check_known_keys, require
+from gan_pipelines.pipelines.shadow_data import stack_split
+
+logger = logging.getLogger(__name__)
+
+COMMON_KEYS = {"model", "batch_size", "augmentation", "num_workers", "training"}
+
+
+def check_batch_size(params: Mapping[str, Any], section: str) -> int:
+    batch_size = require(params, "batch_size", section)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"{section}.batch_size must be a positive integer; got {batch_size!r}")
+    return batch_size
+
+
+def check_learning_rate(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number in (0, 1); got {value!r}")
+    return float(value)
+
+
+def load_split_arrays(
+    model_input: Mapping[str, Callable[[], np.ndarray]], split: str, kinds: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """Decode one split into stacked arrays; ``shadow_mask`` is derived when the data lacks it."""
+    from gan_pipelines.layout import SHADOW_MASK_KIND
+    from gan_pipelines.metrics.image_quality import derive_shadow_mask
+
+    wants_shadow_mask = SHADOW_MASK_KIND in kinds
+    names, arrays = stack_split(model_input, split, [k for k in kinds if k != SHADOW_MASK_KIND])
+    if wants_shadow_mask:
+        try:
+            _, extra = stack_split(model_input, split, [SHADOW_MASK_KIND])
+            arrays[SHADOW_MASK_KIND] = extra[SHADOW_MASK_KIND]
+        except ValueError:
+            logger.info("%s: no shadow_mask in the data; deriving it from |shadow - noshadow|", split)
+            arrays[SHADOW_MASK_KIND] = np.stack(
+                [derive_shadow_mask(s, n) for s, n in zip(arrays["shadow"], arrays["noshadow"])]
+            )
+    logger.info("Loaded %d %s samples", len(names), split)
+    return arrays
+
+
+def build_loaders(
+    model_input: Mapping[str, Callable[[], np.ndarray]],
+    params: Mapping[str, Any],
+    section: str,
+    *,
+    image_keys: tuple[str, ...],
+    mask_keys: tuple[str, ...],
+    seed: int,
+):
+    """Train loader (augmented, shuffled) and val loader (plain, in order)."""
+    from gan_pipelines.training import AugmentConfig, PairedImageDataset, make_loader
+
+    batch_size = check_batch_size(params, section)
+    num_workers = params.get("num_workers", 0)
+    augment = AugmentConfig.from_params(params.get("augmentation") or {})
+    kinds = image_keys + mask_keys
+    train_set = PairedImageDataset(
+        load_split_arrays(model_input, "train", kinds),
+        image_keys=image_keys, mask_keys=mask_keys, augment=augment, seed=seed,
+    )
+    val_set = PairedImageDataset(
+        load_split_arrays(model_input, "val", kinds), image_keys=image_keys, mask_keys=mask_keys
+    )
+    train_loader = make_loader(train_set, batch_size, shuffle=True, seed=seed, num_workers=num_workers)
+    val_loader = make_loader(val_set, batch_size, shuffle=False, seed=seed, num_workers=num_workers)
+    return train_loader, val_loader
+
+
+def trainer_config(params: Mapping[str, Any], section: str):
+    from gan_pipelines.training import TrainerConfig
+
+    training = dict(require(params, "training", section))
+    try:
+        return TrainerConfig.from_params(training)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{section}.training: {exc}") from None
+
+
+def checkpoint_bundle(
+    result, *, modules: tuple[str, ...], model_config: Mapping[str, Any], meta: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The checkpoint saved through the catalog: best state dicts, how to rebuild the networks,
+    the val metrics that chose them, the history and where it came from. Plain types only, so
+    it loads with ``weights_only=True``."""
+    from datetime import datetime, timezone
+
+    return {
+        "state_dicts": {name: result.best_state_dicts[name] for name in modules},
+        "model_config": dict(model_config),
+        "val_metrics": {k: float(v) for k, v in result.best_metrics.items()},
+        "best_epoch": int(result.best_epoch),
+        "history": {col: result.history[col].tolist() for col in result.history.columns},
+        "meta": {
+            "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "device": result.device,
+            "precision": result.precision,
+            "resumed_from_epoch": -1 if result.resumed_from_epoch is None else int(result.resumed_from_epoch),
+            **meta,
+        },
+    }
+
+
+def history_frame(result) -> pd.DataFrame:
+    return result.history.reset_index(drop=True)
