@@ -60,6 +60,7 @@ RSHADOW_MIN_BLOCKED = 0.1
 MIN_VISIBLE_OBJECT = 0.6
 MAX_PLACEMENT_TRIES = 200
 MAX_SCENE_ATTEMPTS = 40
+MAX_LIGHT_DRAWS = 5
 
 _GROUND = -1
 _SKY = -2
@@ -806,59 +807,62 @@ def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
     """
     rng = np.random.default_rng(scene_seed)
     res = config.resolution
-    camera = Camera(height=float(rng.uniform(*CAMERA_HEIGHT)), pitch_deg=float(rng.uniform(*CAMERA_PITCH_DEG)),
-                    vfov_deg=CAMERA_VFOV_DEG, resolution=res)
-    azimuth = float(rng.uniform(*config.light_azimuth_deg))
-    elevation = float(rng.uniform(*config.light_elevation_deg))
-    light = light_direction(azimuth, elevation)
-    ambient = float(rng.uniform(*config.ambient))
-    # Ambient term so that shadowed ground / lit ground == ambient; exposure keeps faces turned to a
-    # low sun from saturating while leaving lit ground at its albedo for mid/high suns.
-    sin_el = math.sin(math.radians(elevation))
-    ambient_term = ambient * sin_el / (1.0 - ambient)
-    exposure = 1.0 / (ambient_term + max(sin_el, 0.6))
-    light_dirs = _light_samples(light, config.penumbra_deg, config.penumbra_samples, rng)
-    texture_name = str(config.ground_textures[int(rng.integers(len(config.ground_textures)))])
-    texture = make_ground_texture(texture_name, rng)
-    tan_spread = math.tan(math.radians(config.penumbra_deg))
-    # Layouts are screened on a quarter-resolution geometry pass first (about 1/16 of the rays),
-    # so rejected layouts cost little; the full-resolution render is checked again.
-    preview = Camera(camera.height, camera.pitch_deg, camera.vfov_deg, res // 4) if res >= 128 else None
+    # Some lights make every layout fail (e.g. a low sun behind the camera hides the shadow);
+    # then draw the camera and light again, still from the same seeded stream.
+    for _ in range(MAX_LIGHT_DRAWS):
+        camera = Camera(height=float(rng.uniform(*CAMERA_HEIGHT)), pitch_deg=float(rng.uniform(*CAMERA_PITCH_DEG)),
+                        vfov_deg=CAMERA_VFOV_DEG, resolution=res)
+        azimuth = float(rng.uniform(*config.light_azimuth_deg))
+        elevation = float(rng.uniform(*config.light_elevation_deg))
+        light = light_direction(azimuth, elevation)
+        ambient = float(rng.uniform(*config.ambient))
+        # Ambient term so that shadowed ground / lit ground == ambient; exposure keeps faces turned to a
+        # low sun from saturating while leaving lit ground at its albedo for mid/high suns.
+        sin_el = math.sin(math.radians(elevation))
+        ambient_term = ambient * sin_el / (1.0 - ambient)
+        exposure = 1.0 / (ambient_term + max(sin_el, 0.6))
+        light_dirs = _light_samples(light, config.penumbra_deg, config.penumbra_samples, rng)
+        texture_name = str(config.ground_textures[int(rng.integers(len(config.ground_textures)))])
+        texture = make_ground_texture(texture_name, rng)
+        tan_spread = math.tan(math.radians(config.penumbra_deg))
+        # Layouts are screened on a quarter-resolution geometry pass first (about 1/16 of the rays),
+        # so rejected layouts cost little; the full-resolution render is checked again.
+        preview = Camera(camera.height, camera.pitch_deg, camera.vfov_deg, res // 4) if res >= 128 else None
 
-    for attempt in range(1, MAX_SCENE_ATTEMPTS + 1):
-        num_occluders = int(rng.integers(config.num_occluders[0], config.num_occluders[1] + 1))
-        placed: list[SceneObject] = []
-        for role in ["inserted"] + ["occluder"] * num_occluders:
-            obj = _place_object(role, config, camera, placed, rng)
-            if obj is None:
-                break
-            placed.append(obj)
-        if len(placed) != num_occluders + 1:
-            continue
-        if preview is not None:
-            rough = _trace(preview, placed, light_dirs, tan_spread)
-            rough_shadow = np.zeros(rough.owner.size, bool)
-            rough_shadow[rough.hit] = rough.shade_all < rough.shade_occ - 1e-9
-            if not _acceptable(rough, rough_shadow, config.min_shadow_fraction):
+        for attempt in range(1, MAX_SCENE_ATTEMPTS + 1):
+            num_occluders = int(rng.integers(config.num_occluders[0], config.num_occluders[1] + 1))
+            placed: list[SceneObject] = []
+            for role in ["inserted"] + ["occluder"] * num_occluders:
+                obj = _place_object(role, config, camera, placed, rng)
+                if obj is None:
+                    break
+                placed.append(obj)
+            if len(placed) != num_occluders + 1:
                 continue
-        images, trace = _render(camera, placed, texture, light_dirs, ambient_term, exposure, tan_spread)
-        if not _acceptable(trace, images[SHADOW_MASK_KIND].reshape(-1) > 0, config.min_shadow_fraction):
-            continue
-        return Scene(
-            images=images,
-            seed=int(scene_seed),
-            camera=camera,
-            light_azimuth_deg=azimuth,
-            light_elevation_deg=elevation,
-            light_direction=(float(light[0]), float(light[1]), float(light[2])),
-            inserted=placed[0],
-            occluders=tuple(placed[1:]),
-            texture=texture_name,
-            ambient=ambient,
-            attempts=attempt,
-        )
+            if preview is not None:
+                rough = _trace(preview, placed, light_dirs, tan_spread)
+                rough_shadow = np.zeros(rough.owner.size, bool)
+                rough_shadow[rough.hit] = rough.shade_all < rough.shade_occ - 1e-9
+                if not _acceptable(rough, rough_shadow, config.min_shadow_fraction):
+                    continue
+            images, trace = _render(camera, placed, texture, light_dirs, ambient_term, exposure, tan_spread)
+            if not _acceptable(trace, images[SHADOW_MASK_KIND].reshape(-1) > 0, config.min_shadow_fraction):
+                continue
+            return Scene(
+                images=images,
+                seed=int(scene_seed),
+                camera=camera,
+                light_azimuth_deg=azimuth,
+                light_elevation_deg=elevation,
+                light_direction=(float(light[0]), float(light[1]), float(light[2])),
+                inserted=placed[0],
+                occluders=tuple(placed[1:]),
+                texture=texture_name,
+                ambient=ambient,
+                attempts=attempt,
+            )
     raise RuntimeError(
-        f"Could not lay out scene seed {scene_seed} in {MAX_SCENE_ATTEMPTS} attempts with visible shadows; "
+        f"Could not lay out scene seed {scene_seed} in {MAX_LIGHT_DRAWS} x {MAX_SCENE_ATTEMPTS} attempts with visible shadows; "
         f"relax {PARAM_SECTION}.object_size, {PARAM_SECTION}.num_occluders or {PARAM_SECTION}.min_shadow_fraction"
     )
 
