@@ -130,6 +130,16 @@ def test_inputs_with_wrong_channels_are_named():
 # ---------------------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def one_thread():
+    """Train on one intra-op thread: on a small shared CPU, two OpenMP threads competing with
+    other processes for two cores can make a step 20-30x slower; one thread stays predictable."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _blob_targets(n: int = 2, size: int = 64) -> torch.Tensor:
     target = torch.zeros(n, 2, size, size)
     target[:, 0, 10:30, 12:34] = 1
@@ -137,7 +147,7 @@ def _blob_targets(n: int = 2, size: int = 64) -> torch.Tensor:
     return target
 
 
-def test_attention_overfits_one_batch_with_dice():
+def test_attention_overfits_one_batch_with_dice(one_thread):
     torch.manual_seed(0)
     model = build_attention_net(TINY_UNET)
     noshadow, mask, _, _ = _images(2)
@@ -153,7 +163,7 @@ def test_attention_overfits_one_batch_with_dice():
     assert losses[-1] < 0.5 * losses[0], losses
 
 
-def test_generator_overfits_one_batch_with_l2():
+def test_generator_overfits_one_batch_with_l2(one_thread):
     torch.manual_seed(0)
     model = build_shadow_generator(TINY_UNET)
     noshadow, mask, robject, rshadow = _images(2)
@@ -173,7 +183,7 @@ def test_generator_overfits_one_batch_with_l2():
     assert losses[-1] < 0.5 * losses[0], losses
 
 
-def test_discriminator_learns_real_from_fake_with_lsgan():
+def test_discriminator_learns_real_from_fake_with_lsgan(one_thread):
     torch.manual_seed(0)
     model = build_discriminator(TINY_D)
     real = torch.rand(2, 3, 64, 64) * 2 - 1
@@ -228,7 +238,8 @@ def test_bad_discriminator_values():
 def test_check_resolution():
     check_resolution(256)
     check_resolution((480, 640))
-    with pytest.raises(ValueError, match=r"^resolution 100 is not divisible by 32 \(the U-Net encoder downsamples 5 times\)$"):
+    message = r"^resolution 100 is not divisible by 32 \(the U-Net encoder downsamples 5 times\)$"
+    with pytest.raises(ValueError, match=message):
         check_resolution(100)
     with pytest.raises(ValueError, match="resolution 72 is not divisible by 16"):
         check_resolution((64, 72), multiple=16)

@@ -56,7 +56,8 @@ def _build_unet_parts(
     decoder_channels = tuple(int(c) for c in decoder_channels)
     if len(decoder_channels) != ENCODER_DEPTH or min(decoder_channels) <= 0:
         raise ValueError(
-            f"decoder_channels must be {ENCODER_DEPTH} positive integers (one per decoder stage), got {decoder_channels}"
+            f"decoder_channels must be {ENCODER_DEPTH} positive integers (one per decoder stage), "
+            f"got {decoder_channels}"
         )
     unet = smp.Unet(
         encoder_name=encoder,
