@@ -139,9 +139,9 @@ def load_imagenet_encoder(
 ) -> str:
     """Fill ``encoder`` (an smp encoder built for ``in_channels``) with local ImageNet weights.
 
-    The weights are for 3-channel input. As smp does, they go into a fresh 3-channel encoder of the
-    same name and ``depth`` (strict: every tensor present, every shape equal; classifier-head tensors in the file
-    are dropped), then smp's ``set_in_channels(in_channels, pretrained=True)`` adapts the first
+    The weights are for 3-channel input. As smp does, they go into a fresh 3-channel encoder of
+    the same name and ``depth`` (strict: every tensor present, every shape equal; classifier-head
+    tensors in the file are dropped), then smp's ``set_in_channels(in_channels, pretrained=True)`` adapts the first
     conv (channels copied cyclically and scaled by 3 / in_channels), and the result is copied into
     ``encoder``. Returns a status string; when no file is found, ``if_unavailable`` says what to
     do: ``"random"`` keeps the random weights and logs a WARNING, ``"error"`` raises
