@@ -59,7 +59,7 @@ RSHADOW_MIN_BLOCKED = 0.1
 # this share of its unoccluded silhouette is visible.
 MIN_VISIBLE_OBJECT = 0.6
 MAX_PLACEMENT_TRIES = 200
-MAX_SCENE_ATTEMPTS = 40
+MAX_SCENE_ATTEMPTS = 60  # layouts tried per light direction
 MAX_LIGHT_DRAWS = 5
 
 _GROUND = -1
@@ -685,7 +685,7 @@ def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarra
     on_object = np.flatnonzero(owner_hit >= 0)
     direct[on_object] = np.maximum(normals[on_object] @ light_dirs.T, 0.0).mean(axis=1)
 
-    # Shadow rays, only from lit points towards objects whose bounding sphere they may reach, and
+    # Shadow rays, only from lit points towards objects whose bounding cylinder they may reach, and
     # never against the point's own object (convex shapes: n.l already darkens their far side).
     lit = np.flatnonzero(direct > 0.0)
     lit_points = points[lit] + _SHADOW_OFFSET * normals[lit]
@@ -696,7 +696,8 @@ def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarra
     samples = light_dirs.shape[0]
     tests: list[tuple[int, np.ndarray, np.ndarray]] = []
     for index, obj in enumerate(objects):
-        cand = np.flatnonzero(_shadow_candidates(lit_points, mean_light, min_light_z, tan_spread, obj) & (lit_owner != index))
+        near = _shadow_candidates(lit_points, mean_light, min_light_z, tan_spread, obj)
+        cand = np.flatnonzero(near & (lit_owner != index))
         if cand.size == 0:
             continue
         origins = np.repeat(lit_points[cand], samples, axis=0)
@@ -800,36 +801,39 @@ def scene_seed(config: SyntheticConfig, split: str, index: int) -> int:
 def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
     """Render one scene deterministically from ``scene_seed`` (same seed, same bytes).
 
-    Camera, light, ambient level and ground texture are drawn once; object layouts are re-drawn
-    until the inserted object is mostly visible and both its shadow and the occluders' shadows
-    cover at least ``config.min_shadow_fraction`` of the image. Re-drawing only the layout keeps
-    the light angles distributed as configured.
+    Camera, ambient level, ground texture and light are drawn first; object layouts are then
+    re-drawn until the inserted object is mostly visible and both its shadow and the occluders'
+    shadows cover at least ``config.min_shadow_fraction`` of the image. Re-drawing only the
+    layout keeps the light angles distributed as configured. Only when
+    ``MAX_SCENE_ATTEMPTS`` layouts all fail (a high light straight behind the camera hides
+    every shadow behind its object; about 1 scene in 1,000) is the light re-drawn, up to
+    ``MAX_LIGHT_DRAWS`` times.
     """
     rng = np.random.default_rng(scene_seed)
     res = config.resolution
-    # Some lights make every layout fail (e.g. a low sun behind the camera hides the shadow);
-    # then draw the camera and light again, still from the same seeded stream.
+    camera = Camera(height=float(rng.uniform(*CAMERA_HEIGHT)), pitch_deg=float(rng.uniform(*CAMERA_PITCH_DEG)),
+                    vfov_deg=CAMERA_VFOV_DEG, resolution=res)
+    ambient = float(rng.uniform(*config.ambient))
+    texture_name = str(config.ground_textures[int(rng.integers(len(config.ground_textures)))])
+    texture = make_ground_texture(texture_name, rng)
+    tan_spread = math.tan(math.radians(config.penumbra_deg))
+    # Layouts are screened on a quarter-resolution geometry pass first (about 1/16 of the rays),
+    # so rejected layouts cost little; the full-resolution render is checked again.
+    preview = Camera(camera.height, camera.pitch_deg, camera.vfov_deg, res // 4) if res >= 128 else None
+
+    attempt = 0
     for _ in range(MAX_LIGHT_DRAWS):
-        camera = Camera(height=float(rng.uniform(*CAMERA_HEIGHT)), pitch_deg=float(rng.uniform(*CAMERA_PITCH_DEG)),
-                        vfov_deg=CAMERA_VFOV_DEG, resolution=res)
         azimuth = float(rng.uniform(*config.light_azimuth_deg))
         elevation = float(rng.uniform(*config.light_elevation_deg))
         light = light_direction(azimuth, elevation)
-        ambient = float(rng.uniform(*config.ambient))
-        # Ambient term so that shadowed ground / lit ground == ambient; exposure keeps faces turned to a
-        # low sun from saturating while leaving lit ground at its albedo for mid/high suns.
+        # Ambient term so that shadowed ground / lit ground == ambient; exposure keeps faces turned
+        # to a low sun from saturating while leaving lit ground at its albedo for mid/high suns.
         sin_el = math.sin(math.radians(elevation))
         ambient_term = ambient * sin_el / (1.0 - ambient)
         exposure = 1.0 / (ambient_term + max(sin_el, 0.6))
         light_dirs = _light_samples(light, config.penumbra_deg, config.penumbra_samples, rng)
-        texture_name = str(config.ground_textures[int(rng.integers(len(config.ground_textures)))])
-        texture = make_ground_texture(texture_name, rng)
-        tan_spread = math.tan(math.radians(config.penumbra_deg))
-        # Layouts are screened on a quarter-resolution geometry pass first (about 1/16 of the rays),
-        # so rejected layouts cost little; the full-resolution render is checked again.
-        preview = Camera(camera.height, camera.pitch_deg, camera.vfov_deg, res // 4) if res >= 128 else None
-
-        for attempt in range(1, MAX_SCENE_ATTEMPTS + 1):
+        for _ in range(MAX_SCENE_ATTEMPTS):
+            attempt += 1
             num_occluders = int(rng.integers(config.num_occluders[0], config.num_occluders[1] + 1))
             placed: list[SceneObject] = []
             for role in ["inserted"] + ["occluder"] * num_occluders:
@@ -862,8 +866,9 @@ def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
                 attempts=attempt,
             )
     raise RuntimeError(
-        f"Could not lay out scene seed {scene_seed} in {MAX_LIGHT_DRAWS} x {MAX_SCENE_ATTEMPTS} attempts with visible shadows; "
-        f"relax {PARAM_SECTION}.object_size, {PARAM_SECTION}.num_occluders or {PARAM_SECTION}.min_shadow_fraction"
+        f"Could not lay out scene seed {scene_seed} in {attempt} attempts with visible shadows; "
+        f"relax {PARAM_SECTION}.object_size, {PARAM_SECTION}.num_occluders, "
+        f"{PARAM_SECTION}.light_elevation_deg or {PARAM_SECTION}.min_shadow_fraction"
     )
 
 

@@ -133,7 +133,7 @@ def _normalise_albedo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray
     image = mean + contrast * (image - mean)
     gain = rng.uniform(0.85, 1.15, size=3).astype(np.float32)
     image = image * gain[None, None, :]
-    target = rng.uniform(0.5, 0.75)
+    target = rng.uniform(0.45, 0.7)
     image = image * (target / max(float(image.mean()), 1e-3))
     return np.clip(image, 0.04, 1.0).astype(np.float32)
 
