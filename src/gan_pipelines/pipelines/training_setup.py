@@ -55,8 +55,16 @@ def load_split_arrays(
     return arrays
 
 
+def load_training_arrays(
+    model_input: Mapping[str, Callable[[], np.ndarray]], kinds: tuple[str, ...]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Decode the train and val splits once (in the node's process; workers get the arrays)."""
+    return load_split_arrays(model_input, "train", kinds), load_split_arrays(model_input, "val", kinds)
+
+
 def build_loaders(
-    model_input: Mapping[str, Callable[[], np.ndarray]],
+    train_arrays: Mapping[str, np.ndarray],
+    val_arrays: Mapping[str, np.ndarray],
     params: Mapping[str, Any],
     section: str,
     *,
@@ -64,23 +72,42 @@ def build_loaders(
     mask_keys: tuple[str, ...],
     seed: int,
 ):
-    """Train loader (augmented, shuffled) and val loader (plain, in order)."""
-    from gan_pipelines.training import AugmentConfig, PairedImageDataset, make_loader
+    """Train loader (augmented, shuffled) and val loader (plain, in order).
 
-    batch_size = check_batch_size(params, section)
+    ``batch_size`` is the global batch: in a data-parallel run each worker loads its share of
+    every batch (see :mod:`gan_pipelines.training.distributed`).
+    """
+    import torch
+
+    from gan_pipelines.training import AugmentConfig, PairedImageDataset, make_loader
+    from gan_pipelines.training.distributed import current_group, per_device_batch_size
+
+    group = current_group()
+    rank, world_size = (group.rank, group.world_size) if group is not None else (0, 1)
+    batch_size = per_device_batch_size(check_batch_size(params, section), world_size, section)
     num_workers = params.get("num_workers", 0)
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"{section}.num_workers must be a non-negative integer; got {num_workers!r}")
     augment = AugmentConfig.from_params(params.get("augmentation") or {})
-    kinds = image_keys + mask_keys
+    device = str((params.get("training") or {}).get("device", "auto"))
+    pin_memory = torch.cuda.is_available() and device != "cpu"
     train_set = PairedImageDataset(
-        load_split_arrays(model_input, "train", kinds),
-        image_keys=image_keys, mask_keys=mask_keys, augment=augment, seed=seed,
+        train_arrays, image_keys=image_keys, mask_keys=mask_keys, augment=augment, seed=seed,
     )
-    val_set = PairedImageDataset(
-        load_split_arrays(model_input, "val", kinds), image_keys=image_keys, mask_keys=mask_keys
-    )
-    train_loader = make_loader(train_set, batch_size, shuffle=True, seed=seed, num_workers=num_workers)
-    val_loader = make_loader(val_set, batch_size, shuffle=False, seed=seed, num_workers=num_workers)
+    val_set = PairedImageDataset(val_arrays, image_keys=image_keys, mask_keys=mask_keys)
+    shared = dict(seed=seed, num_workers=num_workers, pin_memory=pin_memory, rank=rank, world_size=world_size)
+    train_loader = make_loader(train_set, batch_size, shuffle=True, **shared)
+    val_loader = make_loader(val_set, batch_size, shuffle=False, **shared)
     return train_loader, val_loader
+
+
+def run_training(entrypoint: Callable[..., Any], args: tuple, config) -> Any:
+    """``entrypoint(*args)`` here, or in ``training.devices`` data-parallel workers (rank 0's
+    result is returned). ``entrypoint`` must be a module-level function: workers import it."""
+    from gan_pipelines.training.distributed import check_devices, launch
+
+    devices = check_devices(config.devices, config.device, config.sync_batchnorm)
+    return launch(entrypoint, args, processes=devices, device_preference=config.device)
 
 
 def trainer_config(params: Mapping[str, Any], section: str):

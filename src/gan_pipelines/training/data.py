@@ -236,12 +236,16 @@ class PairedImageDataset(Dataset):
         """Select the augmentation stream of ``epoch`` (called by the engine each epoch)."""
         self.epoch = int(epoch)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        """``dataset[index]`` uses the epoch of :meth:`set_epoch`; ``dataset[(epoch, index)]``
+        (what :class:`EpochShuffleSampler` yields) names it, so persistent loader workers,
+        which keep their own copy of the dataset, still augment with the right epoch."""
+        epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
         if not 0 <= index < self._length:
             raise IndexError(f"index {index} out of range for {self._length} samples")
         sample = {k: self._arrays[k][index] for k in self.image_keys + self.mask_keys}
         if self._transform is not None:
-            sample = self._augment(sample, index)
+            sample = self._augment(sample, epoch, index)
         out: dict[str, torch.Tensor] = {}
         for key in self.image_keys:
             rgb = torch.from_numpy(np.ascontiguousarray(sample[key])).permute(2, 0, 1)
@@ -251,8 +255,8 @@ class PairedImageDataset(Dataset):
             out[key] = (mask >= MASK_THRESHOLD).float().unsqueeze(0)
         return out
 
-    def _augment(self, sample: dict[str, np.ndarray], index: int) -> dict[str, np.ndarray]:
-        sample_seed = _derive_seed(self.seed, self.epoch, index)
+    def _augment(self, sample: dict[str, np.ndarray], epoch: int, index: int) -> dict[str, np.ndarray]:
+        sample_seed = _derive_seed(self.seed, epoch, index)
         # One shared generator pair for the whole pipeline, so the transforms draw successive
         # numbers. (Compose.set_random_seed would give every transform its own generator with
         # the same seed, correlating e.g. the flip and rotate decisions.)
@@ -266,27 +270,44 @@ class PairedImageDataset(Dataset):
 # --------------------------------------------------------------------------------------------
 
 
-class EpochShuffleSampler(Sampler[int]):
-    """Sample order that is a pure function of ``(seed, epoch)``: a permutation when
-    ``shuffle``, else ``0..n-1``. The engine calls :meth:`set_epoch` before every epoch."""
+class EpochShuffleSampler(Sampler[tuple[int, int]]):
+    """Yields ``(epoch, index)`` in an order that is a pure function of ``(seed, epoch)``: a
+    permutation when ``shuffle``, else ``0..n-1``. The engine calls :meth:`set_epoch` before
+    every epoch.
 
-    def __init__(self, length: int, *, shuffle: bool, seed: int) -> None:
+    With ``world_size > 1`` (data-parallel workers) rank ``r`` takes every ``world_size``-th
+    entry starting at ``r``, so the workers' batches together make the batch a single process
+    would see. When shuffling, the order is padded by wrapping around to a multiple of
+    ``world_size`` so every worker runs the same number of steps; without shuffling
+    (validation) nothing is padded and every sample is seen exactly once.
+    """
+
+    def __init__(self, length: int, *, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}.")
         self.length = int(length)
         self.shuffle = shuffle
         self.seed = int(seed)
+        self.rank = rank
+        self.world_size = world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def __len__(self) -> int:
-        return self.length
-
-    def __iter__(self) -> Iterator[int]:
+    def _order(self) -> list[int]:
         if not self.shuffle:
-            return iter(range(self.length))
+            return list(range(self.length))
         generator = torch.Generator().manual_seed(_derive_seed(self.seed, self.epoch))
-        return iter(torch.randperm(self.length, generator=generator).tolist())
+        order = torch.randperm(self.length, generator=generator).tolist()
+        padding = -len(order) % self.world_size
+        return order + order[:padding]
+
+    def __len__(self) -> int:
+        return len(self._order()[self.rank :: self.world_size])
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter([(self.epoch, index) for index in self._order()[self.rank :: self.world_size]])
 
 
 def make_loader(
@@ -298,18 +319,21 @@ def make_loader(
     num_workers: int = 0,
     pin_memory: bool = False,
     drop_last: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> DataLoader:
     """A ``DataLoader`` whose order depends only on ``(seed, epoch)``.
 
-    Workers are not persistent, so each epoch's workers receive the dataset with the epoch set
-    by ``set_epoch``; augmentation is seeded per sample, so the worker count does not change
-    the data.
+    ``batch_size`` is per process. Workers (``num_workers > 0``) are persistent: the sampler
+    passes the epoch with every index, so they need no per-epoch restart; augmentation is seeded
+    per sample, so the worker count does not change the data. ``pin_memory`` speeds up copies
+    to a CUDA device.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     if num_workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {num_workers}.")
-    sampler = EpochShuffleSampler(len(dataset), shuffle=shuffle, seed=seed)
+    sampler = EpochShuffleSampler(len(dataset), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -317,5 +341,5 @@ def make_loader(
         num_workers=num_workers,
         pin_memory=pin_memory,
         drop_last=drop_last,
-        persistent_workers=False,
+        persistent_workers=num_workers > 0,
     )

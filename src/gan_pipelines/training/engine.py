@@ -15,7 +15,7 @@ Writing a task::
 
         def train_step(self, batch, step):
             with step.autocast():
-                fake = self.modules["generator"](batch["input"])
+                fake = step.module("generator")(batch["input"])
             d_loss = ...  # from fake.float(): losses are computed in fp32
             step.backward_and_step(d_loss, "discriminator")
             g_loss = ...
@@ -26,7 +26,10 @@ Writing a task::
         def sample_images(self, batch): -> (N, 3, H, W) tensor in [0, 1], or None
 
 Rules for tasks: build optimisers over the modules' parameters before calling :func:`fit` (the
-engine moves modules to the device in place, which keeps parameter identity); run forward passes
+engine moves modules to the device in place, which keeps parameter identity); in ``train_step``
+run the modules being trained through ``step.module(name)`` (the ``DistributedDataParallel``
+wrapper in a multi-process run, see :mod:`gan_pipelines.training.distributed`; the module itself
+otherwise), validation uses the modules directly; run forward passes
 inside ``step.autocast()`` and cast outputs to ``float()`` before losses and metrics, so losses
 and reductions are fp32; call ``backward_and_step`` once per optimiser per batch, outside the
 autocast block; and never touch test data -- ``fit`` only sees a validation loader, and the
@@ -56,6 +59,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -69,6 +73,7 @@ from tqdm.auto import tqdm
 
 from .checkpointing import CheckpointError, load_training_state, save_training_state
 from .device import Precision, autocast_context, configure_cpu_threads, select_device, select_precision
+from .distributed import all_reduce_sums, any_worker, barrier, current_group, wrap_for_training
 from .reproducibility import capture_rng_state, restore_rng_state, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -120,8 +125,11 @@ class TrainerConfig:
     ``epochs`` is the total number of epochs, counting those done before a resume. Metrics
     named by ``monitor`` and ``scheduler_metric`` are keys of the task's ``validation_step``
     output. ``log_every_steps`` throttles per-step TensorBoard scalars and the tqdm postfix;
-    ``cpu_threads`` sets torch's CPU threads (None: torch default); ``deterministic`` asks torch
-    for deterministic kernels (GPU; CPU is deterministic anyway).
+    ``cpu_threads`` sets torch's CPU threads (None: torch default, or the cores shared out over
+    the workers); ``deterministic`` asks torch for deterministic kernels (GPU; CPU is deterministic
+    anyway). ``devices`` > 1 trains data-parallel in that many processes (GPUs, or CPU processes);
+    the training node launches them (:func:`gan_pipelines.training.distributed.launch`) and
+    :func:`fit` runs inside each. ``sync_batchnorm`` (CUDA only) then shares BatchNorm statistics.
     """
 
     epochs: int
@@ -144,6 +152,8 @@ class TrainerConfig:
     progress: bool = True
     cpu_threads: int | None = None
     deterministic: bool = False
+    devices: int = 1
+    sync_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         def fail(name: str, why: str) -> None:
@@ -168,6 +178,8 @@ class TrainerConfig:
         for name in ("sample_every", "log_every_steps"):
             if not is_int(getattr(self, name)) or getattr(self, name) < 1:
                 fail(name, "must be a positive integer")
+        if not is_int(self.devices) or self.devices < 1:
+            fail("devices", "must be a positive integer")
         if self.resume and not self.state_path:
             raise ValueError("training.resume is true but training.state_path is not set.")
 
@@ -224,6 +236,15 @@ class StepContext:
         self._grad_clip_norm = grad_clip_norm
         self._stepped = False
         self._last_good_state = "no full-state checkpoint exists (training.state_path is not set)"
+        self._training_modules: dict[str, nn.Module] = {}
+
+    def module(self, name: str) -> nn.Module:
+        """The module to run in ``train_step``: its ``DistributedDataParallel`` wrapper in a
+        multi-process run (so gradients are averaged over workers), else the module itself."""
+        try:
+            return self._training_modules[name]
+        except KeyError:
+            raise KeyError(f"No module named {name!r}; the task has {sorted(self._training_modules)}.") from None
 
     def autocast(self):
         """Context manager for the forward pass at the run's precision."""
@@ -243,7 +264,8 @@ class StepContext:
             raise KeyError(
                 f"No optimiser named {optimizer_name!r}; the task has {sorted(self._optimizers)}."
             ) from None
-        if not bool(torch.isfinite(loss.detach()).all()):
+        # In a multi-process run every worker must stop together, so the check is shared.
+        if any_worker(not bool(torch.isfinite(loss.detach()).all()), self.device):
             value = loss.detach().float()
             shown = value.item() if value.numel() == 1 else value.tolist()
             raise NonFiniteLossError(
@@ -350,6 +372,7 @@ def _fingerprint_payload(task: TrainingTask, config: TrainerConfig, train_loader
         },
         "train_samples": len(dataset) if hasattr(dataset, "__len__") else None,
         "batch_size": getattr(train_loader, "batch_size", None),
+        "world_size": current_group().world_size if current_group() is not None else 1,
     }
 
 
@@ -427,10 +450,18 @@ def fit(
     if not task.modules or not task.optimizers:
         raise ValueError("The task must have at least one module and one optimiser.")
 
+    group = current_group()
+    is_main = group is None or group.is_main
     device = select_device(config.device)
+    if group is not None and device.type == "cuda":
+        device = torch.device("cuda", group.local_rank)
     precision = select_precision(device, config.precision)
     if device.type == "cpu":
-        configure_cpu_threads(config.cpu_threads)
+        threads = config.cpu_threads
+        if threads is None and group is not None:  # share the cores out over the workers
+            threads = max(1, (os.cpu_count() or 1) // group.world_size)
+        configure_cpu_threads(threads)
+    # Same seed on every worker: identical initial weights (DDP also broadcasts rank 0's).
     seed_everything(config.seed, deterministic=config.deterministic)
 
     for module in task.modules.values():
@@ -450,6 +481,10 @@ def fit(
     }
     scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_grad_scaler)
     step = StepContext(device, precision, scaler, task.optimizers, config.grad_clip_norm)
+    if group is not None:
+        step._training_modules = wrap_for_training(task.modules, device, sync_batchnorm=config.sync_batchnorm)
+    else:
+        step._training_modules = dict(task.modules)
 
     payload = _fingerprint_payload(task, config, train_loader)
     fingerprint = _digest(payload)
@@ -489,7 +524,7 @@ def fit(
                 "Resumed from %s: %d of %d epoch(s) done, global step %d.",
                 state_path, resumed_from, config.epochs, step.global_step,
             )
-        else:
+        elif is_main:
             moved = _move_aside(state_path)
             logger.warning(
                 "training.resume is false and %s holds an earlier run's state; moved it to %s "
@@ -502,10 +537,14 @@ def fit(
         logger.info("Starting a fresh run of %d epoch(s).", config.epochs)
         if state_path is not None:
             step._last_good_state = f"no epoch has finished yet, so {state_path} was not written"
-    logger.info("Training on %s at %s precision.", device, precision.name)
+    logger.info(
+        "Training on %s at %s precision%s.", device, precision.name,
+        f", {group.world_size} data-parallel workers" if group is not None else "",
+    )
+    barrier()  # rank 0 has moved an old state file aside before any worker writes a new one
 
     writer = None
-    if config.log_dir:
+    if config.log_dir and is_main:
         from torch.utils.tensorboard import SummaryWriter
 
         # purge_step hides events a crashed run logged after the state we resumed from.
@@ -521,7 +560,7 @@ def fit(
 
             learning_rates = {f"lr_{n}": float(o.param_groups[0]["lr"]) for n, o in task.optimizers.items()}
             started = time.perf_counter()
-            train_means, n_train, train_seconds = _train_epoch(task, train_loader, step, config, writer)
+            train_means, n_train, train_seconds = _train_epoch(task, train_loader, step, config, writer, is_main)
             val_metrics, first_val_batch = _validate(task, val_loader, step, config)
             seconds = time.perf_counter() - started
 
@@ -545,7 +584,8 @@ def fit(
             row["seconds"] = seconds
             row["images_per_second"] = n_train / train_seconds if train_seconds > 0 else float("nan")
             history.append(row)
-            logger.info(
+            log = logger.info if is_main else logger.debug
+            log(
                 "Epoch %d/%d: %s (%.1f s)%s",
                 epoch, config.epochs,
                 ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith(("train_", "val_"))),
@@ -558,7 +598,7 @@ def fit(
 
             stop = bool(on_epoch_end(epoch, dict(row))) if on_epoch_end is not None else False
 
-            if state_path is not None:
+            if state_path is not None and is_main:
                 save_training_state(
                     state_path,
                     {
@@ -579,6 +619,7 @@ def fit(
                         "device": str(device),
                     },
                 )
+            if state_path is not None:
                 step._record_saved_state(state_path, epoch)
             if stop:
                 logger.info("on_epoch_end asked to stop after epoch %d.", epoch)
@@ -628,7 +669,7 @@ def _check_resumable(state: Mapping[str, Any], path: Path, payload: Mapping[str,
 
 
 def _train_epoch(
-    task: TrainingTask, loader: Any, step: StepContext, config: TrainerConfig, writer: Any
+    task: TrainingTask, loader: Any, step: StepContext, config: TrainerConfig, writer: Any, is_main: bool
 ) -> tuple[dict[str, float], int, float]:
     for module in task.modules.values():
         module.train()
@@ -638,7 +679,7 @@ def _train_epoch(
     bar = tqdm(
         loader,
         desc=f"epoch {step.epoch}/{config.epochs}",
-        disable=not config.progress,
+        disable=not (config.progress and is_main),
         leave=False,
         dynamic_ncols=True,
     )
@@ -663,7 +704,10 @@ def _train_epoch(
         bar.close()
     if seen == 0:
         raise ValueError("The training loader yielded no samples (is drop_last on with too few samples?).")
-    return {k: (v / seen).item() for k, v in sums.items()}, seen, time.perf_counter() - started
+    # Means over all workers' samples (the same numbers on every worker).
+    keys = sorted(sums)
+    *totals, seen = all_reduce_sums([sums[k] for k in keys] + [seen], step.device)
+    return {k: total / seen for k, total in zip(keys, totals)}, int(seen), time.perf_counter() - started
 
 
 def _validate(
@@ -685,9 +729,12 @@ def _validate(
             for key, value in task.validation_step(batch, step).items():
                 sums[key] = sums.get(key, 0.0) + float(value) * size
             seen += size
+    # Every worker validates its share; the sums make the same metrics on all of them.
+    keys = sorted(sums)
+    *totals, seen = all_reduce_sums([sums[k] for k in keys] + [seen], step.device)
     if seen == 0:
         raise ValueError("The validation loader yielded no samples.")
-    return {k: v / seen for k, v in sums.items()}, first_batch
+    return {k: total / seen for k, total in zip(keys, totals)}, first_batch
 
 
 def _log_epoch(

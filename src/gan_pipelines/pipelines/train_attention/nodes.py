@@ -12,46 +12,61 @@ import pandas as pd
 from gan_pipelines.params import check_known_keys
 from gan_pipelines.pipelines.shadow_data import folder_version
 from gan_pipelines.pipelines.training_setup import (
-    COMMON_KEYS, build_loaders, check_learning_rate, checkpoint_bundle, history_frame, trainer_config,
+    COMMON_KEYS, build_loaders, check_learning_rate, checkpoint_bundle, history_frame, load_training_arrays,
+    run_training, trainer_config,
 )
 
 logger = logging.getLogger(__name__)
+
+SECTION = "train_attention"
+IMAGE_KEYS = ("noshadow",)
+MASK_KEYS = ("mask", "robject", "rshadow")
 
 
 def train_attention(
     model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train the attention block; return (checkpoint bundle, per-epoch history)."""
-    from gan_pipelines.models import build_attention_net, check_resolution, count_parameters
-    from gan_pipelines.models.shadow_tasks import AttentionTask
-    from gan_pipelines.training import fit
+    from gan_pipelines.models import build_attention_net, check_resolution
 
-    section = "train_attention"
-    check_known_keys(params, COMMON_KEYS | {"lr"}, section)
-    config = trainer_config(params, section)
-    lr = check_learning_rate(params.get("lr", 1e-4), f"{section}.lr")
+    check_known_keys(params, COMMON_KEYS | {"lr"}, SECTION)
+    config = trainer_config(params, SECTION)
+    check_learning_rate(params.get("lr", 1e-4), f"{SECTION}.lr")
     model_config = dict(params.get("model") or {})
     try:
-        net = build_attention_net(model_config)
+        net = build_attention_net(model_config)  # checks the config before any data is loaded
     except ValueError as exc:
-        raise ValueError(f"{section}.model: {exc}") from None
-    train_loader, val_loader = build_loaders(
-        model_input, params, section,
-        image_keys=("noshadow",), mask_keys=("mask", "robject", "rshadow"), seed=config.seed,
-    )
-    resolution = train_loader.dataset[0]["noshadow"].shape[-1]
+        raise ValueError(f"{SECTION}.model: {exc}") from None
+    train_arrays, val_arrays = load_training_arrays(model_input, IMAGE_KEYS + MASK_KEYS)
+    resolution = int(train_arrays["noshadow"].shape[1])
     check_resolution(resolution)
+    result = run_training(fit_attention, (train_arrays, val_arrays, params), config)
+    logger.info("Attention: best epoch %d, val %s", result.best_epoch, _fmt(result.best_metrics))
+    bundle = checkpoint_bundle(
+        result, modules=("attention",), model_config={"attention": model_config},
+        meta={"resolution": resolution, "model_input_version": folder_version(model_input) or "unversioned", "weights_status": net.weights_status},
+    )
+    return bundle, history_frame(result)
+
+
+def fit_attention(train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray], params: dict[str, Any]):
+    """Build the net, loaders and task, and train; runs in the node's process or in each
+    data-parallel worker."""
+    from gan_pipelines.models import build_attention_net, count_parameters
+    from gan_pipelines.models.shadow_tasks import AttentionTask
+    from gan_pipelines.training import fit, seed_everything
+
+    config = trainer_config(params, SECTION)
+    seed_everything(config.seed)  # the initial weights depend on the seed only
+    net = build_attention_net(dict(params.get("model") or {}))
+    train_loader, val_loader = build_loaders(
+        train_arrays, val_arrays, params, SECTION, image_keys=IMAGE_KEYS, mask_keys=MASK_KEYS, seed=config.seed,
+    )
     logger.info(
         "Attention net: %s encoder, %.1fM parameters, %s",
         net.encoder_name, count_parameters(net) / 1e6, net.weights_status,
     )
-    result = fit(AttentionTask(net, lr), train_loader, val_loader, config)
-    logger.info("Attention: best epoch %d, val %s", result.best_epoch, _fmt(result.best_metrics))
-    bundle = checkpoint_bundle(
-        result, modules=("attention",), model_config={"attention": model_config},
-        meta={"resolution": int(resolution), "model_input_version": folder_version(model_input) or "unversioned", "weights_status": net.weights_status},
-    )
-    return bundle, history_frame(result)
+    return fit(AttentionTask(net, float(params.get("lr", 1e-4))), train_loader, val_loader, config)
 
 
 def _fmt(metrics: Mapping[str, float]) -> str:
