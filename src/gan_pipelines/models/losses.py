@@ -89,16 +89,35 @@ class PerceptualLoss(nn.Module):
         return self.features((x - self.mean) / self.std)
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if prediction.shape != target.shape or prediction.ndim != 4 or prediction.shape[1] != 3:
-            raise ValueError(
-                f"PerceptualLoss expects two (N, 3, H, W) images of the same shape, got "
-                f"{tuple(prediction.shape)} and {tuple(target.shape)}"
-            )
+        _check_pair(prediction, target)
         with torch.autocast(device_type=prediction.device.type, enabled=False):
             predicted_features = self._features(prediction)
             with torch.no_grad():
                 target_features = self._features(target)
-            squared = (predicted_features - target_features).pow(2)
-            if self.reduction == "mean":
-                return squared.mean()
-            return squared.mean(dim=(2, 3)).sum(dim=1).mean()
+            return self._distance(predicted_features, target_features)
+
+    def pair(self, first: torch.Tensor, second: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``forward(first, target) + forward(second, target)`` with one extractor pass over
+        both predictions and the target's features computed once."""
+        _check_pair(first, target)
+        _check_pair(second, target)
+        with torch.autocast(device_type=first.device.type, enabled=False):
+            features = self._features(torch.cat([first, second], dim=0))
+            with torch.no_grad():
+                target_features = self._features(target)
+            first_features, second_features = features.chunk(2, dim=0)
+            return self._distance(first_features, target_features) + self._distance(second_features, target_features)
+
+    def _distance(self, predicted_features: torch.Tensor, target_features: torch.Tensor) -> torch.Tensor:
+        squared = (predicted_features - target_features).pow(2)
+        if self.reduction == "mean":
+            return squared.mean()
+        return squared.mean(dim=(2, 3)).sum(dim=1).mean()
+
+
+def _check_pair(prediction: torch.Tensor, target: torch.Tensor) -> None:
+    if prediction.shape != target.shape or prediction.ndim != 4 or prediction.shape[1] != 3:
+        raise ValueError(
+            f"PerceptualLoss expects two (N, 3, H, W) images of the same shape, got "
+            f"{tuple(prediction.shape)} and {tuple(target.shape)}"
+        )

@@ -33,20 +33,20 @@ class AttentionTask:
         self.modules = {"attention": net}
         self.optimizers = {"attention": torch.optim.Adam(net.parameters(), lr=lr)}
 
-    def _loss(self, batch: dict[str, torch.Tensor], step) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _loss(self, net: nn.Module, batch: dict[str, torch.Tensor], step) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         target = torch.cat([batch["robject"], batch["rshadow"]], dim=1).float()
         with step.autocast():
-            logits = self.net(batch["noshadow"], to_signed(batch["mask"]))
+            logits = net(batch["noshadow"], to_signed(batch["mask"]))
         probs = torch.sigmoid(logits.float())
         return dice_loss(probs, target), probs, target
 
     def train_step(self, batch, step) -> dict[str, torch.Tensor]:
-        loss, _, _ = self._loss(batch, step)
+        loss, _, _ = self._loss(step.module("attention"), batch, step)
         step.backward_and_step(loss, "attention")
         return {"dice": loss.detach()}
 
     def validation_step(self, batch, step) -> dict[str, float]:
-        loss, probs, target = self._loss(batch, step)
+        loss, probs, target = self._loss(self.net, batch, step)
         counts = confusion_counts(probs, target)
         iou, ber = iou_from_counts(counts), ber_from_counts(counts)
         return {
@@ -142,33 +142,42 @@ class ShadowGANTask:
         return torch.where(pick, predicted[0], truth[0]), torch.where(pick, predicted[1], truth[1])
 
     # -- losses -------------------------------------------------------------------------------
-    def _generate(self, batch, step, *, training: bool):
+    def _generate(self, generator: nn.Module, batch, step, *, training: bool):
         robject, rshadow = self._attention_maps(batch, step, training=training)
         with step.autocast():
-            return self.generator(batch["noshadow"], to_signed(batch["mask"]), robject, rshadow)
+            return generator(batch["noshadow"], to_signed(batch["mask"]), robject, rshadow)
 
     def _reconstruction_losses(self, output, target) -> dict[str, torch.Tensor]:
         coarse, refined = output.coarse.float(), output.refined.float()
         losses = {"l2": F.mse_loss(coarse, target) + F.mse_loss(refined, target)}
         if self.perceptual is not None:
-            losses["perceptual"] = self.perceptual(coarse, target) + self.perceptual(refined, target)
+            # One VGG pass over both outputs, and the target's features once (not twice).
+            losses["perceptual"] = self.perceptual.pair(coarse, refined, target)
         return losses
 
     def train_step(self, batch, step) -> dict[str, torch.Tensor]:
         target = batch["shadow"].float()
-        output = self._generate(batch, step, training=True)
+        output = self._generate(step.module("generator"), batch, step, training=True)
         losses = self._reconstruction_losses(output, target)
-        with step.autocast():
-            fake_score = self.discriminator(output.refined)
-        losses["adversarial"] = lsgan_loss(fake_score, True)
-        generator_loss = self.weights.l2 * losses["l2"] + self.weights.adversarial * losses["adversarial"]
-        if "perceptual" in losses:
-            generator_loss = generator_loss + self.weights.perceptual * losses["perceptual"]
-        step.backward_and_step(generator_loss, "generator")
+        # The generator's adversarial term needs gradients through D into the fake image but not
+        # into D's weights (its own step zeroes them anyway): freezing D skips computing them.
+        # The plain module, not its DDP wrapper: D is not being trained in this pass.
+        self.discriminator.requires_grad_(False)
+        try:
+            with step.autocast():
+                fake_score = self.discriminator(output.refined)
+            losses["adversarial"] = lsgan_loss(fake_score, True)
+            generator_loss = self.weights.l2 * losses["l2"] + self.weights.adversarial * losses["adversarial"]
+            if "perceptual" in losses:
+                generator_loss = generator_loss + self.weights.perceptual * losses["perceptual"]
+            step.backward_and_step(generator_loss, "generator")
+        finally:
+            self.discriminator.requires_grad_(True)
 
+        discriminator = step.module("discriminator")
         with step.autocast():
-            real_score = self.discriminator(batch["shadow"])
-            fake_score = self.discriminator(output.refined.detach())
+            real_score = discriminator(batch["shadow"])
+            fake_score = discriminator(output.refined.detach())
         discriminator_loss = 0.5 * (lsgan_loss(real_score, True) + lsgan_loss(fake_score, False))
         step.backward_and_step(discriminator_loss, "discriminator")
         return {
@@ -179,7 +188,7 @@ class ShadowGANTask:
 
     def validation_step(self, batch, step) -> dict[str, float]:
         target = batch["shadow"].float()
-        output = self._generate(batch, step, training=False)
+        output = self._generate(self.generator, batch, step, training=False)
         losses = self._reconstruction_losses(output, target)
         loss = self.weights.l2 * losses["l2"]
         if "perceptual" in losses:
