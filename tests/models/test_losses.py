@@ -85,3 +85,19 @@ def test_perceptual_rejects_bad_shapes_and_reduction(perceptual):
         perceptual(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8))
     with pytest.raises(ValueError, match="reduction must be one of"):
         PerceptualLoss(perceptual.features, reduction="sum")
+
+
+def test_perceptual_pair_equals_two_separate_calls_with_gradients(perceptual):
+    torch.manual_seed(1)
+    target = torch.rand(2, 3, 32, 32) * 2 - 1
+    first = (torch.rand(2, 3, 32, 32) * 2 - 1).requires_grad_()
+    second = (torch.rand(2, 3, 32, 32) * 2 - 1).requires_grad_()
+    separate = perceptual(first, target) + perceptual(second, target)
+    grads = torch.autograd.grad(separate, [first, second])
+    paired = perceptual.pair(first, second, target)
+    paired_grads = torch.autograd.grad(paired, [first, second])
+    torch.testing.assert_close(paired, separate, rtol=1e-5, atol=1e-6)
+    for a, b in zip(paired_grads, grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
+    with pytest.raises(ValueError, match="same shape"):
+        perceptual.pair(first, second[:1], target)
