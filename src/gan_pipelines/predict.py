@@ -5,6 +5,9 @@ from gan_pipelines.predict import ShadowPredictor
 predictor = ShadowPredictor.from_project(".")          # latest checkpoints from the catalog
 result = predictor.predict(image, mask)                # uint8 (H, W, 3), (H, W) 0/255, any size
 result.image                                           # same size as the input, shadow added
+
+from gan_pipelines.predict import OnnxShadowPredictor  # the same, from the exported .onnx file
+predictor = OnnxShadowPredictor("data/06_models/shadow_model.onnx")   # onnxruntime, no checkpoint
 ```
 
 The model runs at its training resolution; the predicted shadow layer is upsampled and added to
@@ -15,6 +18,7 @@ were, so a 640x480 photo keeps its detail everywhere but in the shadow.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -41,25 +45,75 @@ class FullResolutionPrediction:
     shadow_layer: np.ndarray
 
 
-class ShadowPredictor:
-    """The trained attention + generator pair, ready to predict on arrays."""
+def composite_full_resolution(
+    image: np.ndarray, layer: np.ndarray, robject: np.ndarray, rshadow: np.ndarray
+) -> FullResolutionPrediction:
+    """Apply a shadow layer predicted at the model's resolution to the full-size ``image``.
 
-    def __init__(self, attention_bundle: Mapping[str, Any], generator_bundle: Mapping[str, Any], device: str = "auto") -> None:
-        from gan_pipelines.models.bundles import attention_from_bundle, generator_from_bundle
-        from gan_pipelines.models.shadow_inference import ShadowInference
+    ``layer`` float32 (h, w, 3) in [-1, 1] image units is upsampled bilinearly to the image's
+    size and added where it is above :data:`LAYER_EPSILON`; every other pixel is returned
+    unchanged. ``robject``/``rshadow`` (h, w) 0/255 masks are resized nearest-neighbour."""
+    import torch
+    import torch.nn.functional as F
+
+    height, width = image.shape[:2]
+    small = torch.from_numpy(np.ascontiguousarray(layer, dtype=np.float32)).permute(2, 0, 1)[None]
+    layer = F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+    active = np.abs(layer).max(axis=2) > LAYER_EPSILON
+    shaded = np.clip((image.astype(np.float32) / 127.5 - 1.0 + layer + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+    return FullResolutionPrediction(
+        image=np.where(active[..., None], shaded, image),
+        robject=resize_mask(robject, (height, width)),
+        rshadow=resize_mask(rshadow, (height, width)),
+        shadow_layer=np.where(active[..., None], layer, 0.0).astype(np.float32),
+    )
+
+
+class _FullResolutionPredictor:
+    """``predict`` for any backend: check the pair, resize it to the model's resolution, run
+    :meth:`_predict_small`, composite at full resolution. Subclasses set ``resolution``."""
+
+    resolution: int
+
+    def _predict_small(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """uint8 (r, r, 3) image + 0/255 (r, r) mask -> (float32 (r, r, 3) shadow layer,
+        0/255 (r, r) robject, 0/255 (r, r) rshadow)."""
+        raise NotImplementedError
+
+    def predict(self, image: np.ndarray, mask: np.ndarray, *, name: str = "image") -> FullResolutionPrediction:
+        """Add a shadow for the object in ``mask`` to ``image`` (any size, same size as the mask)."""
+        image = to_rgb(np.asarray(image), name=name)
+        mask, _ = to_binary_mask(np.asarray(mask), name=f"{name} mask")
+        if image.shape[:2] != mask.shape:
+            raise ValueError(
+                f"{name}: image is {image.shape[1]}x{image.shape[0]} but its mask is {mask.shape[1]}x{mask.shape[0]}"
+            )
+        size = (self.resolution, self.resolution)
+        layer, robject, rshadow = self._predict_small(resize_image(image, size), resize_mask(mask, size))
+        return composite_full_resolution(image, layer, robject, rshadow)
+
+
+class ShadowPredictor(_FullResolutionPredictor):
+    """The trained attention + generator pair in PyTorch, ready to predict on arrays.
+
+    ``precision``: ``"auto"`` (bf16 where the device has it, else fp32), ``"fp32"``, ``"bf16"``
+    or ``"fp16"`` (CUDA only), as for training."""
+
+    def __init__(
+        self, attention_bundle: Mapping[str, Any], generator_bundle: Mapping[str, Any], device: str = "auto", precision: str = "auto"
+    ) -> None:
+        from gan_pipelines.models.bundles import shadow_inference_from_bundles
         from gan_pipelines.training import select_device, select_precision
 
-        self.resolution = int(generator_bundle.get("meta", {}).get("resolution", 0))
-        if not self.resolution:
-            raise ValueError("The generator checkpoint does not record its resolution (meta.resolution)")
+        self.model, self.resolution = shadow_inference_from_bundles(attention_bundle, generator_bundle)
         self.device = select_device(device)
-        self.precision = select_precision(self.device, "auto")
-        self.model = ShadowInference(attention_from_bundle(attention_bundle), generator_from_bundle(generator_bundle))
+        self.precision = select_precision(self.device, precision)
         self.model.to(self.device).eval()
 
     @classmethod
     def from_project(
-        cls, project_path: str | Path = ".", *, env: str | None = None, load_versions: dict[str, str] | None = None, device: str = "auto"
+        cls, project_path: str | Path = ".", *, env: str | None = None, load_versions: dict[str, str] | None = None,
+        device: str = "auto", precision: str = "auto",
     ) -> "ShadowPredictor":
         """Load the latest (or pinned) checkpoints through the project's Kedro catalog."""
         from kedro.framework.session import KedroSession
@@ -69,38 +123,100 @@ class ShadowPredictor:
         bootstrap_project(project_path)
         with KedroSession.create(project_path=project_path, env=env) as session:
             catalog = session.load_context()._get_catalog(load_versions=load_versions)
-            return cls(catalog.load("shadow_attention_checkpoint"), catalog.load("shadow_generator_checkpoint"), device)
+            return cls(catalog.load("shadow_attention_checkpoint"), catalog.load("shadow_generator_checkpoint"), device, precision)
 
-    def predict(self, image: np.ndarray, mask: np.ndarray, *, name: str = "image") -> FullResolutionPrediction:
-        """Add a shadow for the object in ``mask`` to ``image`` (any size, same size as the mask)."""
-        import torch
-        import torch.nn.functional as F
-
+    def _predict_small(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from gan_pipelines.models.shadow_inference import predict_shadows
 
-        image = to_rgb(np.asarray(image), name=name)
-        mask, _ = to_binary_mask(np.asarray(mask), name=f"{name} mask")
-        if image.shape[:2] != mask.shape:
-            raise ValueError(
-                f"{name}: image is {image.shape[1]}x{image.shape[0]} but its mask is {mask.shape[1]}x{mask.shape[0]}"
-            )
-        size = (self.resolution, self.resolution)
         small = predict_shadows(
-            self.model, resize_image(image, size)[None], resize_mask(mask, size)[None],
-            device=self.device, autocast_dtype=self.precision.autocast_dtype,
+            self.model, image[None], mask[None], device=self.device, autocast_dtype=self.precision.autocast_dtype
         )
-        height, width = image.shape[:2]
-        layer = torch.from_numpy(small.shadow_layer[0]).permute(2, 0, 1)[None]
-        layer = F.interpolate(layer, size=(height, width), mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
-        active = np.abs(layer).max(axis=2) > LAYER_EPSILON
-        shaded = np.clip((image.astype(np.float32) / 127.5 - 1.0 + layer + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
-        result = np.where(active[..., None], shaded, image)
-        return FullResolutionPrediction(
-            image=result,
-            robject=resize_mask(small.robject[0], (height, width)),
-            rshadow=resize_mask(small.rshadow[0], (height, width)),
-            shadow_layer=np.where(active[..., None], layer, 0.0).astype(np.float32),
+        return small.shadow_layer[0], small.robject[0], small.rshadow[0]
+
+
+def onnx_providers(device: str, available: list[str]) -> list[str | tuple[str, dict[str, Any]]]:
+    """onnxruntime execution providers for a ``device`` preference (``auto``, ``cpu``, ``cuda``,
+    ``cuda:<index>``), given the providers this onnxruntime build ``available``."""
+    preference = str(device).strip().lower()
+    kind, _, index = preference.partition(":")
+    has_cuda = "CUDAExecutionProvider" in available
+    if preference == "auto":
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"] if has_cuda else ["CPUExecutionProvider"]
+    if preference == "cpu":
+        return ["CPUExecutionProvider"]
+    if kind == "cuda" and (not index or index.isdigit()):
+        if not has_cuda:
+            raise ValueError(
+                f"device {device!r} was requested but this onnxruntime has no CUDAExecutionProvider "
+                f"(available: {', '.join(available)}); install onnxruntime-gpu or use device 'cpu' or 'auto'"
+            )
+        return [("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider"]
+    raise ValueError(f"device {device!r} is not understood by the onnx backend; use 'auto', 'cpu', 'cuda' or 'cuda:<index>'")
+
+
+def _onnx_input_image(image: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W, 3) -> float32 (N, 3, H, W) in [-1, 1], as the torch path computes it."""
+    return np.ascontiguousarray(image.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(127.5) - np.float32(1.0))
+
+
+def _onnx_input_mask(mask: np.ndarray) -> np.ndarray:
+    """0/255 (N, H, W) -> float32 (N, 1, H, W) in {-1, 1}."""
+    return np.where(mask >= 128, np.float32(1.0), np.float32(-1.0))[:, None]
+
+
+def _omp_num_threads() -> int | None:
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+class OnnxShadowPredictor(_FullResolutionPredictor):
+    """The exported model (``kedro run --pipelines shadow_export``) run with onnxruntime; gives the
+    same :class:`FullResolutionPrediction` as :class:`ShadowPredictor`, computed in fp32.
+
+    The resolution and threshold come from the file's metadata: no checkpoint is needed.
+    ``device``: ``auto`` (CUDA when onnxruntime has it, else CPU), ``cpu``, ``cuda[:index]``.
+    ``num_threads``: onnxruntime's intra-op threads (default: ``OMP_NUM_THREADS`` when set, as
+    PyTorch does, else onnxruntime's choice: one per physical core)."""
+
+    def __init__(self, onnx_path: str | Path, device: str = "auto", *, num_threads: int | None = None) -> None:
+        from gan_pipelines.export import parse_metadata
+
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - onnxruntime is a dependency
+            raise ImportError("The onnx backend needs onnxruntime: pip install onnxruntime") from exc
+        path = Path(onnx_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"ONNX model {str(path)!r} does not exist; create it with `kedro run --pipelines shadow_export`")
+        options = ort.SessionOptions()
+        num_threads = num_threads or _omp_num_threads()
+        if num_threads:
+            options.intra_op_num_threads = int(num_threads)
+            options.inter_op_num_threads = 1
+        providers = onnx_providers(device, ort.get_available_providers())
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own types for unreadable models
+            raise ValueError(f"{path} is not a model onnxruntime can load: {exc}") from exc
+        self.path = path
+        self.providers = self.session.get_providers()
+        self.metadata = parse_metadata(self.session.get_modelmeta().custom_metadata_map, source=str(path))
+        self.resolution = self.metadata["resolution"]
+        self.threshold = self.metadata["threshold"]
+        logger.info("onnxruntime: %s (%d px) on %s", path, self.resolution, ", ".join(self.providers))
+
+    def run(self, noshadow: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The raw model on uint8 (N, r, r, 3) images and 0/255 (N, r, r) masks: (result,
+        shadow_layer, attention probabilities) float32 arrays, NCHW as the graph returns them."""
+        result, layer, probs = self.session.run(
+            ["result", "shadow_layer", "attention"], {"noshadow": _onnx_input_image(noshadow), "mask": _onnx_input_mask(mask)}
         )
+        return result, layer, probs
+
+    def _predict_small(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        _, layer, probs = self.run(image[None], mask[None])
+        binary = (probs[0] > np.float32(self.threshold)).astype(np.uint8) * 255
+        return layer[0].transpose(1, 2, 0), binary[0], binary[1]
 
 
 def find_input_pairs(input_dir: str | Path) -> list[tuple[str, Path, Path]]:
@@ -136,7 +252,7 @@ def find_input_pairs(input_dir: str | Path) -> list[tuple[str, Path, Path]]:
     return [(name, files["noshadow"][name], files["mask"][name]) for name in sorted(files["noshadow"])]
 
 
-def predict_folder(predictor: ShadowPredictor, input_dir: str | Path, output_dir: str | Path) -> dict[str, Any]:
+def predict_folder(predictor: ShadowPredictor | OnnxShadowPredictor, input_dir: str | Path, output_dir: str | Path) -> dict[str, Any]:
     """Predict every pair of ``input_dir`` and write ``output_dir/{shadow,robject,rshadow}/<name>.png``.
 
     Every input is read and checked before anything is written, and existing output files are

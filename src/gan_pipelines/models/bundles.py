@@ -11,6 +11,7 @@ from typing import Any
 
 from gan_pipelines.models import build_attention_net, build_shadow_generator
 from gan_pipelines.models.shadow import AttentionNet, ShadowGenerator
+from gan_pipelines.models.shadow_inference import ShadowInference
 
 
 def _state_dict(bundle: Mapping[str, Any], name: str, what: str) -> Mapping[str, Any]:
@@ -36,3 +37,27 @@ def generator_from_bundle(bundle: Mapping[str, Any]) -> ShadowGenerator:
     net = build_shadow_generator(config)
     net.load_state_dict(_state_dict(bundle, "generator", "generator"))
     return net.eval()
+
+
+def bundle_resolution(generator_bundle: Mapping[str, Any]) -> int:
+    """The side length (pixels) the generator was trained at, from ``meta.resolution``."""
+    resolution = int(generator_bundle.get("meta", {}).get("resolution", 0) or 0)
+    if resolution <= 0:
+        raise ValueError("The generator checkpoint does not record its resolution (meta.resolution)")
+    return resolution
+
+
+def shadow_inference_from_bundles(
+    attention_bundle: Mapping[str, Any], generator_bundle: Mapping[str, Any], threshold: float = 0.5
+) -> tuple[ShadowInference, int]:
+    """The attention -> threshold -> generator model of two checkpoints (eval mode, CPU) and the
+    resolution it runs at. Refuses checkpoints trained at different resolutions."""
+    resolution = bundle_resolution(generator_bundle)
+    attention_resolution = attention_bundle.get("meta", {}).get("resolution")
+    if attention_resolution not in (None, resolution):
+        raise ValueError(
+            f"The attention checkpoint was trained at {attention_resolution} px but the generator at {resolution} px; "
+            "they do not belong together"
+        )
+    model = ShadowInference(attention_from_bundle(attention_bundle), generator_from_bundle(generator_bundle), threshold)
+    return model.eval(), resolution

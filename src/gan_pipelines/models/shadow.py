@@ -78,7 +78,9 @@ def _check_input(name: str, tensor: torch.Tensor, channels: int, like: torch.Ten
 
 
 def _check_spatial(image: torch.Tensor) -> None:
-    if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+    # Scripted, compiled and traced (ONNX export) code sees symbolic sizes; the ONNX exporter
+    # checks its resolution before tracing.
+    if not torch.jit.is_scripting() and not torch.jit.is_tracing() and not torch.compiler.is_compiling():
         check_resolution(tuple(image.shape[-2:]))
 
 

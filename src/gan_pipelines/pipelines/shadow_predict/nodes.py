@@ -1,11 +1,57 @@
 """shadow_predict: shadows for a folder of the user's own images (noshadow-style image + object
-mask, any size, PNG or JPEG). Outputs are written at the input's full resolution."""
+mask, any size, PNG or JPEG). Outputs are written at the input's full resolution.
+
+``backend: torch`` runs the catalog's checkpoints in PyTorch; ``backend: onnx`` runs the model
+exported by ``shadow_export`` (``onnx_path``) with onnxruntime."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any, Mapping
 
 from gan_pipelines.params import check_known_keys, require
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx")
+SECTION = "shadow_predict"
+
+
+def predictor_settings(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``params:shadow_predict`` and return its settings with defaults filled in; errors
+    name the parameter."""
+    check_known_keys(params, {"input_dir", "output_dir", "device", "backend", "onnx_path"}, SECTION)
+    settings = {
+        "input_dir": require(params, "input_dir", SECTION),
+        "output_dir": require(params, "output_dir", SECTION),
+        "device": params.get("device") or "auto",
+        "backend": params.get("backend") or "torch",
+        "onnx_path": None,
+    }
+    if settings["backend"] not in BACKENDS:
+        raise ValueError(f"{SECTION}.backend must be one of {', '.join(BACKENDS)}, got {settings['backend']!r}")
+    if settings["backend"] == "onnx":
+        onnx_path = str(require(params, "onnx_path", SECTION))
+        if not Path(onnx_path).is_file():
+            raise FileNotFoundError(
+                f"{SECTION}.onnx_path {onnx_path!r} does not exist (needed by {SECTION}.backend=onnx); "
+                "create it with `kedro run --pipelines shadow_export`"
+            )
+        settings["onnx_path"] = onnx_path
+    return settings
+
+
+def _warn_if_stale(onnx_metadata: Mapping[str, Any], checkpoints: Mapping[str, Mapping[str, Any]], onnx_path: str) -> None:
+    for name, checkpoint in checkpoints.items():
+        exported = onnx_metadata.get(f"{name}_trained_at", "unknown")
+        latest = checkpoint.get("meta", {}).get("trained_at", "unknown")
+        if exported != latest:
+            logger.warning(
+                "%s was exported from the %s trained at %s, but the catalog's shadow_%s_checkpoint was trained at %s; "
+                "re-export with `kedro run --pipelines shadow_export --params shadow_export.overwrite=true` to use it",
+                onnx_path, name, exported, name, latest,
+            )
 
 
 def predict_shadow_folder(
@@ -13,12 +59,23 @@ def predict_shadow_folder(
 ) -> dict[str, Any]:
     """Write ``output_dir/{shadow,robject,rshadow}/<name>.png`` for every pair in ``input_dir``;
     return a summary of what was written. Pin checkpoints with ``--load-versions``."""
-    from gan_pipelines.predict import ShadowPredictor, predict_folder
+    from gan_pipelines.predict import OnnxShadowPredictor, ShadowPredictor, predict_folder
 
-    check_known_keys(params, {"input_dir", "output_dir", "device"}, "shadow_predict")
-    input_dir = require(params, "input_dir", "shadow_predict")
-    output_dir = require(params, "output_dir", "shadow_predict")
-    predictor = ShadowPredictor(attention_checkpoint, generator_checkpoint, device=params.get("device", "auto"))
-    summary = predict_folder(predictor, input_dir, output_dir)
-    summary["generator_trained_at"] = generator_checkpoint.get("meta", {}).get("trained_at", "unknown")
+    settings = predictor_settings(params)
+    if settings["backend"] == "onnx":
+        try:
+            predictor = OnnxShadowPredictor(settings["onnx_path"], device=settings["device"])
+        except ValueError as exc:  # a device onnxruntime cannot use, or a file it cannot read
+            raise ValueError(f"{SECTION} (backend onnx, onnx_path {settings['onnx_path']!r}): {exc}") from exc
+        checkpoints = {"attention": attention_checkpoint, "generator": generator_checkpoint}
+        _warn_if_stale(predictor.metadata, checkpoints, settings["onnx_path"])
+        trained_at = predictor.metadata.get("generator_trained_at", "unknown")
+    else:
+        predictor = ShadowPredictor(attention_checkpoint, generator_checkpoint, device=settings["device"])
+        trained_at = generator_checkpoint.get("meta", {}).get("trained_at", "unknown")
+    summary = predict_folder(predictor, settings["input_dir"], settings["output_dir"])
+    summary["backend"] = settings["backend"]
+    if settings["onnx_path"]:
+        summary["onnx_path"] = settings["onnx_path"]
+    summary["generator_trained_at"] = trained_at
     return summary
