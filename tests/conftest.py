@@ -1,5 +1,80 @@
+import copy
 import os
+import shutil
+from pathlib import Path
+
+import pytest
 
 # Keep test runs offline and quiet whatever the environment says.
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# Runtime parameters that shrink the `shadow` pipeline to a few seconds of work per stage.
+TINY_PARAMS = {
+    "ingest": {"synthetic": {"num_train": 10, "num_test": 3, "resolution": 64}},
+    "preprocess": {"resolution": 32, "val_fraction": 0.2},
+    "train_attention": {"batch_size": 4, "training": {"epochs": 1, "progress": False}},
+    "train_generator": {"batch_size": 4, "training": {"epochs": 1, "progress": False}},
+    "report": {"num_examples": 2},
+}
+
+
+def copy_project(target: Path) -> Path:
+    """A throwaway Kedro project at ``target``: the real conf/, pyproject.toml and .telemetry, so
+    runs write under ``target/data`` and never touch the repository's data."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("conf", "pyproject.toml", ".telemetry"):
+        source = PROJECT_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target / name)
+    (target / "src").mkdir(exist_ok=True)  # bootstrap_project checks it exists; the package is installed
+    return target
+
+
+def run_pipeline(project: Path, pipeline: str, params: dict | None = None, **kwargs):
+    """Run one registered pipeline through a real KedroSession, with ``project`` as the working
+    directory (some parameters, e.g. training.state_path, are paths relative to it)."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    params = TINY_PARAMS if params is None else params
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        bootstrap_project(project)
+        with KedroSession.create(project_path=project, runtime_params=copy.deepcopy(params)) as session:
+            return session.run(pipeline_names=[pipeline], **kwargs)
+
+
+@pytest.fixture
+def kedro_run():
+    """``kedro_run(project, pipeline, params=None, **session_run_kwargs)``: see run_pipeline."""
+    return run_pipeline
+
+
+@pytest.fixture
+def tiny_params():
+    """A private copy of the tiny runtime parameters, free to modify."""
+    return copy.deepcopy(TINY_PARAMS)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A fresh, empty project copy (no data) under tmp_path, also the working directory."""
+    from kedro.framework.startup import bootstrap_project
+
+    copy_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    bootstrap_project(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_trained_project(tmp_path_factory):
+    """A project copy on which the whole `shadow` pipeline ran once, with TINY_PARAMS.
+
+    Shared by every test of the session (the run takes about a minute on 2 cores), so tests must
+    only read it: copy what you need elsewhere before running more pipelines."""
+    project = copy_project(tmp_path_factory.mktemp("tiny_trained_project"))
+    run_pipeline(project, "shadow")
+    return project

@@ -1,42 +1,15 @@
-"""The whole `shadow` pipeline through a real Kedro session on a tiny config."""
+"""The whole `shadow` pipeline through a real Kedro session on a tiny config.
+
+The tiny run itself is the session-scoped ``tiny_trained_project`` fixture (tests/conftest.py),
+shared with the notebook test so it happens once per test session."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from gan_pipelines.pipeline_registry import register_pipelines
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-TINY = {
-    "ingest": {"synthetic": {"num_train": 10, "num_test": 3, "resolution": 64}},
-    "preprocess": {"resolution": 32, "val_fraction": 0.2},
-    "train_attention": {"batch_size": 4, "training": {"epochs": 1, "progress": False}},
-    "train_generator": {"batch_size": 4, "training": {"epochs": 1, "progress": False}},
-    "report": {"num_examples": 2},
-}
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A throwaway copy of the project's conf/ so runs write under tmp_path/data."""
-    for name in ("conf", "pyproject.toml", ".telemetry"):
-        source = PROJECT_ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
-    (tmp_path / "src").mkdir()  # bootstrap_project checks it exists; the package is installed
-    monkeypatch.chdir(tmp_path)
-    bootstrap_project(tmp_path)
-    return tmp_path
-
-
-def _run(project, pipeline, params=TINY, **kwargs):
-    with KedroSession.create(project_path=project, runtime_params=params) as session:
-        return session.run(pipeline_names=[pipeline], **kwargs)
 
 
 def test_registry_has_each_stage_and_shadow_is_their_sum():
@@ -48,9 +21,8 @@ def test_registry_has_each_stage_and_shadow_is_their_sum():
     assert pipelines["__default__"].nodes == pipelines["shadow"].nodes
 
 
-def test_shadow_pipeline_end_to_end(project):
-    _run(project, "shadow")
-    data = project / "data"
+def test_shadow_pipeline_end_to_end(tiny_trained_project, project, kedro_run):
+    data = tiny_trained_project / "data"
     # Versioned image folders: one snapshot each, with the Shadow-AR layout inside.
     (raw_version,) = list((data / "01_raw/shadow_raw").iterdir())
     raw = raw_version / "shadow_raw"
@@ -70,15 +42,17 @@ def test_shadow_pipeline_end_to_end(project):
     assert html.count("data:image/png;base64,") >= 5  # 3 grids + 2 curve figures
     assert "ground_truth_attention" in html
 
-    # A second run adds snapshots instead of overwriting the first.
-    _run(project, "ingest")
-    assert len(list((data / "01_raw/shadow_raw").iterdir())) == 2
+    # A second run adds snapshots instead of overwriting the first. It runs on a copy of the raw
+    # data (in the fresh `project`), so the shared tiny project stays as the full run left it.
+    shutil.copytree(data / "01_raw", project / "data/01_raw")
+    kedro_run(project, "ingest")
+    assert len(list((project / "data/01_raw/shadow_raw").iterdir())) == 2
 
 
-def test_bad_parameter_stops_before_training(project):
-    params = {**TINY, "train_attention": {**TINY["train_attention"], "model": {"encoder": "resnet999"}}}
-    _run(project, "ingest", params)
-    _run(project, "preprocess", params)
+def test_bad_parameter_stops_before_training(project, kedro_run, tiny_params):
+    params = {**tiny_params, "train_attention": {**tiny_params["train_attention"], "model": {"encoder": "resnet999"}}}
+    kedro_run(project, "ingest", params)
+    kedro_run(project, "preprocess", params)
     with pytest.raises(ValueError, match="train_attention.model.*resnet999"):
-        _run(project, "train_attention", params)
+        kedro_run(project, "train_attention", params)
     assert not (project / "data/06_models/shadow_attention.pt").exists()
