@@ -182,11 +182,15 @@ def launch(entrypoint: Callable[..., Any], args: Sequence[Any], *, processes: in
 def _worker(entrypoint: Callable[..., Any], args: tuple, backend: str) -> Any:
     """Runs in each spawned worker: join the group, run the entrypoint, leave."""
     rank = int(os.environ["RANK"])
-    # Kedro configured logging in the parent only; let rank 0 tell the user what happens.
-    logging.basicConfig(
-        level=logging.INFO if rank == 0 else logging.WARNING,
-        format=f"[rank {rank}] %(levelname)s %(name)s: %(message)s",
-    )
+    # Kedro configured logging in the parent only, and importing Kedro in the worker resets the
+    # root logger; a handler on the package's own logger survives that. Rank 0 reports progress,
+    # the others only warnings.
+    package_logger = logging.getLogger("gan_pipelines")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(f"[rank {rank}] %(levelname)s %(name)s: %(message)s"))
+    package_logger.handlers = [handler]
+    package_logger.setLevel(logging.INFO if rank == 0 else logging.WARNING)
+    package_logger.propagate = False
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     dist.init_process_group(backend=backend)
