@@ -48,12 +48,17 @@ class ShadowPrediction:
     rshadow: np.ndarray | None
 
 
+def _writable(array: np.ndarray) -> np.ndarray:
+    # torch.from_numpy shares memory and warns on read-only arrays (e.g. lazily loaded images).
+    return array if array.flags.writeable else array.copy()
+
+
 def _to_tensor_rgb(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return torch.from_numpy(_writable(images)).to(device).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
 def _to_tensor_mask(masks: np.ndarray, device: torch.device) -> torch.Tensor:
-    return (torch.from_numpy(masks).to(device) >= 128).float().unsqueeze(1) * 2.0 - 1.0
+    return (torch.from_numpy(_writable(masks)).to(device) >= 128).float().unsqueeze(1) * 2.0 - 1.0
 
 
 def _to_uint8(images: torch.Tensor) -> np.ndarray:
