@@ -212,3 +212,15 @@ def test_sync_batchnorm_on_cpu_is_refused(data, tmp_path):
     params["training"]["sync_batchnorm"] = True
     with pytest.raises(Exception, match="sync_batchnorm needs CUDA"):
         run_training(fit_attention, (train, val, params), trainer_config(params, "t"))
+
+
+def test_single_process_sums_are_plain_floats_and_tiny_sets_are_refused():
+    from gan_pipelines.training import PairedImageDataset, make_loader
+    from gan_pipelines.training.distributed import all_reduce_sums
+
+    # one process: no collective and no tensor built (values may live on any device)
+    assert all_reduce_sums([torch.tensor(2.5), 3], torch.device("cpu")) == [2.5, 3.0]
+    train, _ = _arrays(1, seed=0), None
+    dataset = PairedImageDataset(train, image_keys=("noshadow",), mask_keys=("mask",))
+    with pytest.raises(ValueError, match="1 samples cannot be shared out over 2 workers"):
+        make_loader(dataset, 1, shuffle=False, rank=0, world_size=2)

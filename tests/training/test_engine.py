@@ -330,3 +330,15 @@ def test_speed_settings_are_validated():
         TrainerConfig(epochs=1, compile="true")
     with pytest.raises(ValueError, match=r"training\.devices"):
         TrainerConfig(epochs=1, devices=0)
+
+
+def test_resume_uses_this_runs_optimizer_kernels(tmp_path):
+    """load_state_dict would bring back the saved run's fused/foreach choice; the resumed run
+    keeps its own, and still ends where an uninterrupted run does."""
+    config = _config(tmp_path, "kernels", epochs=2, fused_optimizer=False)
+    fit(_task(), *_loaders(), config)
+    task = _task()
+    resumed = _config(tmp_path, "kernels", epochs=3, fused_optimizer=True, resume=True)
+    result = fit(task, *_loaders(), resumed)
+    assert result.resumed_from_epoch == 2
+    assert all(group["fused"] for opt in task.optimizers.values() for group in opt.param_groups)

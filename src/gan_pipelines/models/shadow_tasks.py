@@ -162,7 +162,9 @@ class ShadowGANTask:
         # The generator's adversarial term needs gradients through D into the fake image but not
         # into D's weights (its own step zeroes them anyway): freezing D skips computing them.
         # The plain module, not its DDP wrapper: D is not being trained in this pass.
-        self.discriminator.requires_grad_(False)
+        trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
+        for parameter in trainable:
+            parameter.requires_grad_(False)
         try:
             with step.autocast():
                 fake_score = self.discriminator(output.refined)
@@ -172,7 +174,8 @@ class ShadowGANTask:
                 generator_loss = generator_loss + self.weights.perceptual * losses["perceptual"]
             step.backward_and_step(generator_loss, "generator")
         finally:
-            self.discriminator.requires_grad_(True)
+            for parameter in trainable:
+                parameter.requires_grad_(True)
 
         discriminator = step.module("discriminator")
         with step.autocast():

@@ -333,6 +333,9 @@ def make_loader(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     if num_workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {num_workers}.")
+    if len(dataset) < world_size:
+        # a worker without samples would skip collectives the others wait in
+        raise ValueError(f"{len(dataset)} samples cannot be shared out over {world_size} workers.")
     sampler = EpochShuffleSampler(len(dataset), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
     return DataLoader(
         dataset,

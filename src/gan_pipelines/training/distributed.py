@@ -82,6 +82,8 @@ def check_devices(devices: Any, device_preference: str, sync_batchnorm: bool = F
         raise ValueError(f"training.devices must be a positive integer, got {devices!r}.")
     if sync_batchnorm and devices > 1 and not _uses_cuda(device_preference):
         raise ValueError(_SYNC_BN_NEEDS_CUDA)
+    if devices > 1 and str(device_preference).startswith("mps"):
+        raise ValueError("training.devices > 1 is not supported on MPS (one Apple GPU per machine).")
     if devices > 1 and _uses_cuda(device_preference):
         available = torch.cuda.device_count()
         if devices > available:
@@ -122,10 +124,13 @@ def wrap_for_training(
 
 
 def all_reduce_sums(values: Sequence[float | torch.Tensor], device: torch.device) -> list[float]:
-    """Sum each value over all workers (a no-op in a single process)."""
-    tensor = torch.stack([torch.as_tensor(v, dtype=torch.float64).reshape(()) for v in values]).to(device)
-    if current_group() is not None:
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    """Sum each value over all workers; in a single process just the values as floats (no
+    tensor is built, so values may live on any device, MPS included)."""
+    totals = [float(v) for v in values]
+    if current_group() is None:
+        return totals
+    tensor = torch.tensor(totals, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor.cpu().tolist()
 
 
@@ -136,6 +141,16 @@ def any_worker(flag: bool, device: torch.device) -> bool:
     tensor = torch.tensor([1.0 if flag else 0.0], device=device)
     dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return bool(tensor.item() > 0)
+
+
+def share_buffers_from_rank0(modules: Mapping[str, nn.Module]) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every worker, so all of them
+    validate the very model rank 0 saves. DDP only broadcasts them before a forward pass."""
+    if current_group() is None:
+        return
+    for module in modules.values():
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
 
 
 def barrier() -> None:

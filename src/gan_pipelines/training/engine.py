@@ -73,7 +73,9 @@ from tqdm.auto import tqdm
 
 from .checkpointing import CheckpointError, load_training_state, save_training_state
 from .device import Precision, autocast_context, configure_cpu_threads, select_device, select_precision
-from .distributed import all_reduce_sums, any_worker, barrier, current_group, wrap_for_training
+from .distributed import (
+    all_reduce_sums, any_worker, barrier, current_group, share_buffers_from_rank0, wrap_for_training,
+)
 from .reproducibility import capture_rng_state, restore_rng_state, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -328,6 +330,22 @@ def use_fused_kernels(optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
                 group["fused"], group["foreach"] = True, False
 
 
+def _with_current_kernels(saved: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """The saved optimiser state with this run's kernel choice (``fused``/``foreach``):
+    ``load_state_dict`` would otherwise restore the saved run's choice. Set before loading, so
+    torch places each parameter's step counter where that kernel needs it."""
+    saved = dict(saved)
+    groups = []
+    for saved_group, group in zip(saved["param_groups"], optimizer.param_groups):
+        saved_group = dict(saved_group)
+        for key in ("fused", "foreach"):
+            if key in group:
+                saved_group[key] = group[key]
+        groups.append(saved_group)
+    saved["param_groups"] = groups
+    return saved
+
+
 def _batch_size(batch: Any) -> int:
     if isinstance(batch, torch.Tensor):
         return int(batch.shape[0]) if batch.dim() else 1
@@ -373,7 +391,7 @@ def _fingerprint_payload(task: TrainingTask, config: TrainerConfig, train_loader
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     dataset = getattr(train_loader, "dataset", None)
-    return {
+    payload = {
         "task": f"{type(task).__module__}.{type(task).__qualname__}",
         "task_hparams": _plain(getattr(task, "hparams", {})),
         "modules": {name: structure(m) for name, m in sorted(task.modules.items())},
@@ -390,8 +408,10 @@ def _fingerprint_payload(task: TrainingTask, config: TrainerConfig, train_loader
         },
         "train_samples": len(dataset) if hasattr(dataset, "__len__") else None,
         "batch_size": getattr(train_loader, "batch_size", None),
-        "world_size": current_group().world_size if current_group() is not None else 1,
     }
+    if current_group() is not None:  # absent for one process, so older state files still match
+        payload["world_size"] = current_group().world_size
+    return payload
 
 
 def _digest(payload: Mapping[str, Any]) -> str:
@@ -528,7 +548,7 @@ def fit(
             for name, module in task.modules.items():
                 module.load_state_dict(state["modules"][name])
             for name, optimizer in task.optimizers.items():
-                optimizer.load_state_dict(state["optimizers"][name])
+                optimizer.load_state_dict(_with_current_kernels(state["optimizers"][name], optimizer))
             for name, scheduler in schedulers.items():
                 scheduler.load_state_dict(state["schedulers"][name])
             if scaler.is_enabled() and state["scaler"]:
@@ -587,6 +607,7 @@ def fit(
             learning_rates = {f"lr_{n}": float(o.param_groups[0]["lr"]) for n, o in task.optimizers.items()}
             started = time.perf_counter()
             train_means, n_train, train_seconds = _train_epoch(task, train_loader, step, config, writer, is_main)
+            share_buffers_from_rank0(task.modules)
             val_metrics, first_val_batch = _validate(task, val_loader, step, config)
             seconds = time.perf_counter() - started
 
@@ -623,6 +644,7 @@ def fit(
                 _log_epoch(writer, task, row, first_val_batch, epoch, step.global_step, config)
 
             stop = bool(on_epoch_end(epoch, dict(row))) if on_epoch_end is not None else False
+            stop = any_worker(stop, device)  # all workers stop together
 
             if state_path is not None and is_main:
                 save_training_state(
