@@ -53,6 +53,7 @@ from gan_pipelines.models.shadow_tasks import AttentionTask, GeneratorLossWeight
 from gan_pipelines.synthetic import SyntheticConfig, render_scene, scene_seed  # noqa: E402
 from gan_pipelines.training import (  # noqa: E402
     AugmentConfig, PairedImageDataset, StepContext, configure_cpu_threads, make_loader, select_device, select_precision,
+    to_model_range,
 )
 from gan_pipelines.training.data import build_paired_transform  # noqa: E402
 from gan_pipelines.training.engine import use_fused_kernels  # noqa: E402
@@ -156,7 +157,7 @@ def project_loader(arrays, keys_rgb, keys_mask, batch: int, workers: int, device
 def to_device(batch: dict[str, torch.Tensor], device: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
     out = {}
     for key, value in batch.items():
-        value = value.to(device, non_blocking=True)
+        value = to_model_range(value.to(device, non_blocking=True))  # as the engine does
         out[key] = value.contiguous(memory_format=torch.channels_last) if channels_last else value
     return out
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_pipelines.training.data import AugmentConfig, PairedImageDataset, make_loader
+from gan_pipelines.training.data import AugmentConfig, PairedImageDataset, make_loader, to_model_range
 
 N, H, W = 6, 32, 32
 NO_AUGMENT = dict(hflip_p=0.0, rotate_p=0.0, noise_p=0.0, color_p=0.0)
@@ -29,27 +29,30 @@ def _dataset(augment=None, seed=0, **arrays):
     )
 
 
-def test_shapes_ranges_and_dtypes():
+def test_samples_are_compact_and_become_model_floats_exactly():
     image, mask = _blocks()
     image[0, 0, 0] = [0, 128, 255]
     dataset = _dataset()
     assert len(dataset) == N
     sample = dataset[0]
     assert set(sample) == {"input", "target", "mask"}
-    assert sample["input"].shape == (3, H, W) and sample["input"].dtype == torch.float32
-    assert sample["mask"].shape == (1, H, W) and sample["mask"].dtype == torch.float32
-    assert set(sample["mask"].unique().tolist()) <= {0.0, 1.0}
-    assert sample["input"].min() >= -1 and sample["input"].max() <= 1
+    # uint8 images and bool masks leave the loader: a quarter of float32's bytes
+    assert sample["input"].shape == (3, H, W) and sample["input"].dtype == torch.uint8
+    assert sample["mask"].shape == (1, H, W) and sample["mask"].dtype == torch.bool
 
     exact = PairedImageDataset({"rgb": image, "mask": mask}, image_keys=["rgb"], mask_keys=["mask"])[0]
-    assert exact["rgb"][:, 0, 0].tolist() == pytest.approx([-1.0, 128 / 127.5 - 1, 1.0], abs=1e-6)
-    assert torch.equal(exact["mask"][0], torch.from_numpy(mask[0] >= 128).float())
+    floats = to_model_range({**exact, "index": torch.tensor([3])})
+    assert floats["rgb"].dtype == torch.float32 and floats["mask"].dtype == torch.float32
+    assert floats["rgb"][:, 0, 0].tolist() == pytest.approx([-1.0, 128 / 127.5 - 1, 1.0], abs=1e-6)
+    assert floats["rgb"].min() >= -1 and floats["rgb"].max() <= 1
+    assert torch.equal(floats["mask"][0], torch.from_numpy(mask[0] >= 128).float())
+    assert floats["index"].dtype == torch.int64  # other tensors pass through untouched
 
 
 def test_bool_masks_are_accepted():
     image, mask = _blocks()
     dataset = PairedImageDataset({"rgb": image, "m": mask > 0}, image_keys=["rgb"], mask_keys=["m"])
-    assert torch.equal(dataset[1]["m"][0], torch.from_numpy(mask[1] > 0).float())
+    assert torch.equal(dataset[1]["m"][0], torch.from_numpy(mask[1] > 0))
 
 
 @pytest.mark.parametrize(
@@ -86,6 +89,7 @@ def test_augment_config_validation():
 
 def _mask_matches_image(sample) -> float:
     """Share of pixels where the mask equals 'red channel is bright'."""
+    sample = to_model_range(sample)
     red_on = sample["input"][0] > 0
     return (red_on == (sample["mask"][0] > 0.5)).float().mean().item()
 
@@ -95,7 +99,7 @@ def test_flip_is_applied_to_images_and_masks_together():
     dataset = _dataset(AugmentConfig(**{**NO_AUGMENT, "hflip_p": 1.0}))
     for index in range(N):
         sample = dataset[index]
-        expected = torch.from_numpy(np.ascontiguousarray(mask[index][:, ::-1]) >= 128).float()
+        expected = torch.from_numpy(np.ascontiguousarray(mask[index][:, ::-1]) >= 128)
         assert torch.equal(sample["mask"][0], expected)
         assert _mask_matches_image(sample) == 1.0
         assert torch.equal(sample["input"], sample["target"])
@@ -107,9 +111,10 @@ def test_rotation_keeps_masks_aligned_and_binary():
     rotated = 0
     for index in range(N):
         sample = dataset[index]
-        assert set(sample["mask"].unique().tolist()) <= {0.0, 1.0}
+        raw = dataset._augment({k: dataset._arrays[k][index] for k in ("input", "target", "mask")}, 0, index)
+        assert set(np.unique(raw["mask"]).tolist()) <= {0, 255}  # nearest neighbour: no grey edges
         assert _mask_matches_image(sample) > 0.97  # only block borders may disagree
-        rotated += not torch.equal(sample["mask"][0], torch.from_numpy(mask[index] >= 128).float())
+        rotated += not torch.equal(sample["mask"][0], torch.from_numpy(mask[index] >= 128))
         assert torch.equal(sample["input"], sample["target"])
     assert rotated >= N - 1
 
@@ -160,7 +165,7 @@ def test_loader_order_is_a_function_of_seed_and_epoch():
     )
     # sample i has one "on" mask pixel at position i (for i < 16): order is readable from masks
     def order(loader):
-        return [int(batch["idx"].flatten(1).argmax(1)[j]) if batch["idx"][j].sum() else -1
+        return [int(batch["idx"].flatten(1).float().argmax(1)[j]) if batch["idx"][j].sum() else -1
                 for batch in loader for j in range(len(batch["idx"]))]
 
     loader = make_loader(dataset, 4, shuffle=True, seed=5)

@@ -5,7 +5,7 @@ Pure PyTorch (no Kedro import); a model family plugs in through a task object, s
 """
 
 from .checkpointing import CheckpointError, load_training_state, save_training_state
-from .data import AugmentConfig, EpochShuffleSampler, PairedImageDataset, make_loader
+from .data import AugmentConfig, EpochShuffleSampler, PairedImageDataset, make_loader, to_model_range
 from .device import (
     Precision,
     autocast_context,
@@ -49,4 +49,5 @@ __all__ = [
     "seed_everything",
     "select_device",
     "select_precision",
+    "to_model_range",
 ]

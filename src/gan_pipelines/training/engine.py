@@ -35,6 +35,11 @@ and reductions are fp32; call ``backward_and_step`` once per optimiser per batch
 autocast block; and never touch test data -- ``fit`` only sees a validation loader, and the
 validation metric ``config.monitor`` picks the best checkpoint.
 
+Batches reach the task on the device with ``uint8`` tensors as float images in [-1, 1] and
+``bool`` tensors as float masks in {0, 1} (:func:`~gan_pipelines.training.data.to_model_range`,
+applied after the copy, so loaders can ship compact samples); float 4-D tensors are
+channels-last when ``config.channels_last``.
+
 Resume and the state file (``TrainerConfig.state_path``):
 
 * After every epoch the full state (modules, optimisers, schedulers, grad scaler, epoch, global
@@ -72,6 +77,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpointing import CheckpointError, load_training_state, save_training_state
+from .data import to_model_range
 from .device import Precision, autocast_context, configure_cpu_threads, select_device, select_precision
 from .distributed import (
     all_reduce_sums, any_worker, barrier, current_group, share_buffers_from_rank0, wrap_for_training,
@@ -315,6 +321,7 @@ def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
         return type(batch)(_to_device(v, device, channels_last) for v in batch)
     if isinstance(batch, torch.Tensor):
         moved = batch.to(device, non_blocking=device.type == "cuda" and batch.is_pinned())
+        moved = to_model_range(moved)  # uint8/bool from the loader -> float, on the device
         if channels_last and moved.dim() == 4 and moved.is_floating_point():
             moved = moved.contiguous(memory_format=torch.channels_last)
         return moved
