@@ -44,7 +44,8 @@ MASK_THRESHOLD = 128  # masks are 0/255; binarised at 128 as in the Shadow-AR la
 def to_model_range(value: Any) -> Any:
     """What the models see: ``uint8`` images -> float in [-1, 1], ``bool`` masks -> float in
     {0, 1}; other tensors unchanged. Works on a tensor or a (nested) dict/list/tuple of them,
-    on any device; the engine calls it after the copy to the device."""
+    on any device; the engine calls it after the copy to the device. uint8 always means an
+    image here: a dataset of class-index maps (e.g. for SPADE) should yield them as int64."""
     if isinstance(value, Mapping):
         return {k: to_model_range(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
