@@ -52,8 +52,8 @@ from gan_pipelines.models.shadow_inference import ShadowInference  # noqa: E402
 from gan_pipelines.models.shadow_tasks import AttentionTask, GeneratorLossWeights, ShadowGANTask, to_signed  # noqa: E402
 from gan_pipelines.synthetic import SyntheticConfig, render_scene, scene_seed  # noqa: E402
 from gan_pipelines.training import (  # noqa: E402
-    AugmentConfig, PairedImageDataset, StepContext, configure_cpu_threads, make_loader, select_device, select_precision,
-    to_model_range,
+    AugmentConfig, PairedImageDataset, StepContext, batch_to_device, configure_cpu_threads, make_loader, select_device,
+    select_precision,
 )
 from gan_pipelines.training.data import build_paired_transform  # noqa: E402
 from gan_pipelines.training.engine import use_fused_kernels  # noqa: E402
@@ -154,14 +154,6 @@ def project_loader(arrays, keys_rgb, keys_mask, batch: int, workers: int, device
     return make_loader(dataset, batch, shuffle=True, num_workers=workers, pin_memory=device.type == "cuda", drop_last=True)
 
 
-def to_device(batch: dict[str, torch.Tensor], device: torch.device, channels_last: bool) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in batch.items():
-        value = to_model_range(value.to(device, non_blocking=True))  # as the engine does
-        out[key] = value.contiguous(memory_format=torch.channels_last) if channels_last else value
-    return out
-
-
 def project_step_context(modules: dict[str, torch.nn.Module], optimizers, device, precision, channels_last, compile_):
     for module in modules.values():
         module.to(device=device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
@@ -187,7 +179,7 @@ def project_generator_step_fn(params, device, precision, channels_last, compile_
     step = project_step_context(task.modules, task.optimizers, device, precision, channels_last, compile_)
 
     def run(batch):
-        task.train_step(to_device(batch, device, channels_last), step)
+        task.train_step(batch_to_device(batch, device, channels_last), step)
         step._end_iteration()
 
     return run
@@ -199,7 +191,7 @@ def project_attention_step_fn(params, device, precision, channels_last, compile_
     step = project_step_context(task.modules, task.optimizers, device, precision, channels_last, compile_)
 
     def run(batch):
-        task.train_step(to_device(batch, device, channels_last), step)
+        task.train_step(batch_to_device(batch, device, channels_last), step)
         step._end_iteration()
 
     return run

@@ -21,6 +21,7 @@ from .engine import (
     StepContext,
     TrainerConfig,
     TrainingTask,
+    batch_to_device,
     fit,
 )
 from .reproducibility import capture_rng_state, restore_rng_state, seed_everything
@@ -38,6 +39,7 @@ __all__ = [
     "TrainerConfig",
     "TrainingTask",
     "autocast_context",
+    "batch_to_device",
     "capture_rng_state",
     "configure_cpu_threads",
     "cpu_supports_bf16",

@@ -274,7 +274,7 @@ class PairedImageDataset(Dataset):
         for key in self.image_keys:
             out[key] = torch.from_numpy(np.ascontiguousarray(sample[key])).permute(2, 0, 1)
         for key in self.mask_keys:
-            out[key] = torch.from_numpy(np.ascontiguousarray(sample[key]) >= MASK_THRESHOLD).unsqueeze(0)
+            out[key] = torch.from_numpy(sample[key] >= MASK_THRESHOLD).unsqueeze(0)  # a new, contiguous array
         return out
 
     def _augment(self, sample: dict[str, np.ndarray], epoch: int, index: int) -> dict[str, np.ndarray]:

@@ -314,11 +314,13 @@ class StepContext:
 # --------------------------------------------------------------------------------------------
 
 
-def _to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
+def batch_to_device(batch: Any, device: torch.device, channels_last: bool) -> Any:
+    """A loader batch as the task sees it: on ``device``, uint8/bool made float
+    (:func:`to_model_range`), float 4-D tensors channels-last when asked."""
     if isinstance(batch, Mapping):
-        return {k: _to_device(v, device, channels_last) for k, v in batch.items()}
+        return {k: batch_to_device(v, device, channels_last) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device, channels_last) for v in batch)
+        return type(batch)(batch_to_device(v, device, channels_last) for v in batch)
     if isinstance(batch, torch.Tensor):
         moved = batch.to(device, non_blocking=device.type == "cuda" and batch.is_pinned())
         moved = to_model_range(moved)  # uint8/bool from the loader -> float, on the device
@@ -740,7 +742,7 @@ def _train_epoch(
     )
     try:
         for index, batch in enumerate(bar):
-            batch = _to_device(batch, step.device, config.channels_last)
+            batch = batch_to_device(batch, step.device, config.channels_last)
             size = _batch_size(batch)
             step.global_step += 1
             losses = task.train_step(batch, step)
@@ -777,7 +779,7 @@ def _validate(
     # that it later uses in training, which inference tensors would forbid.
     with torch.no_grad():
         for batch in loader:
-            batch = _to_device(batch, step.device, config.channels_last)
+            batch = batch_to_device(batch, step.device, config.channels_last)
             if first_batch is None:
                 first_batch = batch
             size = _batch_size(batch)
