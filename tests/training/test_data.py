@@ -1,8 +1,17 @@
+import hashlib
+
 import numpy as np
 import pytest
 import torch
 
-from gan_pipelines.training.data import AugmentConfig, PairedImageDataset, make_loader, to_model_range
+from gan_pipelines.training.data import (
+    AugmentConfig,
+    PairedImageDataset,
+    ResizeCropFlip,
+    UnpairedImageDataset,
+    make_loader,
+    to_model_range,
+)
 
 N, H, W = 6, 32, 32
 NO_AUGMENT = dict(hflip_p=0.0, rotate_p=0.0, noise_p=0.0, color_p=0.0)
@@ -191,3 +200,243 @@ def test_worker_count_does_not_change_the_batches():
 
     for a, b in zip(batches(0), batches(2)):
         assert torch.equal(a, b)
+
+
+# -- the shadow family's samples stay bit-identical ----------------------------------------------
+
+SHADOW_IMAGE_KEYS = ("noshadow", "shadow")
+SHADOW_MASK_KEYS = ("mask", "robject", "rshadow", "shadow_mask")
+# sha256 of every augmented sample (AugmentConfig defaults, seed 0), recorded with the data
+# module as it was before image kinds and injected recipes (albumentations 2.0.8, opencv 4.x,
+# numpy 2.4): epochs 0 and 1, and sample (epoch 1, index 3) as the sampler asks for it.
+SHADOW_HASHES = {
+    0: "3064554acd11b6a7c7b732aa96a6750840474a9d422e9f41abd0c3ab48b7d054",
+    1: "0016c6d2bd0c29578c85d357f7edb8bee5b169e9e79d2aa3f0d80079035a791d",
+}
+SHADOW_SAMPLE_1_3 = "c08655a32cbfc301cd6c2840b8b40160614d270a1ddb6e0c6768df8153110291"
+
+
+def _shadow_arrays(n=16, h=40, w=48):
+    rng = np.random.default_rng(2024)
+    out = {k: rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8) for k in SHADOW_IMAGE_KEYS}
+    for key in SHADOW_MASK_KEYS:
+        blocks = rng.random((n, h // 8, w // 8)) > 0.5
+        mask = (blocks.repeat(8, 1).repeat(8, 2) * 255).astype(np.uint8)
+        mask[:, ::7, ::5] = rng.integers(0, 256, mask[:, ::7, ::5].shape, dtype=np.uint8)  # grey: threshold at 128
+        out[key] = mask
+    return out
+
+
+def _epoch_digest(dataset, epoch):
+    dataset.set_epoch(epoch)
+    digest = hashlib.sha256()
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        for key in sorted(sample):
+            digest.update(key.encode())
+            digest.update(str(sample[key].dtype).encode())
+            digest.update(str(tuple(sample[key].shape)).encode())
+            digest.update(sample[key].numpy().tobytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("form", ["kinds", "image_keys"])
+def test_shadow_samples_are_bit_identical_to_before(form):
+    arrays = _shadow_arrays()
+    if form == "kinds":
+        kinds = {**{k: "rgb" for k in SHADOW_IMAGE_KEYS}, **{k: "mask" for k in SHADOW_MASK_KEYS}}
+        dataset = PairedImageDataset(arrays, kinds, augment=AugmentConfig(), seed=0)
+    else:  # what training_setup.build_loaders calls
+        dataset = PairedImageDataset(arrays, image_keys=SHADOW_IMAGE_KEYS, mask_keys=SHADOW_MASK_KEYS,
+                                     augment=AugmentConfig(), seed=0)
+    assert {epoch: _epoch_digest(dataset, epoch) for epoch in (0, 1)} == SHADOW_HASHES
+    sample = dataset[(1, 3)]
+    joined = b"".join(sample[k].numpy().tobytes() for k in sorted(sample))
+    assert hashlib.sha256(joined).hexdigest() == SHADOW_SAMPLE_1_3
+
+
+# -- typed kinds: label maps ---------------------------------------------------------------------
+
+LABEL_OFFSET = 70_000  # beyond uint8/uint16: nothing on the way may narrow the dtype
+
+
+def _coordinates(n=4, h=32, w=32):
+    """rgb encodes each pixel's (y, x) in R, G; labels encode y * w + x + LABEL_OFFSET, so an
+    output tells exactly where each of its pixels came from."""
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.zeros((n, h, w, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1] = y, x
+    labels = np.broadcast_to(y * w + x + LABEL_OFFSET, (n, h, w)).astype(np.int32)
+    return {"rgb": rgb, "labels": labels}
+
+
+def test_labels_stay_exact_int64_under_flips_and_crops():
+    arrays = _coordinates()
+    recipe = ResizeCropFlip(crop_size=(20, 24), hflip_p=0.5)
+    dataset = PairedImageDataset(arrays, {"rgb": "rgb", "labels": "labels"}, augment=recipe, seed=1)
+    flips = set()
+    for epoch in range(3):
+        dataset.set_epoch(epoch)
+        for index in range(len(dataset)):
+            sample = dataset[index]
+            labels, rgb = sample["labels"], sample["rgb"].long()
+            assert labels.dtype == torch.int64 and labels.shape == (1, 20, 24)
+            # the label of every pixel is the one stored where its rgb pixel came from
+            assert torch.equal(labels[0], rgb[0] * 32 + rgb[1] + LABEL_OFFSET)
+            y0, x_first, x_last = int(rgb[0, 0, 0]), int(rgb[1, 0, 0]), int(rgb[1, 0, -1])
+            flipped = x_first > x_last
+            flips.add(flipped)
+            x0 = x_last if flipped else x_first
+            window = arrays["labels"][index, y0:y0 + 20, x0:x0 + 24]
+            assert torch.equal(labels[0], torch.from_numpy(window[:, ::-1].copy() if flipped else window).long())
+    assert flips == {True, False}
+
+
+def test_labels_are_resized_and_rotated_with_nearest_neighbour_only():
+    arrays = _coordinates()
+    original = set(np.unique(arrays["labels"]).tolist())
+    resized = PairedImageDataset(arrays, {"rgb": "rgb", "labels": "labels"},
+                                 augment=ResizeCropFlip(crop_size=32, load_size=45), seed=0)
+    rotated = PairedImageDataset(arrays, {"rgb": "rgb", "labels": "labels"},
+                                 augment=AugmentConfig(hflip_p=0.0, rotate_p=1.0, rotate_limit=10), seed=0)
+    for dataset in (resized, rotated):
+        changed = 0
+        for index in range(len(dataset)):
+            labels = dataset[index]["labels"]
+            assert labels.dtype == torch.int64 and labels.shape == (1, 32, 32)
+            assert set(labels.unique().tolist()) <= original  # no interpolated ids
+            changed += not torch.equal(labels[0], torch.from_numpy(arrays["labels"][index]).long())
+        assert changed >= len(dataset) - 1  # (a rotation below ~1 degree moves no 32 px pixel)
+
+
+def test_photometric_augmentation_never_touches_masks_or_labels():
+    image, mask = _blocks()
+    labels = (np.arange(N * H * W).reshape(N, H, W) % 7).astype(np.int64)
+    kinds = {"input": "rgb", "mask": "mask", "labels": "labels"}
+    dataset = PairedImageDataset({"input": image, "mask": mask, "labels": labels}, kinds,
+                                 augment=AugmentConfig(**{**NO_AUGMENT, "noise_p": 1.0, "color_p": 1.0}))
+    changed = 0
+    for index in range(N):
+        sample = dataset[index]
+        assert torch.equal(sample["labels"][0], torch.from_numpy(labels[index]))
+        assert torch.equal(sample["mask"][0], torch.from_numpy(mask[index] >= 128))
+        changed += not torch.equal(sample["input"], torch.from_numpy(image[index]).permute(2, 0, 1))
+    assert changed == N
+
+
+def test_to_model_range_passes_label_maps_unchanged():
+    arrays = _coordinates(n=2)
+    dataset = PairedImageDataset({**arrays, "m": arrays["rgb"][..., 0] > 10},
+                                 {"rgb": "rgb", "labels": "labels", "m": "mask"})
+    batch = next(iter(make_loader(dataset, 2, shuffle=False)))
+    floats = to_model_range(batch)
+    assert floats["labels"].dtype == torch.int64 and torch.equal(floats["labels"], batch["labels"])
+    assert int(floats["labels"].max()) == 31 * 32 + 31 + LABEL_OFFSET
+    assert floats["rgb"].dtype == torch.float32 and floats["m"].dtype == torch.float32
+
+
+def test_kinds_are_checked():
+    arrays = _coordinates(n=2)
+    with pytest.raises(ValueError, match=r"unknown image kind\(s\) \{'labels': 'segmentation'\}"):
+        PairedImageDataset(arrays, {"rgb": "rgb", "labels": "segmentation"})
+    with pytest.raises(ValueError, match=r"Label map 'labels' must hold integer class indices; got float32"):
+        PairedImageDataset({**arrays, "labels": arrays["labels"].astype(np.float32)},
+                           {"rgb": "rgb", "labels": "labels"})
+    with pytest.raises(ValueError, match=r"not both"):
+        PairedImageDataset(arrays, {"rgb": "rgb"}, image_keys=["rgb"])
+    with pytest.raises(ValueError, match=r"needs kinds"):
+        PairedImageDataset(arrays)
+    with pytest.raises(ValueError, match=r"augmentation\.load_size \(16, 16\) must be at least crop_size"):
+        ResizeCropFlip(crop_size=24, load_size=16)
+
+
+def test_a_callable_augmenter_is_seeded_per_sample_and_checked():
+    arrays = _coordinates(n=3)
+    seen = []
+
+    def shift(sample, seed):
+        seen.append(seed)
+        return {k: np.roll(v, seed % 5, axis=1) for k, v in sample.items()}
+
+    dataset = PairedImageDataset(arrays, {"rgb": "rgb", "labels": "labels"}, augment=shift, seed=7)
+    first = dataset[(2, 1)]
+    assert torch.equal(first["labels"], dataset[(2, 1)]["labels"]) and seen[0] == seen[1]
+    assert torch.equal(first["labels"][0], torch.from_numpy(np.roll(arrays["labels"][1], seen[0] % 5, axis=1)).long())
+    dataset[(3, 1)]
+    assert seen[-1] != seen[0]  # the seed depends on the epoch
+
+    def bad(sample, seed):
+        return {**sample, "labels": sample["labels"].astype(np.float32)}
+
+    broken = PairedImageDataset(arrays, {"rgb": "rgb", "labels": "labels"}, augment=bad)
+    with pytest.raises(ValueError, match=r"augment returned float32 \(32, 32\) for labels 'labels'; expected integer"):
+        broken[0]
+
+
+# -- unpaired ------------------------------------------------------------------------------------
+
+
+def _domains(n_a=5, n_b=3, size=8):
+    """Every image is constant: its value is the sample's number (A: 0.., B: 100..)."""
+    a = np.stack([np.full((size, size, 3), i, np.uint8) for i in range(n_a)])
+    b = np.stack([np.full((size, size, 3), 100 + i, np.uint8) for i in range(n_b)])
+    return {"A": a}, {"B": b}
+
+
+def _pairs(dataset, epoch):
+    samples = (dataset[(epoch, i)] for i in range(len(dataset)))
+    return [(int(s["A"][0, 0, 0]), int(s["B"][0, 0, 0]) - 100) for s in samples]
+
+
+def test_unpaired_dataset_draws_b_independently_and_deterministically():
+    a, b = _domains(n_a=5, n_b=3)
+    dataset = UnpairedImageDataset(a, b, {"A": "rgb", "B": "rgb"}, seed=4)
+    assert len(dataset) == 5
+    epochs = {epoch: _pairs(dataset, epoch) for epoch in range(6)}
+    for epoch, pairs in epochs.items():
+        assert [p[0] for p in pairs] == list(range(5))  # A in order: the sampler shuffles
+        counts = np.bincount([p[1] for p in pairs], minlength=3)
+        assert counts.max() - counts.min() <= 1  # every B sample used evenly
+        assert [p[1] for p in pairs] == [dataset.b_index(epoch, i) for i in range(5)]
+    assert len({tuple(p[1] for p in pairs) for pairs in epochs.values()}) > 1  # B's draw changes per epoch
+
+    # a function of (seed, epoch, index) only: a new object, asked in another order, agrees
+    again = UnpairedImageDataset(a, b, {"A": "rgb", "B": "rgb"}, seed=4)
+    backwards = [again[(3, i)] for i in reversed(range(5))][::-1]
+    assert [(int(s["A"][0, 0, 0]), int(s["B"][0, 0, 0]) - 100) for s in backwards] == epochs[3]
+    other_seed = UnpairedImageDataset(a, b, {"A": "rgb", "B": "rgb"}, seed=5)
+    assert any(_pairs(other_seed, e) != epochs[e] for e in range(6))
+
+    # equal lengths: B is not simply aligned with A
+    a, b = _domains(n_a=6, n_b=6)
+    square = UnpairedImageDataset(a, b, {"A": "rgb", "B": "rgb"}, seed=0)
+    assert any(p[0] != p[1] for p in _pairs(square, 1))
+
+
+def test_unpaired_dataset_with_the_loader_and_independent_augmentation():
+    a, b = _domains(n_a=4, n_b=7)
+    dataset = UnpairedImageDataset(a, b, {"A": "rgb", "B": "rgb"}, seed=2)
+    loader = make_loader(dataset, 3, shuffle=True, seed=2)
+    loader.sampler.set_epoch(1)
+    loader.dataset.set_epoch(1)
+    order = [i for _, i in loader.sampler]
+    seen_b = [int(v) - 100 for batch in loader for v in batch["B"][:, 0, 0, 0]]
+    assert seen_b == [dataset.b_index(1, i) for i in order]
+    assert sorted(seen_b) == list(range(7))  # len = max(4, 7): each B once
+
+    # flips: the two domains draw their own
+    ramp = np.broadcast_to(np.arange(8, dtype=np.uint8)[None, None, :, None], (20, 8, 8, 3)).copy()
+    flipper = UnpairedImageDataset({"A": ramp}, {"B": ramp.copy()}, {"A": "rgb", "B": "rgb"},
+                                   augment=AugmentConfig(**{**NO_AUGMENT, "hflip_p": 0.5}), seed=0)
+    flips = [(bool(s["A"][0, 0, 0] == 7), bool(s["B"][0, 0, 0] == 7)) for s in (flipper[i] for i in range(20))]
+    assert any(fa != fb for fa, fb in flips) and any(fa for fa, _ in flips) and any(fb for _, fb in flips)
+
+
+def test_unpaired_keys_must_belong_to_one_domain():
+    a, b = _domains()
+    with pytest.raises(ValueError, match=r"in both domains"):
+        UnpairedImageDataset({**a, "B": b["B"]}, b, {"A": "rgb", "B": "rgb"})
+    with pytest.raises(ValueError, match=r"Missing image array\(s\) \['C'\]"):
+        UnpairedImageDataset(a, b, {"A": "rgb", "B": "rgb", "C": "mask"})
+    with pytest.raises(ValueError, match=r"Both domains need at least one key"):
+        UnpairedImageDataset(a, b, {"A": "rgb"})

@@ -343,3 +343,108 @@ def test_resume_uses_this_runs_optimizer_kernels(tmp_path):
     result = fit(task, *_loaders(), resumed)
     assert result.resumed_from_epoch == 2
     assert all(group["fused"] for opt in task.optimizers.values() for group in opt.param_groups)
+
+
+# -- learning-rate schedules ---------------------------------------------------------------------
+
+
+def _lrs(result, name="lr_generator"):
+    return [round(v, 12) for v in result.history[name]]
+
+
+def test_linear_schedule_follows_pix2pix(tmp_path):
+    """epochs=6, 3 constant: epoch k trains at lr * (1 - max(0, k - 3) / 4)."""
+    config = _config(tmp_path, epochs=6, scheduler="linear", lr_constant_epochs=3, state_path=None)
+    result = fit(_task(lr=1e-2), *_loaders(n_train=8), config)
+    assert _lrs(result) == [1e-2, 1e-2, 1e-2, 7.5e-3, 5e-3, 2.5e-3]
+    assert _lrs(result, "lr_critic") == [1e-3, 1e-3, 1e-3, 7.5e-4, 5e-4, 2.5e-4]
+
+
+def test_linear_schedule_without_constant_epochs_decays_from_the_first():
+    from gan_pipelines.training.engine import linear_lr_factor
+
+    assert [linear_lr_factor(done, 0, 3) for done in range(3)] == [0.75, 0.5, 0.25]
+    assert [linear_lr_factor(done, 2, 2) for done in range(2)] == [1.0, 1.0]
+
+
+def test_no_schedule_keeps_the_lr_and_needs_no_scheduler_metric(tmp_path):
+    config = _config(tmp_path, epochs=3, scheduler="none", scheduler_metric="not_a_metric", state_path=None)
+    result = fit(_task(lr=1e-2), *_loaders(n_train=8), config)
+    assert _lrs(result) == [1e-2] * 3
+
+
+def test_plateau_schedule_is_unchanged(tmp_path):
+    # mode "max" on a falling loss with patience 0: the first epoch sets the best value, every
+    # later one is worse and halves the lr
+    config = _config(tmp_path, epochs=3, scheduler_mode="max", scheduler_patience=0, scheduler_factor=0.5,
+                     state_path=None)
+    result = fit(_task(lr=1e-2), *_loaders(n_train=8), config)
+    assert _lrs(result) == [1e-2, 1e-2, 5e-3]
+    with pytest.raises(KeyError, match=r"training\.scheduler_metric='psnr'"):
+        fit(_task(), *_loaders(n_train=8), _config(tmp_path, epochs=1, scheduler_metric="psnr", state_path=None))
+
+
+def test_fingerprint_of_the_default_schedule_is_what_it_always_was():
+    """State files written before other schedules existed must still resume."""
+    from gan_pipelines.training.engine import _fingerprint_payload
+
+    train, _ = _loaders(n_train=8)
+    payload = _fingerprint_payload(_task(), TrainerConfig(epochs=3, scheduler_patience=4), train)
+    assert payload["config"] == {
+        "seed": 0, "monitor": "loss", "monitor_mode": "min", "scheduler_metric": "loss",
+        "scheduler_mode": "min", "scheduler_factor": 0.9, "scheduler_patience": 4,
+        "grad_clip_norm": None, "deterministic": False,
+    }
+    linear = _fingerprint_payload(_task(), TrainerConfig(epochs=3, scheduler="linear", lr_constant_epochs=1), train)
+    assert {k: linear["config"][k] for k in ("scheduler", "lr_constant_epochs", "epochs")} == {
+        "scheduler": "linear", "lr_constant_epochs": 1, "epochs": 3}
+    assert "scheduler_patience" not in linear["config"]
+    none = _fingerprint_payload(_task(), TrainerConfig(epochs=3, scheduler="none"), train)
+    assert none["config"]["scheduler"] == "none" and "epochs" not in none["config"]
+
+
+@pytest.mark.parametrize("kind", ["linear", "none", "plateau"])
+def test_resume_restores_every_schedule(tmp_path, kind):
+    settings = {"linear": dict(scheduler="linear", lr_constant_epochs=1),
+                "none": dict(scheduler="none"),
+                "plateau": dict(scheduler_mode="max", scheduler_patience=0, scheduler_factor=0.5)}[kind]
+    straight = fit(_task(), *_loaders(n_train=8), _config(tmp_path, "a", epochs=4, **settings))
+    fit(_task(), *_loaders(n_train=8), _config(tmp_path, "b", epochs=4, **settings),
+        on_epoch_end=lambda epoch, row: epoch == 2)
+    resumed = fit(_task(seed=5), *_loaders(n_train=8), _config(tmp_path, "b", epochs=4, resume=True, **settings))
+    assert resumed.resumed_from_epoch == 2
+    assert _lrs(resumed) == _lrs(straight)
+    assert len(set(_lrs(straight))) == {"linear": 4, "none": 1, "plateau": 3}[kind]
+    for name, weights in straight.last_state_dicts.items():
+        for key, tensor in weights.items():
+            assert torch.equal(tensor, resumed.last_state_dicts[name][key]), f"{name}.{key}"
+
+
+def test_resume_refuses_a_changed_schedule(tmp_path):
+    linear = dict(scheduler="linear", lr_constant_epochs=1)
+    fit(_task(), *_loaders(n_train=8), _config(tmp_path, epochs=3, **linear), on_epoch_end=lambda e, r: True)
+    with pytest.raises(ResumeMismatchError, match=r"config\.lr_constant_epochs \(saved 1, now 2\)"):
+        fit(_task(), *_loaders(n_train=8),
+            _config(tmp_path, epochs=3, resume=True, scheduler="linear", lr_constant_epochs=2))
+    with pytest.raises(ResumeMismatchError, match=r"config\.epochs \(saved 3, now 5\)"):
+        fit(_task(), *_loaders(n_train=8), _config(tmp_path, epochs=5, resume=True, **linear))
+    with pytest.raises(ResumeMismatchError, match=r"config\.scheduler \(saved 'linear', now None\)"):
+        fit(_task(), *_loaders(n_train=8), _config(tmp_path, epochs=3, resume=True))
+    with pytest.raises(ResumeMismatchError, match=r"config\.scheduler \(saved 'linear', now 'none'\)"):
+        fit(_task(), *_loaders(n_train=8), _config(tmp_path, epochs=3, resume=True, scheduler="none"))
+
+
+def test_schedule_settings_are_validated():
+    with pytest.raises(ValueError, match=r"training\.scheduler must be one of plateau, linear, none, got 'cosine'"):
+        TrainerConfig(epochs=3, scheduler="cosine")
+    with pytest.raises(ValueError, match=r"training\.lr_constant_epochs is required"):
+        TrainerConfig(epochs=3, scheduler="linear")
+    with pytest.raises(ValueError, match=r"training\.lr_constant_epochs must be an integer in \[0, epochs=3\], got 4"):
+        TrainerConfig(epochs=3, scheduler="linear", lr_constant_epochs=4)
+    with pytest.raises(ValueError, match=r"training\.lr_constant_epochs must be an integer"):
+        TrainerConfig(epochs=3, scheduler="linear", lr_constant_epochs=1.5)
+    with pytest.raises(ValueError, match=r"training\.lr_constant_epochs only applies to training\.scheduler 'linear'"):
+        TrainerConfig(epochs=3, lr_constant_epochs=1)
+    config = TrainerConfig.from_params({"epochs": 4, "scheduler": "linear", "lr_constant_epochs": 2})
+    assert (config.scheduler, config.lr_constant_epochs) == ("linear", 2)
+    assert TrainerConfig(epochs=1).scheduler == "plateau"

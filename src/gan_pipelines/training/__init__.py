@@ -5,7 +5,15 @@ Pure PyTorch (no Kedro import); a model family plugs in through a task object, s
 """
 
 from .checkpointing import CheckpointError, load_training_state, save_training_state
-from .data import AugmentConfig, EpochShuffleSampler, PairedImageDataset, make_loader, to_model_range
+from .data import (
+    AugmentConfig,
+    EpochShuffleSampler,
+    PairedImageDataset,
+    ResizeCropFlip,
+    UnpairedImageDataset,
+    make_loader,
+    to_model_range,
+)
 from .device import (
     Precision,
     autocast_context,
@@ -24,6 +32,7 @@ from .engine import (
     batch_to_device,
     fit,
 )
+from .gan import PairedGANTask, discriminator_step, frozen
 from .reproducibility import capture_rng_state, restore_rng_state, seed_everything
 
 __all__ = [
@@ -32,18 +41,23 @@ __all__ = [
     "EpochShuffleSampler",
     "FitResult",
     "NonFiniteLossError",
+    "PairedGANTask",
     "PairedImageDataset",
     "Precision",
+    "ResizeCropFlip",
     "ResumeMismatchError",
     "StepContext",
     "TrainerConfig",
     "TrainingTask",
+    "UnpairedImageDataset",
     "autocast_context",
     "batch_to_device",
     "capture_rng_state",
     "configure_cpu_threads",
     "cpu_supports_bf16",
+    "discriminator_step",
     "fit",
+    "frozen",
     "load_training_state",
     "make_loader",
     "restore_rng_state",

@@ -46,9 +46,10 @@ Resume and the state file (``TrainerConfig.state_path``):
   step, RNG states, history, best weights/metrics/epoch, a config fingerprint) is written
   atomically. A failure mid-epoch (crash, kill, NaN loss) leaves the previous epoch's file intact.
 * ``resume=True``: if the file exists, training continues after its epoch; the fingerprint
-  (task class, module structure, optimiser settings, seed, schedule, monitor, train-set size and
-  batch size) must match, otherwise :class:`ResumeMismatchError` lists what differs. If the file
-  does not exist, training starts fresh (logged).
+  (task class, the task's ``hparams``, module structure, optimiser settings, seed, schedule kind
+  and its settings, monitor, train-set size and batch size) must match, otherwise
+  :class:`ResumeMismatchError` lists what differs. If the file does not exist, training starts
+  fresh (logged).
 * ``resume=False`` and the file exists: it belongs to an earlier run, so it is moved aside to
   ``<stem>.superseded-<timestamp><suffix>`` (logged as a warning) and training starts fresh.
   Nothing is overwritten or deleted.
@@ -88,6 +89,9 @@ logger = logging.getLogger(__name__)
 
 STATE_FORMAT = "gan_pipelines.training_state"
 STATE_FORMAT_VERSION = 1
+
+
+SCHEDULERS = ("plateau", "linear", "none")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -141,6 +145,22 @@ class TrainerConfig:
     ``compile`` runs the modules through ``torch.compile`` (slow first steps, then faster
     kernels; the saved state dicts are unchanged). ``fused_optimizer``: ``auto`` uses the fused
     Adam kernels on CUDA and CPU, ``true`` on any device, ``false`` never.
+
+    Learning-rate schedule (``scheduler``, one per optimiser, stepped after every epoch):
+
+    * ``"plateau"`` (default): ``ReduceLROnPlateau`` on the validation metric
+      ``scheduler_metric`` (``scheduler_mode``/``scheduler_factor``/``scheduler_patience``).
+    * ``"linear"`` (pix2pix): the optimiser's own lr for the first ``lr_constant_epochs``
+      epochs, then a linear decay over the remaining ``epochs - lr_constant_epochs``. Epoch
+      ``k`` (1-based) trains at ``lr * (1 - max(0, k - c) / (epochs - c + 1))`` with
+      ``c = lr_constant_epochs``; e.g. ``epochs=6, c=3``: 1, 1, 1, 0.75, 0.5, 0.25 times lr.
+      The last epoch thus trains at ``lr / (epochs - c + 1)``, one decay step above zero.
+      ``lr_constant_epochs`` is required (0 <= c <= epochs; c = epochs never decays); since
+      the schedule depends on ``epochs``, both are part of the resume fingerprint.
+    * ``"none"``: the optimisers' lr throughout.
+
+    The ``scheduler_*`` settings only apply to ``plateau``, ``lr_constant_epochs`` only to
+    ``linear``.
     """
 
     epochs: int
@@ -167,6 +187,8 @@ class TrainerConfig:
     sync_batchnorm: bool = False
     compile: bool = False
     fused_optimizer: str = "auto"
+    scheduler: str = "plateau"
+    lr_constant_epochs: int | None = None
 
     def __post_init__(self) -> None:
         def fail(name: str, why: str) -> None:
@@ -186,6 +208,15 @@ class TrainerConfig:
             fail("scheduler_factor", "must be in (0, 1)")
         if not is_int(self.scheduler_patience) or self.scheduler_patience < 0:
             fail("scheduler_patience", "must be a non-negative integer")
+        if self.scheduler not in SCHEDULERS:
+            fail("scheduler", f"must be one of {', '.join(SCHEDULERS)}")
+        if self.scheduler == "linear":
+            if self.lr_constant_epochs is None:
+                raise ValueError("training.lr_constant_epochs is required when training.scheduler is 'linear'.")
+            if not is_int(self.lr_constant_epochs) or not 0 <= self.lr_constant_epochs <= self.epochs:
+                fail("lr_constant_epochs", f"must be an integer in [0, epochs={self.epochs}]")
+        elif self.lr_constant_epochs is not None:
+            fail("lr_constant_epochs", f"only applies to training.scheduler 'linear' (scheduler is {self.scheduler!r})")
         if self.grad_clip_norm is not None and not float(self.grad_clip_norm) > 0:
             fail("grad_clip_norm", "must be positive or null")
         for name in ("sample_every", "log_every_steps"):
@@ -408,19 +439,54 @@ def _fingerprint_payload(task: TrainingTask, config: TrainerConfig, train_loader
             name: {"class": type(o).__name__, "defaults": _plain(o.defaults)}
             for name, o in sorted(task.optimizers.items())
         },
-        "config": {
-            name: getattr(config, name)
-            for name in (
-                "seed", "monitor", "monitor_mode", "scheduler_metric", "scheduler_mode",
-                "scheduler_factor", "scheduler_patience", "grad_clip_norm", "deterministic",
-            )
-        },
+        "config": {name: getattr(config, name) for name in _fingerprinted_settings(config)},
         "train_samples": len(dataset) if hasattr(dataset, "__len__") else None,
         "batch_size": getattr(train_loader, "batch_size", None),
     }
     if current_group() is not None:  # absent for one process, so older state files still match
         payload["world_size"] = current_group().world_size
     return payload
+
+
+def _fingerprinted_settings(config: TrainerConfig) -> tuple[str, ...]:
+    """The settings that must match for a resume. The plateau schedule lists exactly the keys
+    it always did, so state files written before other schedules existed still resume."""
+    common = ("seed", "monitor", "monitor_mode")
+    tail = ("grad_clip_norm", "deterministic")
+    if config.scheduler == "plateau":
+        return common + ("scheduler_metric", "scheduler_mode", "scheduler_factor", "scheduler_patience") + tail
+    if config.scheduler == "linear":  # the decay's length depends on the total epoch count
+        return common + ("scheduler", "lr_constant_epochs", "epochs") + tail
+    return common + ("scheduler",) + tail
+
+
+def linear_lr_factor(epochs_done: int, constant_epochs: int, total_epochs: int) -> float:
+    """The ``linear`` schedule's lr multiplier for the epoch after ``epochs_done`` finished
+    epochs (epoch ``k = epochs_done + 1``): ``1 - max(0, k - c) / (total - c + 1)``."""
+    return 1.0 - max(0, epochs_done + 1 - constant_epochs) / (total_epochs - constant_epochs + 1)
+
+
+def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainerConfig) -> Any:
+    """The lr scheduler of ``config.scheduler``; the engine steps it once after every epoch
+    and saves/restores its state with the run."""
+    if config.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode=config.scheduler_mode,
+            factor=config.scheduler_factor,
+            patience=config.scheduler_patience,
+        )
+    if config.scheduler == "linear":
+        constant, total = int(config.lr_constant_epochs), config.epochs
+
+        def factor(epochs_done: int) -> float:
+            return linear_lr_factor(epochs_done, constant, total)
+    else:
+        def factor(epochs_done: int) -> float:
+            return 1.0
+    # A plain function: LambdaLR saves its step count, not the function, so the factor always
+    # comes from this run's config (which the fingerprint ties to the saved run's).
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def _digest(payload: Mapping[str, Any]) -> str:
@@ -483,7 +549,8 @@ def fit(
         task: see :class:`TrainingTask`.
         train_loader: iterable of batches (dicts of tensors); ``set_epoch(epoch)`` is called on
             its ``sampler`` and ``dataset`` before each epoch when they have it.
-        val_loader: validation batches; drives the LR schedule and the best checkpoint.
+        val_loader: validation batches; drive the best checkpoint and the ``plateau`` LR
+            schedule.
         config: :class:`TrainerConfig`.
         on_epoch_end: called as ``on_epoch_end(epoch, history_row)`` after validation and
             logging and before the epoch's state is saved; returning True stops training after
@@ -521,15 +588,7 @@ def fit(
     if config.fused_optimizer is True or (config.fused_optimizer == "auto" and device.type in ("cuda", "cpu")):
         use_fused_kernels(task.optimizers)
 
-    schedulers = {
-        name: torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer,
-            mode=config.scheduler_mode,
-            factor=config.scheduler_factor,
-            patience=config.scheduler_patience,
-        )
-        for name, optimizer in task.optimizers.items()
-    }
+    schedulers = {name: _make_scheduler(optimizer, config) for name, optimizer in task.optimizers.items()}
     scaler = torch.amp.GradScaler(device.type, enabled=precision.needs_grad_scaler)
     step = StepContext(device, precision, scaler, task.optimizers, config.grad_clip_norm)
     if group is not None:
@@ -620,9 +679,13 @@ def fit(
             val_metrics, first_val_batch = _validate(task, val_loader, step, config)
             seconds = time.perf_counter() - started
 
-            scheduler_value = _metric(val_metrics, config.scheduler_metric, "scheduler_metric")
-            for scheduler in schedulers.values():
-                scheduler.step(scheduler_value)
+            if config.scheduler == "plateau":
+                scheduler_value = _metric(val_metrics, config.scheduler_metric, "scheduler_metric")
+                for scheduler in schedulers.values():
+                    scheduler.step(scheduler_value)
+            else:
+                for scheduler in schedulers.values():
+                    scheduler.step()
 
             monitor_value = _metric(val_metrics, config.monitor, "monitor")
             if _is_better(monitor_value, best["value"], config.monitor_mode):
