@@ -1,37 +1,60 @@
-"""Synthetic Shadow-AR data: a seeded numpy ray caster of simple scenes lit by one light.
+"""Synthetic scenes: a seeded numpy ray caster of simple scenes lit by one light, family-free.
 
-``render_split(SyntheticConfig.from_params(params), "train")`` yields ``(name, images)`` with the
-five Shadow-AR images plus the exact mask of the inserted object's own shadow.
+A scene in, per-pixel buffers out::
+
+    config = SyntheticConfig.from_params(params, section="<family>.ingest.synthetic")
+    for name, scene in render_split_scenes(config, "train"):
+        scene.buffers.colour, scene.buffers.object_id, scene.buffers.focus_shadow, ...
+
+``render_scene(config, scene_seed(config, split, index))`` renders one scene alone, with the same
+bytes. See :class:`SceneBuffers` for the buffers and ``CLASS_NAMES`` for the classes; model
+families build their own samples from them (never the other way round).
 """
 
 from gan_pipelines.synthetic.renderer import (
-    IMAGE_KINDS,
+    BUFFER_NAMES,
+    CLASS_IDS,
+    CLASS_NAMES,
+    FOCUS_ID,
+    GROUND_ID,
     OBJECT_KINDS,
+    OTHERS_SHADOW_MIN_BLOCKED,
+    SKY_ID,
+    SPLITS,
     Camera,
     Scene,
+    SceneBuffers,
     SceneObject,
     SyntheticConfig,
     light_direction,
     render_scene,
-    render_split,
+    render_split_scenes,
     scene_name,
     scene_seed,
 )
 from gan_pipelines.synthetic.textures import PHOTO_TEXTURES, PROCEDURAL_TEXTURES, TEXTURE_NAMES
 
 __all__ = [
-    "IMAGE_KINDS",
+    "BUFFER_NAMES",
+    "CLASS_IDS",
+    "CLASS_NAMES",
+    "FOCUS_ID",
+    "GROUND_ID",
     "OBJECT_KINDS",
+    "OTHERS_SHADOW_MIN_BLOCKED",
     "PHOTO_TEXTURES",
     "PROCEDURAL_TEXTURES",
+    "SKY_ID",
+    "SPLITS",
     "TEXTURE_NAMES",
     "Camera",
     "Scene",
+    "SceneBuffers",
     "SceneObject",
     "SyntheticConfig",
     "light_direction",
     "render_scene",
-    "render_split",
+    "render_split_scenes",
     "scene_name",
     "scene_seed",
 ]

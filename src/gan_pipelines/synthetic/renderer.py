@@ -1,17 +1,21 @@
-"""Seeded numpy ray caster that renders Shadow-AR-style samples with exact shadow masks.
+"""Seeded numpy ray caster of simple lit scenes: a scene in, per-pixel buffers out.
 
-Why a renderer at all: the real Shadow-AR set cannot be downloaded here, and the project needs a
-default data set in which every shadow comes from one known light, so the attention block can
-learn "occluder shadows tell where the light is" and local metrics get an exact mask of the
-inserted object's own shadow.
+Family-free: the renderer knows scenes, objects, light and shadows, never a model family's image
+kinds or folder layout. Families turn the :class:`SceneBuffers` of a :class:`Scene` into their own
+samples (image pairs with and without a shadow, label maps, instance maps, sketches...).
+
+Why a renderer at all: the real data sets cannot be downloaded here, and the project needs
+default data in which every shadow comes from one known light and every pixel's object, class,
+instance and depth is known exactly.
 
 Scene model (world units, z up, ground plane z = 0):
 
 - a pinhole camera at ``(0, 0, height)`` looking along +y, pitched down so the ground fills the
   frame; image columns grow with +x, rows grow downwards;
 - one textured ground plane (scikit-image photos or procedural patterns, see ``textures``);
-- 1-4 occluders ("real" objects) and one inserted object: boxes (with yaw), vertical cylinders,
-  spheres resting on the ground and upright cones, not intersecting one another;
+- one *focus* object near the image centre and 1-8 *other* objects anywhere in the lower part of
+  the frame: boxes (with yaw), vertical cylinders, spheres resting on the ground and upright
+  cones, not intersecting one another. Object index 0 is the focus object, 1.. the others;
 - one directional light. ``azimuth`` is measured in the ground plane from +x (the camera's
   right) towards +y (away from the camera); ``elevation`` above the ground. So azimuth 0 lights
   the scene from the right (shadows fall to the left) and 270 lights it from behind the camera
@@ -24,25 +28,34 @@ term is chosen per scene so that fully shadowed ground is ``ambient`` (0.35-0.5)
 bright as lit ground: shadows are always clearly darker.
 
 Shadow rays skip the surface's own object: all shapes are convex, so their unlit sides come from
-``n.l <= 0`` alone, and the inserted object can never shadow itself. That is what makes
-``shadow`` and ``noshadow`` differ exactly on ``shadow_mask`` and nowhere else.
+``n.l <= 0`` alone, and the focus object can never shadow itself. That is what makes
+``SceneBuffers.colour`` and ``colour_without_focus_shadow`` differ exactly on ``focus_shadow``
+and nowhere else.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from gan_pipelines.layout import SHADOW_MASK_KIND, SPLITS
 from gan_pipelines.synthetic.textures import TEXTURE_NAMES, make_ground_texture
 
 OBJECT_KINDS: tuple[str, ...] = ("box", "cylinder", "sphere", "cone")
-IMAGE_KINDS: tuple[str, ...] = ("noshadow", "shadow", "mask", "robject", "rshadow", SHADOW_MASK_KIND)
-PARAM_SECTION = "ingest.synthetic"
+# Semantic classes of ``SceneBuffers.class_id``: the id of a class is its index here. Ground is 0,
+# each object kind follows in ``OBJECT_KINDS`` order, sky is last.
+CLASS_NAMES: tuple[str, ...] = ("ground", *OBJECT_KINDS, "sky")
+CLASS_IDS: dict[str, int] = {name: index for index, name in enumerate(CLASS_NAMES)}
+# ``SceneBuffers.object_id`` values that are not objects; objects are 0 (focus), 1, 2... (others).
+GROUND_ID = -1
+SKY_ID = -2
+FOCUS_ID = 0
+# Splits whose scenes ``scene_seed`` seeds. The position of a split here is part of its scenes'
+# seeds: reordering this tuple would change every rendered scene.
+SPLITS: tuple[str, ...] = ("train", "test")
 
 # Camera ranges: with a 48 deg field of view and a pitch of at least 35 deg the top image row
 # looks 11 deg below the horizon, so the ground fills the frame and objects about 1 unit tall
@@ -51,19 +64,20 @@ CAMERA_HEIGHT = (3.0, 4.5)
 CAMERA_PITCH_DEG = (35.0, 50.0)
 CAMERA_VFOV_DEG = 48.0
 
-# A pixel counts as in an occluder's cast shadow (rshadow) when the occluders block at least this
-# share of the direct light it would otherwise get. With hard shadows that is "any light blocked";
-# with a soft penumbra it keeps the faint outermost fringe (less than 10 % darker) out of the mask.
-RSHADOW_MIN_BLOCKED = 0.1
-# An inserted object mostly hidden behind an occluder makes a useless sample: require that at least
+# A pixel counts as in the other objects' cast shadow (``SceneBuffers.others_shadow``) when they
+# block at least this share of the direct light it would otherwise get. With hard shadows that is
+# "any light blocked"; with a soft penumbra it keeps the faint outermost fringe (less than 10 %
+# darker) out of the mask.
+OTHERS_SHADOW_MIN_BLOCKED = 0.1
+# A focus object mostly hidden behind other objects makes a useless sample: require that at least
 # this share of its unoccluded silhouette is visible.
-MIN_VISIBLE_OBJECT = 0.6
+MIN_VISIBLE_FOCUS = 0.6
 MAX_PLACEMENT_TRIES = 200
 MAX_SCENE_ATTEMPTS = 60  # layouts tried per light direction
 MAX_LIGHT_DRAWS = 5
 
-_GROUND = -1
-_SKY = -2
+_GROUND = GROUND_ID
+_SKY = SKY_ID
 _T_EPS = 1e-9
 _SHADOW_OFFSET = 1e-5
 _SPLIT_IDS = {split: index for index, split in enumerate(SPLITS)}
@@ -75,55 +89,63 @@ _GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
 # --------------------------------------------------------------------------------------------
 
 
-def _name(field: str) -> str:
-    return f"{PARAM_SECTION}.{field}"
-
-
-def _check_int(field: str, value: Any, minimum: int, maximum: int | None = None) -> None:
+def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{_name(field)} must be an integer, got {value!r}")
+        raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < minimum or (maximum is not None and value > maximum):
         bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise ValueError(f"{_name(field)} must be {bound}, got {value!r}")
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
 
 
-def _check_float(field: str, value: Any) -> float:
+def _check_float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{_name(field)} must be a number, got {value!r}")
+        raise ValueError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(float(value)):
-        raise ValueError(f"{_name(field)} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be finite, got {value!r}")
     return float(value)
 
 
-def _check_range(field: str, value: Any, low: float, high: float, *, open_low: bool = False,
+def _check_range(name: str, value: Any, low: float, high: float, *, open_low: bool = False,
                  open_high: bool = False, integer: bool = False) -> None:
     """A ``[min, max]`` pair within ``low..high`` (open ends where asked) with min <= max."""
     if not isinstance(value, tuple) or len(value) != 2:
-        raise ValueError(f"{_name(field)} must be a [min, max] pair, got {value!r}")
+        raise ValueError(f"{name} must be a [min, max] pair, got {value!r}")
     for item in value:
         if integer:
             if isinstance(item, bool) or not isinstance(item, (int, np.integer)):
-                raise ValueError(f"{_name(field)} must hold integers, got {value!r}")
+                raise ValueError(f"{name} must hold integers, got {value!r}")
         else:
-            _check_float(field, item)
+            _check_float(name, item)
     lo, hi = value
     if lo > hi:
-        raise ValueError(f"{_name(field)}: min {lo} is greater than max {hi}")
+        raise ValueError(f"{name}: min {lo} is greater than max {hi}")
     below = lo <= low if open_low else lo < low
     above = hi >= high if open_high else hi > high
     if below or above:
         left = "(" if open_low else "["
         right = ")" if open_high else "]"
-        raise ValueError(f"{_name(field)} must lie within {left}{low}, {high}{right}, got {list(value)}")
+        raise ValueError(f"{name} must lie within {left}{low}, {high}{right}, got {list(value)}")
+
+
+def _check_names(name: str, value: Any, allowed: Sequence[str]) -> None:
+    if not isinstance(value, tuple) or not value:
+        raise ValueError(f"{name} must be a non-empty list of names from {', '.join(allowed)}")
+    unknown = [item for item in value if item not in allowed]
+    if unknown:
+        raise ValueError(
+            f"{name}: unknown name(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}"
+        )
 
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """Parameters of the synthetic Shadow-AR set, from the Kedro parameters ``ingest.synthetic``.
+    """Parameters of the synthetic scenes.
 
     Defaults render 400 train + 100 test scenes at 256 px; see the module docstring for the
     meaning of the light angles. Every value is validated on construction, and errors name the
-    parameter as ``ingest.synthetic.<name>``.
+    parameter as ``<section>.<name>``: ``section`` is where the caller's parameters live (e.g.
+    ``"<family>.ingest.synthetic"``), given to :meth:`from_params`. It is not a scene parameter:
+    it takes no part in equality and is not accepted inside ``params``.
     """
 
     seed: int = 0
@@ -135,6 +157,7 @@ class SyntheticConfig:
     # Half-angle of the light's cone; 0 gives hard shadows. 2 deg gives a penumbra of a few pixels.
     penumbra_deg: float = 2.0
     penumbra_samples: int = 8
+    # Number of other objects besides the focus object, drawn per scene.
     num_occluders: tuple[int, int] = (1, 4)
     object_kinds: tuple[str, ...] = OBJECT_KINDS
     # Characteristic object size (height / footprint) in ground units; the camera sits 3-4.5 up.
@@ -142,44 +165,55 @@ class SyntheticConfig:
     # Brightness of fully shadowed ground relative to lit ground, drawn per scene.
     ambient: tuple[float, float] = (0.35, 0.5)
     ground_textures: tuple[str, ...] = TEXTURE_NAMES
-    # Scenes whose inserted-object shadow (or whose occluder shadows) cover less than this share
+    # Scenes whose focus-object shadow (or whose other objects' shadows) cover less than this share
     # of the image are re-drawn: a sample without a visible shadow teaches nothing.
     min_shadow_fraction: float = 0.003
+    # Where these parameters live, for error messages only (see the class docstring).
+    section: str = field(default="synthetic", compare=False, repr=False)
+
+    def parameter_name(self, name: str) -> str:
+        """``"<section>.<name>"``: how errors name parameter ``name``."""
+        return f"{self.section}.{name}"
 
     def __post_init__(self) -> None:
-        _check_int("seed", self.seed, 0)
-        _check_int("resolution", self.resolution, 16, 4096)
-        _check_int("num_train", self.num_train, 1)
-        _check_int("num_test", self.num_test, 1)
-        _check_range("light_elevation_deg", self.light_elevation_deg, 0.0, 90.0, open_low=True, open_high=True)
-        _check_range("light_azimuth_deg", self.light_azimuth_deg, -720.0, 720.0)
-        penumbra = _check_float("penumbra_deg", self.penumbra_deg)
+        if not isinstance(self.section, str) or not self.section:
+            raise ValueError(f"section must be a non-empty string, got {self.section!r}")
+        q = self.parameter_name
+        _check_int(q("seed"), self.seed, 0)
+        _check_int(q("resolution"), self.resolution, 16, 4096)
+        _check_int(q("num_train"), self.num_train, 1)
+        _check_int(q("num_test"), self.num_test, 1)
+        _check_range(q("light_elevation_deg"), self.light_elevation_deg, 0.0, 90.0, open_low=True, open_high=True)
+        _check_range(q("light_azimuth_deg"), self.light_azimuth_deg, -720.0, 720.0)
+        penumbra = _check_float(q("penumbra_deg"), self.penumbra_deg)
         if not 0.0 <= penumbra <= 15.0:
-            raise ValueError(f"{_name('penumbra_deg')} must be between 0 and 15, got {self.penumbra_deg!r}")
+            raise ValueError(f"{q('penumbra_deg')} must be between 0 and 15, got {self.penumbra_deg!r}")
         if penumbra >= self.light_elevation_deg[0]:
             raise ValueError(
-                f"{_name('penumbra_deg')} ({penumbra}) must be smaller than the lowest light elevation "
+                f"{q('penumbra_deg')} ({penumbra}) must be smaller than the lowest light elevation "
                 f"({self.light_elevation_deg[0]}), or some light samples would come from below the ground"
             )
-        _check_int("penumbra_samples", self.penumbra_samples, 1, 64)
-        _check_range("num_occluders", self.num_occluders, 1, 8, integer=True)
-        _check_names("object_kinds", self.object_kinds, OBJECT_KINDS)
-        _check_range("object_size", self.object_size, 0.0, 3.0, open_low=True)
-        _check_range("ambient", self.ambient, 0.0, 1.0, open_low=True, open_high=True)
-        _check_names("ground_textures", self.ground_textures, TEXTURE_NAMES)
-        fraction = _check_float("min_shadow_fraction", self.min_shadow_fraction)
+        _check_int(q("penumbra_samples"), self.penumbra_samples, 1, 64)
+        _check_range(q("num_occluders"), self.num_occluders, 1, 8, integer=True)
+        _check_names(q("object_kinds"), self.object_kinds, OBJECT_KINDS)
+        _check_range(q("object_size"), self.object_size, 0.0, 3.0, open_low=True)
+        _check_range(q("ambient"), self.ambient, 0.0, 1.0, open_low=True, open_high=True)
+        _check_names(q("ground_textures"), self.ground_textures, TEXTURE_NAMES)
+        fraction = _check_float(q("min_shadow_fraction"), self.min_shadow_fraction)
         if not 0.0 <= fraction <= 0.2:
-            raise ValueError(f"{_name('min_shadow_fraction')} must be between 0 and 0.2, got {fraction!r}")
+            raise ValueError(f"{q('min_shadow_fraction')} must be between 0 and 0.2, got {fraction!r}")
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None) -> SyntheticConfig:
-        """Build from the ``ingest.synthetic`` dict (YAML lists become tuples); missing keys keep
-        their defaults. Raises ValueError naming the parameter on unknown keys or bad values."""
+    def from_params(cls, params: Mapping[str, Any] | None, *, section: str) -> SyntheticConfig:
+        """Build from the caller's parameter dict found at ``section`` (e.g.
+        ``"<family>.ingest.synthetic"``); YAML lists become tuples and missing keys keep their
+        defaults. Raises ValueError naming the parameter as ``<section>.<name>`` on unknown keys
+        or bad values."""
         params = dict(params or {})
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"section"}
         unknown = sorted(set(params) - known)
         if unknown:
-            names = ", ".join(_name(key) for key in unknown)
+            names = ", ".join(f"{section}.{key}" for key in unknown)
             raise ValueError(f"Unknown parameter(s) {names}; allowed: {', '.join(sorted(known))}")
         converted: dict[str, Any] = {}
         for key, value in params.items():
@@ -188,17 +222,7 @@ class SyntheticConfig:
             elif key in ("object_kinds", "ground_textures") and isinstance(value, str):
                 value = (value,)
             converted[key] = value
-        return cls(**converted)
-
-
-def _check_names(field: str, value: Any, allowed: Sequence[str]) -> None:
-    if not isinstance(value, tuple) or not value:
-        raise ValueError(f"{_name(field)} must be a non-empty list of names from {', '.join(allowed)}")
-    unknown = [item for item in value if item not in allowed]
-    if unknown:
-        raise ValueError(
-            f"{_name(field)}: unknown name(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}"
-        )
+        return cls(**converted, section=section)
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,7 +312,7 @@ class SceneObject:
 
     ``size_x``/``size_y`` are full footprint extents (box, before ``yaw``) or the diameter (round
     shapes), ``height`` the top's height (a sphere's is its diameter). ``colour`` is linear-ish
-    RGB albedo in [0, 1]; ``role`` is ``"inserted"`` or ``"occluder"``.
+    RGB albedo in [0, 1]; ``role`` is ``"focus"`` (the scene's focus object) or ``"other"``.
     """
 
     kind: str
@@ -480,29 +504,66 @@ _NORMAL = {"box": _normal_box, "sphere": _normal_sphere, "cylinder": _normal_cyl
 
 
 @dataclass(frozen=True, eq=False)
-class Scene:
-    """One rendered sample: the six images plus what produced them (for tests and debugging).
+class SceneBuffers:
+    """Per-pixel buffers of one rendered scene, all ``(H, W)`` or ``(H, W, 3)`` with H = W =
+    the configured resolution, row-major like the image.
 
-    ``images`` holds ``noshadow``/``shadow`` (uint8 RGB) and ``mask``/``robject``/``rshadow``/
-    ``shadow_mask`` (uint8 0/255). ``light_direction`` is the unit vector towards the light.
+    - ``colour``: uint8 RGB, lit by the one light with every object casting its shadow;
+    - ``colour_without_focus_shadow``: uint8 RGB, the same scene with the focus object's cast
+      shadow taken out (the focus object itself is still there and shaded the same);
+    - ``object_id``: int64, ``FOCUS_ID`` (0) on the focus object, 1, 2... on the other objects in
+      ``Scene.others`` order, ``GROUND_ID`` (-1) on the ground, ``SKY_ID`` (-2) on the sky;
+    - ``class_id``: int64 index into ``CLASS_NAMES`` (ground, box, cylinder, sphere, cone, sky);
+    - ``instance_id``: int64, 0 on background/stuff (ground and sky), ``object_id + 1`` on objects
+      (so the focus object is instance 1);
+    - ``focus_shadow``: bool, exactly the pixels whose uint8 value the focus object's shadow
+      changes, i.e. ``(colour != colour_without_focus_shadow).any(-1)``; never on the focus
+      object itself (objects do not shadow themselves);
+    - ``others_shadow``: bool, pixels where the other objects block at least
+      ``OTHERS_SHADOW_MIN_BLOCKED`` of the direct light the pixel would get (cast shadows only:
+      the unlit sides of objects have no direct light to block);
+    - ``depth``: float32 distance along the primary ray from the camera centre to the surface
+      hit (world units; ``inf`` on sky). Free: the ray caster computes it anyway.
     """
 
-    images: dict[str, np.ndarray]
+    colour: np.ndarray
+    colour_without_focus_shadow: np.ndarray
+    object_id: np.ndarray
+    class_id: np.ndarray
+    instance_id: np.ndarray
+    focus_shadow: np.ndarray
+    others_shadow: np.ndarray
+    depth: np.ndarray
+
+
+BUFFER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(SceneBuffers))
+
+
+@dataclass(frozen=True, eq=False)
+class Scene:
+    """One rendered scene: its per-pixel ``buffers`` plus what produced them.
+
+    ``focus`` is object 0 of ``buffers.object_id``, ``others[i]`` is object ``i + 1``.
+    ``light_direction`` is the unit vector towards the light; ``attempts`` counts the object
+    layouts tried before one was accepted.
+    """
+
+    buffers: SceneBuffers
     seed: int
     camera: Camera
     light_azimuth_deg: float
     light_elevation_deg: float
     light_direction: tuple[float, float, float]
-    inserted: SceneObject
-    occluders: tuple[SceneObject, ...]
+    focus: SceneObject
+    others: tuple[SceneObject, ...]
     texture: str
     ambient: float
     attempts: int
 
     @property
     def objects(self) -> tuple[SceneObject, ...]:
-        """Inserted object first, then the occluders (the order the renderer indexes them)."""
-        return (self.inserted, *self.occluders)
+        """Focus object first, then the others: index ``i`` here is ``object_id == i``."""
+        return (self.focus, *self.others)
 
 
 def light_direction(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
@@ -557,8 +618,8 @@ def _place_object(role: str, config: SyntheticConfig, camera: Camera, placed: li
     """Draw a shape and a ground position seen in a central window of the image; retry until it
     stays fully in view and clear of the objects already placed."""
     res = camera.resolution
-    # The inserted object sits nearer the centre, occluders anywhere in the lower 3/4.
-    window = ((0.25, 0.75), (0.4, 0.8)) if role == "inserted" else ((0.08, 0.92), (0.28, 0.92))
+    # The focus object sits nearer the centre, the others anywhere in the lower 3/4.
+    window = ((0.25, 0.75), (0.4, 0.8)) if role == "focus" else ((0.08, 0.92), (0.28, 0.92))
     for _ in range(MAX_PLACEMENT_TRIES):
         kind = str(config.object_kinds[int(rng.integers(len(config.object_kinds)))])
         size = rng.uniform(*config.object_size)
@@ -645,20 +706,20 @@ class _Trace:
     hit: np.ndarray  # indices of pixels that hit something
     points: np.ndarray  # (H, 3) hit points of ``hit``
     direct: np.ndarray  # (H,) unshadowed direct light, mean over light samples of max(0, n.l)
-    shade_occ: np.ndarray  # (H,) direct light left with the occluders casting shadows
-    shade_all: np.ndarray  # (H,) ... with the inserted object casting as well
-    unoccluded_inserted: int  # pixels the inserted object would cover with no occluder in front
+    shade_occ: np.ndarray  # (H,) direct light left with the other objects casting shadows
+    shade_all: np.ndarray  # (H,) ... with the focus object casting as well
+    unoccluded_focus: int  # pixels the focus object would cover with no other object in front
 
 
 def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarray, tan_spread: float) -> _Trace:
-    """Primary and shadow rays of one view. ``objects[0]`` is the inserted object."""
+    """Primary and shadow rays of one view. ``objects[0]`` is the focus object."""
     origin = camera.position
     dirs = camera.ray_directions()
 
     # Primary rays: ground first, then every object through its bounding sphere.
     t_best = np.where(dirs[:, 2] < -1e-12, -origin[2] / np.minimum(dirs[:, 2], -1e-12), np.inf)
     owner = np.where(np.isfinite(t_best), _GROUND, _SKY).astype(np.int64)
-    unoccluded_inserted = 0
+    unoccluded_focus = 0
     for index, obj in enumerate(objects):
         cand = np.flatnonzero(_bound_hit_primary(origin, dirs, obj))
         if cand.size == 0:
@@ -666,7 +727,7 @@ def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarra
         t = obj.intersect(np.broadcast_to(origin, (cand.size, 3)), dirs[cand])
         closer = t < t_best[cand]
         if index == 0:
-            unoccluded_inserted = int(np.count_nonzero(closer))
+            unoccluded_focus = int(np.count_nonzero(closer))
         t_best[cand[closer]] = t[closer]
         owner[cand[closer]] = index
 
@@ -721,30 +782,31 @@ def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarra
         n_dot_l = np.maximum(normals[pixel_rows] @ light_dirs.T, 0.0)
         shade_occ[pixel_rows] = (n_dot_l * ~blocked_occ).mean(axis=1)
         shade_all[pixel_rows] = (n_dot_l * ~(blocked_occ | blocked_ins)).mean(axis=1)
-    return _Trace(dirs, owner, t_best, hit, points, direct, shade_occ, shade_all, unoccluded_inserted)
+    return _Trace(dirs, owner, t_best, hit, points, direct, shade_occ, shade_all, unoccluded_focus)
 
 
-def _rshadow(trace: _Trace) -> np.ndarray:
-    """Flat bool: pixels where the occluders block at least ``RSHADOW_MIN_BLOCKED`` of the direct
-    light (cast shadows only: unlit sides have no direct light to block)."""
+def _others_shadow(trace: _Trace) -> np.ndarray:
+    """Flat bool: pixels where the other objects block at least ``OTHERS_SHADOW_MIN_BLOCKED`` of
+    the direct light (cast shadows only: unlit sides have no direct light to block)."""
     flags = np.zeros(trace.owner.size, bool)
-    flags[trace.hit] = (trace.direct > 0.0) & (trace.shade_occ < (1.0 - RSHADOW_MIN_BLOCKED) * trace.direct)
+    flags[trace.hit] = (trace.direct > 0.0) & (trace.shade_occ < (1.0 - OTHERS_SHADOW_MIN_BLOCKED) * trace.direct)
     return flags
 
 
-def _acceptable(trace: _Trace, inserted_shadow: np.ndarray, min_fraction: float) -> bool:
-    """Inserted object mostly visible, its shadow and the occluders' shadows big enough."""
+def _acceptable(trace: _Trace, focus_shadow: np.ndarray, min_fraction: float) -> bool:
+    """Focus object mostly visible, its shadow and the other objects' shadows big enough."""
     pixels = trace.owner.size
-    visible = np.count_nonzero(trace.owner == 0)
-    if visible == 0 or visible < MIN_VISIBLE_OBJECT * trace.unoccluded_inserted:
+    visible = np.count_nonzero(trace.owner == FOCUS_ID)
+    if visible == 0 or visible < MIN_VISIBLE_FOCUS * trace.unoccluded_focus:
         return False
     min_pixels = max(min_fraction * pixels, 1.0)
-    return bool(np.count_nonzero(inserted_shadow) >= min_pixels and np.count_nonzero(_rshadow(trace)) >= min_pixels)
+    return bool(np.count_nonzero(focus_shadow) >= min_pixels
+                and np.count_nonzero(_others_shadow(trace)) >= min_pixels)
 
 
 def _render(camera: Camera, objects: Sequence[SceneObject], texture, light_dirs: np.ndarray,
-            ambient_term: float, exposure: float, tan_spread: float) -> tuple[dict[str, np.ndarray], _Trace]:
-    """Ray-cast and shade one scene into the six output images. ``objects[0]`` is inserted."""
+            ambient_term: float, exposure: float, tan_spread: float) -> tuple[SceneBuffers, _Trace]:
+    """Ray-cast and shade one scene into its buffers. ``objects[0]`` is the focus object."""
     res = camera.resolution
     trace = _trace(camera, objects, light_dirs, tan_spread)
     owner_hit = trace.owner[trace.hit]
@@ -760,30 +822,32 @@ def _render(camera: Camera, objects: Sequence[SceneObject], texture, light_dirs:
 
     base = albedo * np.float32(exposure)
     count = trace.owner.size
-    rgb_noshadow = np.empty((count, 3), np.float32)
-    rgb_shadow = np.empty((count, 3), np.float32)
+    rgb_without = np.empty((count, 3), np.float32)
+    rgb_all = np.empty((count, 3), np.float32)
     sky = np.flatnonzero(trace.owner == _SKY)
     if sky.size:
-        rgb_noshadow[sky] = rgb_shadow[sky] = _sky(trace.dirs[sky])
-    rgb_noshadow[trace.hit] = base * (ambient_term + trace.shade_occ).astype(np.float32)[:, None]
-    rgb_shadow[trace.hit] = base * (ambient_term + trace.shade_all).astype(np.float32)[:, None]
-    noshadow = _to_uint8(rgb_noshadow).reshape(res, res, 3)
-    shadow = _to_uint8(rgb_shadow).reshape(res, res, 3)
-    owner_img = trace.owner.reshape(res, res)
+        rgb_without[sky] = rgb_all[sky] = _sky(trace.dirs[sky])
+    rgb_without[trace.hit] = base * (ambient_term + trace.shade_occ).astype(np.float32)[:, None]
+    rgb_all[trace.hit] = base * (ambient_term + trace.shade_all).astype(np.float32)[:, None]
+    colour_without = _to_uint8(rgb_without).reshape(res, res, 3)
+    colour = _to_uint8(rgb_all).reshape(res, res, 3)
 
-    def as_mask(flags: np.ndarray) -> np.ndarray:
-        return np.where(flags, 255, 0).astype(np.uint8)
-
-    images = {
-        "noshadow": noshadow,
-        "shadow": shadow,
-        "mask": as_mask(owner_img == 0),
-        "robject": as_mask(owner_img >= 1),
-        "rshadow": as_mask(_rshadow(trace).reshape(res, res)),
-        # Exact by construction: the pixels whose rendered value the inserted object's shadow changes.
-        SHADOW_MASK_KIND: as_mask(np.any(shadow != noshadow, axis=2)),
-    }
-    return images, trace
+    object_id = trace.owner.reshape(res, res).copy()
+    # Class of every owner value: a lookup table indexed by owner - SKY_ID (sky, ground, objects...).
+    owner_class = np.array([CLASS_IDS["sky"], CLASS_IDS["ground"], *(CLASS_IDS[obj.kind] for obj in objects)],
+                           np.int64)
+    buffers = SceneBuffers(
+        colour=colour,
+        colour_without_focus_shadow=colour_without,
+        object_id=object_id,
+        class_id=owner_class[object_id - _SKY],
+        instance_id=np.where(object_id >= 0, object_id + 1, 0).astype(np.int64),
+        # Exact by construction: the pixels whose rendered value the focus object's shadow changes.
+        focus_shadow=np.any(colour != colour_without, axis=2),
+        others_shadow=_others_shadow(trace).reshape(res, res),
+        depth=trace.t.astype(np.float32).reshape(res, res),
+    )
+    return buffers, trace
 
 
 def scene_seed(config: SyntheticConfig, split: str, index: int) -> int:
@@ -802,7 +866,7 @@ def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
     """Render one scene deterministically from ``scene_seed`` (same seed, same bytes).
 
     Camera, ambient level, ground texture and light are drawn first; object layouts are then
-    re-drawn until the inserted object is mostly visible and both its shadow and the occluders'
+    re-drawn until the focus object is mostly visible and both its shadow and the other objects'
     shadows cover at least ``config.min_shadow_fraction`` of the image. Re-drawing only the
     layout keeps the light angles distributed as configured. Only when
     ``MAX_SCENE_ATTEMPTS`` layouts all fail (a high light straight behind the camera hides
@@ -836,7 +900,7 @@ def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
             attempt += 1
             num_occluders = int(rng.integers(config.num_occluders[0], config.num_occluders[1] + 1))
             placed: list[SceneObject] = []
-            for role in ["inserted"] + ["occluder"] * num_occluders:
+            for role in ["focus"] + ["other"] * num_occluders:
                 obj = _place_object(role, config, camera, placed, rng)
                 if obj is None:
                     break
@@ -849,37 +913,36 @@ def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
                 rough_shadow[rough.hit] = rough.shade_all < rough.shade_occ - 1e-9
                 if not _acceptable(rough, rough_shadow, config.min_shadow_fraction):
                     continue
-            images, trace = _render(camera, placed, texture, light_dirs, ambient_term, exposure, tan_spread)
-            if not _acceptable(trace, images[SHADOW_MASK_KIND].reshape(-1) > 0, config.min_shadow_fraction):
+            buffers, trace = _render(camera, placed, texture, light_dirs, ambient_term, exposure, tan_spread)
+            if not _acceptable(trace, buffers.focus_shadow.reshape(-1), config.min_shadow_fraction):
                 continue
             return Scene(
-                images=images,
+                buffers=buffers,
                 seed=int(scene_seed),
                 camera=camera,
                 light_azimuth_deg=azimuth,
                 light_elevation_deg=elevation,
                 light_direction=(float(light[0]), float(light[1]), float(light[2])),
-                inserted=placed[0],
-                occluders=tuple(placed[1:]),
+                focus=placed[0],
+                others=tuple(placed[1:]),
                 texture=texture_name,
                 ambient=ambient,
                 attempts=attempt,
             )
     raise RuntimeError(
         f"Could not lay out scene seed {scene_seed} in {attempt} attempts with visible shadows; "
-        f"relax {PARAM_SECTION}.object_size, {PARAM_SECTION}.num_occluders, "
-        f"{PARAM_SECTION}.light_elevation_deg or {PARAM_SECTION}.min_shadow_fraction"
+        f"relax {config.parameter_name('object_size')}, {config.parameter_name('num_occluders')}, "
+        f"{config.parameter_name('light_elevation_deg')} or {config.parameter_name('min_shadow_fraction')}"
     )
 
 
-def render_split(config: SyntheticConfig, split: str) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
-    """Yield ``(name, images)`` for every scene of ``split`` ("train" or "test"), lazily, with
+def render_split_scenes(config: SyntheticConfig, split: str) -> Iterator[tuple[str, Scene]]:
+    """Yield ``(name, scene)`` for every scene of ``split`` ("train" or "test"), lazily, with
     names ``scene_00000``, ``scene_00001``... Each scene depends only on ``(config, split, index)``."""
     if split not in _SPLIT_IDS:  # checked here, not on first iteration, so typos fail at once
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     count = config.num_train if split == "train" else config.num_test
-    return ((scene_name(index), render_scene(config, scene_seed(config, split, index)).images)
-            for index in range(count))
+    return ((scene_name(index), render_scene(config, scene_seed(config, split, index))) for index in range(count))
 
 
 def scene_name(index: int) -> str:
