@@ -46,10 +46,14 @@ import torch.nn.functional as F  # noqa: E402
 import yaml  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
-from gan_pipelines.models import build_attention_net, build_discriminator, build_shadow_generator  # noqa: E402
-from gan_pipelines.models.losses import PerceptualLoss, dice_loss, lsgan_loss  # noqa: E402
-from gan_pipelines.models.shadow_inference import ShadowInference  # noqa: E402
-from gan_pipelines.models.shadow_tasks import AttentionTask, GeneratorLossWeights, ShadowGANTask, to_signed  # noqa: E402
+from gan_pipelines.families.shadow.inference import ShadowInference  # noqa: E402
+from gan_pipelines.families.shadow.networks import (  # noqa: E402
+    build_attention_net, build_shadow_generator,
+)
+from gan_pipelines.models.discriminators import build_discriminator  # noqa: E402
+from gan_pipelines.families.shadow.synthetic import shadow_ar_images  # noqa: E402
+from gan_pipelines.families.shadow.tasks import AttentionTask, GeneratorLossWeights, ShadowGANTask, to_signed  # noqa: E402
+from gan_pipelines.models.losses import PerceptualLoss, dice_loss  # noqa: E402
 from gan_pipelines.synthetic import SyntheticConfig, render_scene, scene_seed  # noqa: E402
 from gan_pipelines.training import (  # noqa: E402
     AugmentConfig, PairedImageDataset, StepContext, batch_to_device, configure_cpu_threads, make_loader, select_device,
@@ -61,6 +65,11 @@ from gan_pipelines.training.engine import use_fused_kernels  # noqa: E402
 PROJECT = Path(__file__).resolve().parents[1]
 KINDS_RGB = ("noshadow", "shadow")
 KINDS_MASK = ("mask", "robject", "rshadow", "shadow_mask")
+
+
+def _lsgan(prediction: torch.Tensor, label: float) -> torch.Tensor:
+    """LSGAN as a plain loop writes it (the reference-style side of the comparison)."""
+    return F.mse_loss(prediction.float(), torch.full_like(prediction.float(), label))
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,20 +88,20 @@ def load_params(env: str) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
     for folder in ["base"] + ([env] if env != "base" else []):
-        for path in sorted((PROJECT / "conf" / folder).glob("parameters*.yml")):
+        for path in sorted((PROJECT / "conf" / folder / "shadow").glob("parameters*.yml")):
             params = merge(params, yaml.safe_load(path.read_text()) or {})
-    return params
+    return params["shadow"]
 
 
 def render_dataset(root: Path, count: int, resolution: int) -> dict[str, np.ndarray]:
     """Render ``count`` scenes, write them as PNGs in the Shadow-AR layout under ``root`` (for
     the per-sample-decode path) and return them stacked (for the cached path)."""
-    config = SyntheticConfig.from_params({"resolution": resolution, "num_train": count, "num_test": 1})
+    config = SyntheticConfig.from_params({"resolution": resolution, "num_train": count, "num_test": 1}, section="benchmark")
     stacks: dict[str, list[np.ndarray]] = {k: [] for k in KINDS_RGB + KINDS_MASK}
     for kind in stacks:
         (root / kind).mkdir(parents=True, exist_ok=True)
     for index in range(count):
-        images = render_scene(config, scene_seed(config, "train", index)).images
+        images = shadow_ar_images(render_scene(config, scene_seed(config, "train", index)))
         for kind, image in images.items():
             stacks[kind].append(image)
             bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
@@ -251,14 +260,14 @@ def reference_generator_step_fn(params, device, perceptual: bool):
         target = batch["shadow"]
         output = generator(batch["noshadow"], to_signed(batch["mask"]), to_signed(batch["robject"]), to_signed(batch["rshadow"]))
         l2 = F.mse_loss(output.coarse, target) + F.mse_loss(output.refined, target)
-        loss = w.l2 * l2 + w.adversarial * lsgan_loss(discriminator(output.refined), True)
+        loss = w.l2 * l2 + w.adversarial * _lsgan(discriminator(output.refined), 1.0)
         if loss_fn is not None:
             loss = loss + w.perceptual * (loss_fn(output.coarse, target) + loss_fn(output.refined, target))
         opt_g.zero_grad()
         loss.backward()
         opt_g.step()
         opt_d.zero_grad()
-        d_loss = 0.5 * (lsgan_loss(discriminator(target), True) + lsgan_loss(discriminator(output.refined.detach()), False))
+        d_loss = 0.5 * (_lsgan(discriminator(target), 1.0) + _lsgan(discriminator(output.refined.detach()), 0.0))
         d_loss.backward()
         opt_d.step()
 

@@ -14,7 +14,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-MASK_THRESHOLD = 128  # Shadow-AR masks are 0/255; anything at or above 128 counts as "on".
+MASK_THRESHOLD = 128  # The project's one mask threshold: masks are 0/255; >= 128 counts as "on".
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -107,3 +107,18 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
             Image.fromarray(mask).resize((width, height), resample=Image.Resampling.NEAREST)
         )
     return np.where(mask >= MASK_THRESHOLD, 255, 0).astype(np.uint8)
+
+
+def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an integer label map (class or instance indices, (H, W)) to ``size = (height,
+    width)`` with nearest-neighbour sampling; values are kept exactly, never thresholded."""
+    height, width = size
+    if labels.ndim != 2:
+        raise ValueError(f"resize_labels expects an (H, W) label map, got shape {labels.shape}")
+    if labels.shape == (height, width):
+        return labels
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"resize_labels expects integer labels, got dtype {labels.dtype}")
+    # PIL's NEAREST on 32-bit integers: the same sampling as masks get, values untouched.
+    resized = Image.fromarray(labels.astype(np.int32)).resize((width, height), resample=Image.Resampling.NEAREST)
+    return np.asarray(resized).astype(labels.dtype)

@@ -1,27 +1,32 @@
-"""Project pipelines: one per stage, ``shadow`` = all stages, ``__default__`` = ``shadow``."""
+"""Project pipelines: for every family ``<family>.<stage>`` and ``<family>`` (its training chain);
+``__default__`` is the shadow family's chain.
+
+A family is a module with ``create_pipelines() -> {stage: Pipeline}`` (``""`` for its chain);
+registering one is one line in :data:`FAMILIES`.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from kedro.pipeline import Pipeline
 
-from gan_pipelines.pipelines import evaluate, ingest, preprocess, report, shadow_export, shadow_predict, train_attention, train_generator
-
-# The shadow family's stages, in the order data flows through them.
-SHADOW_STAGES = {
-    "ingest": ingest,
-    "preprocess": preprocess,
-    "train_attention": train_attention,
-    "train_generator": train_generator,
-    "evaluate": evaluate,
-    "report": report,
+# family name -> module whose create_pipelines() builds its namespaced pipelines
+FAMILIES: dict[str, str] = {
+    "shadow": "gan_pipelines.families.shadow.pipeline",
 }
+DEFAULT_FAMILY = "shadow"
+
+
+def family_pipelines(family: str, module_name: str) -> dict[str, Pipeline]:
+    """``{"<family>": chain, "<family>.<stage>": stage}`` from one family module."""
+    stages = importlib.import_module(module_name).create_pipelines()
+    return {family if stage == "" else f"{family}.{stage}": pipeline for stage, pipeline in stages.items()}
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = {name: module.create_pipeline() for name, module in SHADOW_STAGES.items()}
-    pipelines["shadow"] = sum(pipelines.values(), Pipeline([]))
-    pipelines["__default__"] = pipelines["shadow"]
-    # Not part of `shadow`: they use a trained model (on the user's own images; export to ONNX).
-    pipelines["shadow_predict"] = shadow_predict.create_pipeline()
-    pipelines["shadow_export"] = shadow_export.create_pipeline()
+    pipelines: dict[str, Pipeline] = {}
+    for family, module_name in FAMILIES.items():
+        pipelines.update(family_pipelines(family, module_name))
+    pipelines["__default__"] = pipelines[DEFAULT_FAMILY]
     return pipelines

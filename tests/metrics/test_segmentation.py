@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from gan_pipelines.metrics.segmentation import (
     balanced_error_rate,
-    confusion_counts,
     ber_from_counts,
+    binary_rates,
+    confusion_counts,
     iou,
     iou_from_counts,
 )
@@ -46,9 +49,15 @@ def test_iou_by_hand_and_empty_union_is_one():
     assert iou(PROBS, TARGET).tolist() == pytest.approx([0.4, 1.0])
 
 
-def test_ber_by_hand():
-    # channel 0: TPR 2/3, TNR 3/5 -> 1 - (2/3 + 3/5) / 2; channel 1: TPR undefined -> 1, TNR 1 -> 0
-    assert balanced_error_rate(PROBS, TARGET).tolist() == pytest.approx([1 - (2 / 3 + 3 / 5) / 2, 0.0])
+def test_ber_by_hand_and_undefined_rates_are_nan():
+    # channel 0: TPR 2/3, TNR 3/5 -> 1 - (2/3 + 3/5) / 2; channel 1: the target has no positive
+    # pixel, so TPR and with it BER are undefined: NaN, never a perfect 0.
+    ber = balanced_error_rate(PROBS, TARGET).tolist()
+    assert ber[0] == pytest.approx(1 - (2 / 3 + 3 / 5) / 2)
+    assert math.isnan(ber[1])
+    tpr, tnr = binary_rates(confusion_counts(PROBS, TARGET))
+    assert tpr[0].item() == pytest.approx(2 / 3) and tnr[0].item() == pytest.approx(3 / 5)
+    assert math.isnan(tpr[1].item()) and tnr[1].item() == 1.0
 
 
 def test_threshold_applies_to_prediction_only():

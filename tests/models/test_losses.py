@@ -6,7 +6,7 @@ import pytest
 import torch
 from torchvision.models.vgg import cfgs, make_layers
 
-from gan_pipelines.models import PerceptualLoss, dice_loss, lsgan_loss
+from gan_pipelines.models import PerceptualLoss, dice_loss
 
 
 def test_dice_loss_hand_values():
@@ -27,13 +27,6 @@ def test_dice_loss_pools_the_batch_and_is_fp32():
     assert loss.item() == pytest.approx(1 - 2 / 3)
     with pytest.raises(ValueError, match="differ in shape"):
         dice_loss(probs, target[:1])
-
-
-def test_lsgan_loss_hand_values():
-    prediction = torch.tensor([[[[0.0, 1.0], [2.0, 0.5]]]], dtype=torch.bfloat16)
-    assert lsgan_loss(prediction, True).item() == pytest.approx((1 + 0 + 1 + 0.25) / 4)
-    assert lsgan_loss(prediction, False).item() == pytest.approx((0 + 1 + 4 + 0.25) / 4)
-    assert lsgan_loss(prediction, True).dtype == torch.float32
 
 
 @pytest.fixture(scope="module")

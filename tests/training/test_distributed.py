@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from gan_pipelines.models import build_attention_net
-from gan_pipelines.pipelines.train_attention.nodes import fit_attention
-from gan_pipelines.pipelines.train_generator.nodes import fit_generator
-from gan_pipelines.pipelines.training_setup import run_training, trainer_config
+from gan_pipelines.families.shadow.networks import build_attention_net
+from gan_pipelines.families.shadow.nodes.train_attention import fit_attention
+from gan_pipelines.families.shadow.nodes.train_generator import fit_generator
+from gan_pipelines.stages.training_setup import run_training, trainer_config
 from gan_pipelines.training.data import EpochShuffleSampler
 from gan_pipelines.training.distributed import check_devices, per_device_batch_size
 

@@ -4,7 +4,7 @@ Kedro's ``PartitionedDataset`` cannot be versioned, so pipelines that produce im
 (synthetic renders, resized copies of the real data, generated samples) use this dataset instead.
 
 In memory an image folder is a dict keyed by POSIX relative path, e.g.
-``"train/noshadow/scene_00001.png"`` (see :mod:`gan_pipelines.layout`), whose values are uint8
+``"train/photo/scene_00001.png"`` (see :mod:`gan_pipelines.image_folders`), whose values are uint8
 numpy arrays: ``(H, W)`` masks or ``(H, W, 3)`` RGB images.
 
 * ``save`` accepts arrays or zero-argument callables returning an array (so an upstream node
@@ -16,17 +16,17 @@ numpy arrays: ``(H, W)`` masks or ``(H, W, 3)`` RGB images.
 
 On disk, with ``versioned: true`` (Kedro's usual layout, the version being a folder)::
 
-    data/02_intermediate/shadow_raw/
-        2024-05-01T10.00.00.000Z/shadow_raw/train/noshadow/scene_00001.png
-        2024-05-02T08.30.00.000Z/shadow_raw/train/noshadow/scene_00001.png
+    data/01_raw/facades_raw/
+        2024-05-01T10.00.00.000Z/facades_raw/train/photo/scene_00001.png
+        2024-05-02T08.30.00.000Z/facades_raw/train/photo/scene_00001.png
 
 and without versioning the images sit directly under ``path``.
 
 Example ``catalog.yml`` entry::
 
-    shadow_raw:
+    "{family}.raw":
       type: gan_pipelines.datasets.VersionedImageFolderDataset
-      path: data/02_intermediate/shadow_raw
+      path: data/01_raw/{family}_raw
       versioned: true
       metadata:
         kedro-viz:
@@ -118,7 +118,7 @@ def validate_key(key: Any) -> str:
     if problem:
         raise DatasetError(
             f"Invalid image folder key {key!r}: {problem}. Keys must be relative POSIX paths "
-            f"inside the folder, e.g. 'train/noshadow/scene_00001.png'."
+            f"inside the folder, e.g. 'train/photo/scene_00001.png'."
         )
     return key
 

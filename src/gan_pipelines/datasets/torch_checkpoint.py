@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import pickle
 import re
-import uuid
 from copy import deepcopy
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import fsspec
@@ -43,6 +41,8 @@ from kedro.io.core import (
     get_filepath_str,
     get_protocol_and_path,
 )
+
+from gan_pipelines.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,9 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict[str, Any], dict[str, 
         fs_args: Extra fsspec filesystem arguments; nested ``open_args_load`` /
             ``open_args_save`` go to ``fs.open``.
         metadata: Free-form metadata (e.g. the kedro-viz layer); ignored by Kedro itself.
+        lazy: ``load`` returns a :class:`LazyCheckpoint` that reads the file only when asked, so a
+            node can take a checkpoint it may not need (e.g. prediction with an exported model).
+            Used through Kedro transcoding: ``"<name>@lazy"`` is the same file as ``"<name>"``.
     """
 
     DEFAULT_LOAD_ARGS: dict[str, Any] = {"map_location": "cpu"}
@@ -98,7 +101,11 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict[str, Any], dict[str, 
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        lazy: bool = False,
     ) -> None:
+        if not isinstance(lazy, bool):
+            raise DatasetError(f"TorchCheckpointDataset '{filepath}': lazy must be true or false, got {lazy!r}")
+        self._lazy = lazy
         load_args = dict(load_args or {})
         if "weights_only" in load_args and load_args.pop("weights_only") is not True:
             raise DatasetError(
@@ -130,7 +137,12 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict[str, Any], dict[str, 
     def _display(self, path: str) -> str:
         return path if self._protocol == "file" else f"{self._protocol}://{path}"
 
-    def load(self) -> dict[str, Any]:
+    def load(self) -> dict[str, Any] | LazyCheckpoint:
+        if self._lazy:
+            return LazyCheckpoint(self)
+        return self._load_now()
+
+    def _load_now(self) -> dict[str, Any]:
         load_path = get_filepath_str(self._get_load_path(), self._protocol)
         name = self._display(load_path)
         try:
@@ -164,7 +176,7 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict[str, Any], dict[str, 
         self._check_weights_only(payload, name)
 
         if self._protocol == "file":
-            self._write_local_atomically(save_path, payload)
+            write_atomically(save_path, payload)
         else:
             with self._fs.open(save_path, **self._fs_open_args_save) as handle:
                 handle.write(payload)
@@ -184,23 +196,6 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict[str, Any], dict[str, 
                 f"nn.Module or optimizer objects or custom classes."
             ) from exc
 
-    @staticmethod
-    def _write_local_atomically(save_path: str, payload: bytes) -> None:
-        target = Path(save_path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Hidden temporary name in the same folder: never matched by Kedro's version glob
-        # ``<filepath>/*/<name>``, and ``os.replace`` within one folder is atomic.
-        temp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:12]}")
-        try:
-            with open(temp, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-
     def _exists(self) -> bool:
         try:
             load_path = get_filepath_str(self._get_load_path(), self._protocol)
@@ -215,6 +210,7 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict[str, Any], dict[str, 
             "load_args": self._load_args,
             "save_args": self._save_args,
             "version": self._version,
+            "lazy": self._lazy,
         }
 
     def _release(self) -> None:
@@ -223,3 +219,23 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict[str, Any], dict[str, 
 
     def _invalidate_cache(self) -> None:
         self._fs.invalidate_cache(get_filepath_str(self._filepath, self._protocol))
+
+
+class LazyCheckpoint:
+    """A checkpoint not read yet (what ``TorchCheckpointDataset(lazy=True).load()`` returns).
+
+    ``exists()`` says whether there is a checkpoint to read (for a versioned dataset: any version,
+    or the pinned one); ``load()`` reads it as the dataset's normal ``load`` does, with the same
+    errors naming the file."""
+
+    def __init__(self, dataset: TorchCheckpointDataset) -> None:
+        self._dataset = dataset
+
+    def exists(self) -> bool:
+        return self._dataset.exists()
+
+    def load(self) -> dict[str, Any]:
+        return self._dataset._load_now()
+
+    def __repr__(self) -> str:
+        return f"LazyCheckpoint({self._dataset._filepath.as_posix()})"

@@ -9,16 +9,18 @@ Conventions:
 - Counts are pooled over the batch and all pixels of a channel (not averaged per image), so
   summing :func:`confusion_counts` over batches and calling :func:`iou_from_counts` /
   :func:`ber_from_counts` gives exact whole-set values.
-- Results are float32 tensors of shape (C,), one value per channel (for the attention block:
-  channel 0 robject, channel 1 rshadow).
+- Results are float32 tensors of shape (C,), one value per channel.
 
-Empty cases have defined values: IoU is 1.0 when prediction and target are both empty; in BER a
-rate whose denominator is zero (no positive, or no negative pixel) counts as 1.0, so it adds no
-error and BER is decided by the other rate alone.
+Empty cases: IoU is 1.0 when prediction and target are both empty (nothing to find, nothing
+found). A true-positive or true-negative rate whose denominator is zero (the target has no
+positive, or no negative pixel) is undefined, NaN, and so is the BER built from it: it is
+reported as missing, never as a perfect or a zero score. This is the project's one BER; every
+family's BER-like metric (e.g. the shadow family's GBER/LBER) is computed from these rates.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -57,21 +59,28 @@ def confusion_counts(probs: torch.Tensor, target: torch.Tensor, threshold: float
     )
 
 
-def _ratio_or_one(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+def _ratio_or(numerator: torch.Tensor, denominator: torch.Tensor, empty: float) -> torch.Tensor:
     numerator, denominator = numerator.double(), denominator.double()
-    return torch.where(denominator > 0, numerator / denominator.clamp(min=1), torch.ones_like(numerator))
+    return torch.where(denominator > 0, numerator / denominator.clamp(min=1), torch.full_like(numerator, empty))
+
+
+def binary_rates(counts: ConfusionCounts) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(TPR, TNR)`` per channel as float64 tensors (C,): TP / (TP + FN) and TN / (TN + FP);
+    NaN where the denominator is zero."""
+    tpr = _ratio_or(counts.true_positive, counts.true_positive + counts.false_negative, math.nan)
+    tnr = _ratio_or(counts.true_negative, counts.true_negative + counts.false_positive, math.nan)
+    return tpr, tnr
 
 
 def iou_from_counts(counts: ConfusionCounts) -> torch.Tensor:
     """TP / (TP + FP + FN) per channel; 1.0 where the union is empty."""
     union = counts.true_positive + counts.false_positive + counts.false_negative
-    return _ratio_or_one(counts.true_positive, union).float()
+    return _ratio_or(counts.true_positive, union, 1.0).float()
 
 
 def ber_from_counts(counts: ConfusionCounts) -> torch.Tensor:
-    """1 - (TPR + TNR) / 2 per channel; a rate with a zero denominator counts as 1.0."""
-    tpr = _ratio_or_one(counts.true_positive, counts.true_positive + counts.false_negative)
-    tnr = _ratio_or_one(counts.true_negative, counts.true_negative + counts.false_positive)
+    """1 - (TPR + TNR) / 2 per channel; NaN where either rate is undefined."""
+    tpr, tnr = binary_rates(counts)
     return (1.0 - (tpr + tnr) / 2.0).float()
 
 

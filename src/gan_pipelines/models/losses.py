@@ -1,6 +1,7 @@
-"""Losses shared by the GAN families: soft Dice, LSGAN, VGG16 perceptual.
+"""Losses shared by the GAN families: soft Dice and VGG16 perceptual (the adversarial ones are in
+:mod:`gan_pipelines.models.gan_losses`).
 
-All three compute in float32 whatever the input dtype, so they give the same numbers inside a
+Both compute in float32 whatever the input dtype, so they give the same numbers inside a
 ``torch.autocast`` region (bf16/fp16 activations) as outside it.
 """
 
@@ -33,15 +34,6 @@ def dice_loss(probs: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> to
     intersection = (probs * target).sum(dim=dims)
     total = probs.sum(dim=dims) + target.sum(dim=dims)
     return (1.0 - (2.0 * intersection + eps) / (total + eps)).mean()
-
-
-def lsgan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
-    """Least-squares GAN loss: mean squared distance of the discriminator output to 1 (real) or
-    0 (fake), in float32. Generator: ``lsgan_loss(D(fake), True)``; discriminator:
-    ``0.5 * (lsgan_loss(D(real), True) + lsgan_loss(D(fake.detach()), False))``."""
-    prediction = prediction.float()
-    target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
-    return F.mse_loss(prediction, target)
 
 
 class PerceptualLoss(nn.Module):

@@ -1,6 +1,6 @@
 """Local lookup of pretrained weights: nothing here ever touches the network.
 
-Two kinds of weights are used by the shadow model:
+Two kinds of weights are looked up:
 
 - ImageNet weights for the U-Net encoders (``encoder_weights: imagenet``). smp 0.6 downloads
   them from the Hugging Face Hub (``smp-hub/<encoder>.imagenet``, file ``model.safetensors``);

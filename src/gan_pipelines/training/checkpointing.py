@@ -1,18 +1,19 @@
 """Atomic save and safe load of full training state.
 
 A crash (or a NaN, or a kill) during a save never leaves a half-written checkpoint behind:
-the state is written to a temporary file in the same folder and moved over the target with
-``os.replace``, which is atomic on POSIX and Windows.
+the state goes through :func:`gan_pipelines.files.write_atomically` (a temporary file in the same
+folder, moved over the target with ``os.replace``).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from gan_pipelines.files import write_atomically
 
 
 class CheckpointError(RuntimeError):
@@ -25,34 +26,7 @@ def save_training_state(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     ``state`` should hold only tensors and plain Python values so that
     :func:`load_training_state` can read it with ``weights_only=True``.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    _fsync_directory(target.parent)
-    return target
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Make the rename durable; best effort (not possible on every OS/filesystem)."""
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    return write_atomically(path, lambda stream: torch.save(state, stream))
 
 
 def load_training_state(path: str | os.PathLike) -> dict[str, Any]:

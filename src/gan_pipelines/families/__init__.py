@@ -1,0 +1,3 @@
+"""Model families: each subpackage holds everything only that family knows (image kinds, data
+sources, networks and training tasks, evaluation protocol, predict/export, nodes, pipelines).
+Shared packages never import from here."""

@@ -1,0 +1,1 @@
+"""The shadow family: ARShadowGAN-like shadows for objects inserted into photos."""

@@ -1,0 +1,126 @@
+"""shadow.evaluate: the test-split metrics of the trained model and of two baselines, one protocol.
+
+Baselines on the same images: ``identity`` (output = noshadow, adds no shadow) and
+``ground_truth_attention`` (the generator fed the true robject/rshadow: an upper bound for the
+attention block). Metrics are computed on uint8 images at the model's resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from gan_pipelines.families.shadow.data import load_split_arrays, sample_names, shadow_mask_source
+from gan_pipelines.families.shadow.layout import SHADOW_MASK_KIND
+from gan_pipelines.image_folders import folder_version, image_key
+from gan_pipelines.images import MASK_THRESHOLD
+from gan_pipelines.params import check_known_keys
+
+logger = logging.getLogger(__name__)
+
+SECTION = "shadow.evaluate"
+METHODS = ("model", "identity", "ground_truth_attention")
+
+
+def evaluate_shadow_model(
+    model_input: Mapping[str, Callable[[], np.ndarray]],
+    attention_checkpoint: Mapping[str, Any],
+    generator_checkpoint: Mapping[str, Any],
+    params: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray]]:
+    """Return (per-image rows, metrics.json content, test predictions image folder)."""
+    import torch
+
+    from gan_pipelines.families.shadow.evaluation import SHADOW_DIFF_THRESHOLD, aggregate, evaluate_image
+    from gan_pipelines.metrics.segmentation import ber_from_counts, confusion_counts, iou_from_counts
+    from gan_pipelines.families.shadow.bundles import attention_from_bundle, generator_from_bundle
+    from gan_pipelines.families.shadow.inference import ShadowInference, predict_shadows, shadow_layer_to_uint8
+    from gan_pipelines.training import select_device, select_precision
+
+    check_known_keys(params, {"batch_size", "mask_threshold", "device", "precision"}, SECTION)
+    threshold = float(params.get("mask_threshold", SHADOW_DIFF_THRESHOLD))
+    names = sample_names(model_input, "test")
+    if not names:
+        raise ValueError(f"{SECTION}: the test split is empty")
+    if image_key("test", "shadow", names[0]) not in model_input:
+        raise ValueError(f"{SECTION}: the test split has no 'shadow' ground truth (inference-only data?)")
+    kinds = ("noshadow", "shadow", "mask", "robject", "rshadow", SHADOW_MASK_KIND)
+    has_exact_mask = shadow_mask_source(model_input, "test") == "exact"  # a partial shadow_mask folder is an error
+    data = load_split_arrays(model_input, "test", kinds)
+
+    device = select_device(params.get("device", "auto"))
+    precision = select_precision(device, params.get("precision", "auto"))
+    model = ShadowInference(attention_from_bundle(attention_checkpoint), generator_from_bundle(generator_checkpoint))
+    run = dict(batch_size=int(params.get("batch_size", 16)), device=device, autocast_dtype=precision.autocast_dtype)
+    predicted = predict_shadows(model, data["noshadow"], data["mask"], **run)
+    with_true_maps = predict_shadows(
+        model, data["noshadow"], data["mask"], robject=data["robject"], rshadow=data["rshadow"], **run
+    )
+    outputs = {"model": predicted.image, "identity": data["noshadow"], "ground_truth_attention": with_true_maps.image}
+
+    rows = []
+    for index, name in enumerate(tqdm(names, desc="evaluate", unit="image")):
+        for method in METHODS:
+            metrics = evaluate_image(
+                data["shadow"][index], outputs[method][index], data["noshadow"][index],
+                data[SHADOW_MASK_KIND][index], mask_threshold=threshold,
+            )
+            rows.append({"name": name, "method": method, **metrics})
+    table = pd.DataFrame(rows)
+
+    truth = torch.from_numpy(np.stack([data["robject"], data["rshadow"]], axis=1) >= MASK_THRESHOLD).float()
+    probs = torch.from_numpy(np.stack([predicted.robject, predicted.rshadow], axis=1) >= MASK_THRESHOLD).float()
+    counts = confusion_counts(probs, truth)
+    iou, ber = iou_from_counts(counts), ber_from_counts(counts)
+
+    metrics: dict[str, Any] = {}
+    for method in METHODS:
+        summary = aggregate(table[table.method == method].drop(columns=["name", "method"]).to_dict("records"))
+        metrics[method] = {k: _number(v) for k, v in summary.items()}
+    metrics["attention"] = {
+        "iou": float(iou.mean()), "iou_robject": float(iou[0]), "iou_rshadow": float(iou[1]),
+        "ber": float(ber.mean()), "ber_robject": float(ber[0]), "ber_rshadow": float(ber[1]),
+    }
+    metrics["meta"] = {
+        "resolution": int(data["noshadow"].shape[1]),
+        "num_test_images": len(names),
+        "shadow_mask": "exact (synthetic)" if has_exact_mask else f"derived: grey |shadow - noshadow| > {threshold:g}",
+        "predicted_mask_threshold": threshold,
+        "model_input_version": folder_version(model_input) or "unversioned",
+        "attention_trained_at": attention_checkpoint.get("meta", {}).get("trained_at", "unknown"),
+        "generator_trained_at": generator_checkpoint.get("meta", {}).get("trained_at", "unknown"),
+        "device": str(device),
+        "precision": precision.name,
+    }
+    _log_table(metrics)
+
+    predictions = {}
+    for index, name in enumerate(names):
+        predictions[image_key("test", "output", name)] = predicted.image[index]
+        predictions[image_key("test", "robject", name)] = predicted.robject[index]
+        predictions[image_key("test", "rshadow", name)] = predicted.rshadow[index]
+        predictions[image_key("test", "shadow_layer", name)] = shadow_layer_to_uint8(predicted.shadow_layer[index])
+        predictions[image_key("test", "output_gt_attention", name)] = with_true_maps.image[index]
+    return table, metrics, predictions
+
+
+def _number(value: Any) -> float | int | None:
+    """JSON-safe number: NaN (e.g. every local mask empty) becomes null."""
+    value = float(value)
+    if np.isnan(value):
+        return None
+    return int(value) if value.is_integer() and abs(value) < 2**31 else value
+
+
+def _log_table(metrics: Mapping[str, Any]) -> None:
+    keys = ("GRMSE", "LRMSE", "GSSIM", "LSSIM", "GPSNR", "LPSNR", "GBER", "LBER")
+    lines = [f"{'':24s}" + "".join(f"{k:>8s}" for k in keys)]
+    for method in METHODS:
+        values = metrics[method]
+        lines.append(f"{method:24s}" + "".join(f"{values[k]:8.3f}" if values[k] is not None else "     n/a" for k in keys))
+    logger.info("Test metrics (%d images):\n%s", metrics["meta"]["num_test_images"], "\n".join(lines))

@@ -1,0 +1,119 @@
+"""report: metrics side by side, best / worst / random test samples as pictures, training curves,
+and the configuration and versions they came from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gan_pipelines.image_folders import image_key
+from gan_pipelines.params import check_known_keys
+
+SECTION = "shadow.report"
+METRIC_ORDER = ("GRMSE", "LRMSE", "GSSIM", "LSSIM", "GPSNR", "LPSNR", "GBER", "LBER")
+LOWER_IS_BETTER = {"GRMSE", "LRMSE", "GBER", "LBER"}
+METHODS = ("model", "identity", "ground_truth_attention")
+GRID_COLUMNS = (
+    ("noshadow", "input", "model_input"),
+    ("mask", "object mask", "model_input"),
+    ("robject", "pred. robject", "predictions"),
+    ("rshadow", "pred. rshadow", "predictions"),
+    ("shadow_layer", "shadow layer", "predictions"),
+    ("output", "output", "predictions"),
+    ("shadow", "ground truth", "model_input"),
+)
+
+
+def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows = protocol metrics, columns = model and baselines."""
+    frame = pd.DataFrame(
+        {method: [metrics[method].get(k) for k in METRIC_ORDER] for method in METHODS}, index=list(METRIC_ORDER)
+    ).astype(float)
+    frame.index.name = "metric"
+    frame["better"] = ["lower" if k in LOWER_IS_BETTER else "higher" for k in METRIC_ORDER]
+    return frame
+
+
+def pick_examples(per_image: pd.DataFrame, rank_by: str, count: int, seed: int) -> dict[str, list[str]]:
+    """Best, worst and random test samples by the model's ``rank_by`` metric (NaN rows left out)."""
+    model_rows = per_image[per_image.method == "model"].dropna(subset=[rank_by])
+    ascending = rank_by in LOWER_IS_BETTER
+    ranked = model_rows.sort_values(rank_by, ascending=ascending)["name"].tolist()
+    rng = np.random.default_rng(seed)
+    random = sorted(rng.choice(sorted(model_rows["name"]), size=min(count, len(model_rows)), replace=False).tolist())
+    return {"best": ranked[:count], "worst": ranked[::-1][:count], "random": random}
+
+
+def build_report(
+    model_input: Mapping[str, Callable[[], np.ndarray]],
+    predictions: Mapping[str, Callable[[], np.ndarray]],
+    per_image: pd.DataFrame,
+    metrics: dict[str, Any],
+    attention_history: pd.DataFrame,
+    generator_history: pd.DataFrame,
+    ingest_params: dict[str, Any],
+    preprocess_params: dict[str, Any],
+    attention_params: dict[str, Any],
+    generator_params: dict[str, Any],
+    params: dict[str, Any],
+) -> tuple[str, str]:
+    """Return (self-contained HTML, Markdown summary)."""
+    from gan_pipelines.reporting.html_report import (
+        config_block, curves_figure, html_table, image_grid_figure, image_tag, markdown_table, png_data_uri, render_html,
+    )
+
+    check_known_keys(params, {"num_examples", "rank_by", "seed"}, SECTION)
+    rank_by = params.get("rank_by", "LRMSE")
+    if rank_by not in METRIC_ORDER:
+        raise ValueError(f"{SECTION}.rank_by must be one of {', '.join(METRIC_ORDER)}; got {rank_by!r}")
+    table = metrics_table(metrics)
+    attention = pd.DataFrame({"value": metrics["attention"]})
+    attention.index.name = "attention (test)"
+    meta = metrics["meta"]
+
+    sources = {"model_input": model_input, "predictions": predictions}
+    sections = [
+        ("Test metrics", html_table(table) + _protocol_note(meta) + html_table(attention)),
+    ]
+    examples = pick_examples(per_image, rank_by, int(params.get("num_examples", 4)), int(params.get("seed", 0)))
+    scores = per_image[per_image.method == "model"].set_index("name")[rank_by]
+    for label, names in examples.items():
+        rows = [[sources[src][image_key("test", kind, name)]() for kind, _, src in GRID_COLUMNS] for name in names]
+        figure = image_grid_figure(rows, [title for _, title, _ in GRID_COLUMNS], [f"{n}\n{rank_by} {scores[n]:.1f}" for n in names])
+        sections.append((f"{label.capitalize()} test samples by {rank_by}", image_tag(png_data_uri(figure), label)))
+
+    sections.append(("Training curves", "".join([
+        image_tag(png_data_uri(curves_figure(attention_history, {
+            "Dice loss": ["train_dice", "val_loss"], "val IoU / BER": ["val_iou", "val_ber"]}, "attention")), "attention curves"),
+        image_tag(png_data_uri(curves_figure(generator_history, {
+            "generator": ["train_generator", "val_loss"], "adversarial": ["train_adversarial", "train_discriminator"],
+            "val error in shadow (0..255)": ["val_local_rmse"]}, "shadow generator")), "generator curves"),
+    ])))
+    config = {
+        "ingest": ingest_params, "preprocess": preprocess_params,
+        "train_attention": attention_params, "train_generator": generator_params,
+    }
+    sections.append(("Configuration and versions", config_block({"meta": meta, **config})))
+    html_page = render_html("Shadow generation report", sections)
+
+    summary = "\n".join([
+        "# Shadow generation: test summary", "",
+        f"{meta['num_test_images']} test images at {meta['resolution']} px; model input version "
+        f"{meta['model_input_version']}; shadow mask {meta['shadow_mask']}.", "",
+        markdown_table(table), "",
+        markdown_table(attention), "",
+        "Full report with pictures and curves: shadow_report.html", "",
+    ])
+    return html_page, summary
+
+
+def _protocol_note(meta: Mapping[str, Any]) -> str:
+    return (
+        "<p class='note'>Per image on uint8 RGB at {res} px, averaged over {n} test images. Local metrics "
+        "inside the inserted object's shadow mask ({mask}). Predicted shadow = grey |output - input| &gt; "
+        "{thr:g}. identity = the input unchanged (adds no shadow); ground_truth_attention = the generator fed "
+        "the true robject/rshadow maps.</p>"
+    ).format(res=meta["resolution"], n=meta["num_test_images"], mask=meta["shadow_mask"], thr=meta["predicted_mask_threshold"])

@@ -1,0 +1,561 @@
+"""Read and validate real data in the Shadow-AR layout (the ``ingest`` step).
+
+Accepted input (``shadow.ingest.path``) is a folder or a ``.zip`` archive holding::
+
+    <root>/{train,test}/{noshadow,shadow,mask,robject,rshadow}/<name>.png   (PNG or JPEG)
+
+where ``<root>`` is the folder / archive itself or a single top-level folder inside it
+(``dataset/train/...``). Inference-only data holds just ``test/{noshadow,mask}/`` (no ``train/``,
+no ``shadow``/``robject``/``rshadow`` anywhere); :attr:`ShadowARData.inference_only` says so.
+
+Everything is validated before the caller writes anything:
+
+- a sample is a ``(split, file stem)`` pair; it must have exactly one image in every required
+  kind folder (all five kinds, or ``noshadow`` + ``mask`` for inference-only data);
+- every file is decoded once (:func:`gan_pipelines.images.read_image`); RGB kinds are made RGB
+  (grey promoted, alpha dropped), mask kinds single-channel 0/255 binarised at 128; RGB/RGBA masks,
+  grey masks with values other than 0/255 (JPEG) and 0/1 masks (rescaled to 0/255) are converted
+  and counted in one log line each, never one line per file;
+- all files of a sample share one size.
+
+Decisions about stray files (documented here because the caller cannot see them):
+
+- operating-system litter (names starting with ``.`` such as ``.DS_Store`` and ``._x.png``
+  AppleDouble files, hidden folders such as ``.ipynb_checkpoints``, ``__MACOSX/``, ``Thumbs.db``,
+  ``desktop.ini``) is ignored with one DEBUG summary line;
+- a non-image file (any extension other than .png/.jpg/.jpeg) inside a kind folder is a problem of
+  the sample with its stem (``train/x: mask/x.txt: not a PNG or JPEG file``); it is never dropped;
+- files in a sub-folder of a kind folder are reported as problems too (the layout is flat);
+- folders and files outside ``{train,test}/<kind>/`` (``README.md``, ``val/``, ``train/shadow_mask/``)
+  are not part of the layout: they are ignored with one INFO line naming them.
+
+``on_invalid="error"`` raises a single :class:`ShadowARDataError` listing every problem;
+``on_invalid="skip"`` keeps the valid samples and returns the rest in
+:attr:`ShadowARData.skipped` (columns ``split, name, reason``).
+
+Archives are read in place (no extraction); one whose entries are absolute, hold ``..``
+components or drive letters is refused before anything is read from it. Decoded arrays are not
+kept: the returned loaders re-read and re-normalise a file when called (memory stays bounded for
+3,000 x 640x480 quintuples); they are picklable, so they can go into DataLoader workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import zipfile
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from gan_pipelines.families.shadow import layout
+from gan_pipelines.image_folders import image_key, split_key
+from gan_pipelines.images import IMAGE_SUFFIXES, ImageError, read_image, to_binary_mask, to_rgb
+
+logger = logging.getLogger(__name__)
+
+ON_INVALID_CHOICES = ("error", "skip")
+SKIPPED_COLUMNS = ["split", "name", "reason"]
+# Kinds that only full (training / evaluation) data has.
+TARGET_KINDS = tuple(kind for kind in layout.SAMPLE_KINDS if kind not in layout.INFERENCE_KINDS)
+# Operating-system litter, ignored (DEBUG log). Names starting with "." are litter too.
+JUNK_NAMES = frozenset({"thumbs.db", "desktop.ini", "__macosx"})
+# How many folder levels we descend through a chain of single top-level folders.
+MAX_WRAPPER_DEPTH = 3
+
+EXPECTED_LAYOUT = (
+    "Expected the Shadow-AR layout (a folder or a .zip; the layout may also sit inside one\n"
+    "top-level folder, e.g. dataset/train/...):\n"
+    "  <root>/train/{noshadow,shadow,mask,robject,rshadow}/<name>.png\n"
+    "  <root>/test/{noshadow,shadow,mask,robject,rshadow}/<name>.png\n"
+    "Every sample has one file with the same name in each kind folder (PNG or JPEG).\n"
+    "For inference only, <root>/test/{noshadow,mask}/<name>.png is enough."
+)
+
+
+class ShadowARDataError(ValueError):
+    """The Shadow-AR input is missing, malformed or holds invalid samples; the message says
+    which and why, and what layout is expected."""
+
+
+@dataclass
+class ShadowARData:
+    """Validated Shadow-AR data.
+
+    ``images`` maps ``image_key(split, kind, name)`` to a loader returning the normalised
+    array (RGB ``(H, W, 3)`` uint8, masks ``(H, W)`` uint8 0/255). ``skipped`` lists the samples
+    left out in ``on_invalid="skip"`` mode (columns ``split, name, reason``; empty otherwise).
+    """
+
+    images: dict[str, Callable[[], np.ndarray]]
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
+    inference_only: bool = False
+
+    @property
+    def samples(self) -> list[tuple[str, str]]:
+        """Sorted ``(split, name)`` pairs of the valid samples."""
+        return sorted({split_key(key)[::2] for key in self.images})
+
+
+# --------------------------------------------------------------------------------------------
+# Sources: a folder or a zip archive, listed as POSIX relative paths, read as bytes.
+
+
+class _FolderSource:
+    def __init__(self, root: Path):
+        self.root = root
+        self.label = str(root)
+
+    def list(self) -> tuple[dict[str, str], set[str]]:
+        """Return ``({relative file path: member}, {relative dir paths})``."""
+        files: dict[str, str] = {}
+        dirs: set[str] = set()
+        def fail(exc: OSError) -> None:
+            raise ShadowARDataError(f"cannot list {exc.filename}: {exc.strerror or exc}") from None
+
+        for current, dirnames, filenames in os.walk(self.root, onerror=fail):
+            rel_dir = Path(current).relative_to(self.root).as_posix()
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            for dirname in sorted(dirnames):
+                dirs.add(prefix + dirname)
+            for filename in filenames:
+                files[prefix + filename] = prefix + filename
+        return files, dirs
+
+    def read(self, member: str) -> bytes:
+        return (self.root / member).read_bytes()
+
+    def describe(self, member: str) -> str:
+        return str(self.root / member)
+
+
+class _ZipSource:
+    """Reads members straight from the archive. One handle per process (re-opened after a fork,
+    dropped when pickled); reads are serialised by a lock, decoding happens outside it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.label = str(path)
+        self._zip: zipfile.ZipFile | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "label": self.label}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"])
+
+    def _handle(self) -> zipfile.ZipFile:
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.path)
+        return self._zip
+
+    def read(self, member: str) -> bytes:
+        if self._pid != os.getpid():  # fresh object, or we are in a forked worker
+            self._lock = threading.Lock()
+            self._zip = None
+            self._pid = os.getpid()
+        with self._lock:
+            return self._handle().read(member)
+
+    def describe(self, member: str) -> str:
+        return f"{self.path}:{member}"
+
+    def list(self) -> tuple[dict[str, str], set[str]]:
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                infos = archive.infolist()
+        except zipfile.BadZipFile as exc:
+            raise ShadowARDataError(
+                f"shadow.ingest.path {self.path} is not a folder or a valid .zip archive ({exc})"
+            ) from None
+        except OSError as exc:
+            raise ShadowARDataError(f"cannot open ingest.path {self.path}: {exc}") from None
+        unsafe = [info.filename for info in infos if _unsafe_member(info.filename)]
+        if unsafe:
+            shown = ", ".join(repr(name) for name in unsafe[:10])
+            more = f" (and {len(unsafe) - 10} more)" if len(unsafe) > 10 else ""
+            raise ShadowARDataError(
+                f"refusing {self.path}: {len(unsafe)} archive entr{'y' if len(unsafe) == 1 else 'ies'} "
+                f"would land outside the extraction folder (absolute path, drive letter or '..'): "
+                f"{shown}{more}. The archive is broken or malicious; nothing was read from it."
+            )
+        files: dict[str, str] = {}
+        dirs: set[str] = set()
+        for info in infos:
+            rel = info.filename.replace("\\", "/")
+            parts = [part for part in rel.split("/") if part not in ("", ".")]
+            if not parts:
+                continue
+            for depth in range(1, len(parts)):
+                dirs.add("/".join(parts[:depth]))
+            if info.is_dir() or rel.endswith("/"):
+                dirs.add("/".join(parts))
+                continue
+            key = "/".join(parts)
+            if key in files:  # duplicate entry name: keep both visible as distinct files
+                key = f"{key}\x00dup{len(files)}"
+            files[key] = info.filename
+        return files, dirs
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _unsafe_member(name: str) -> bool:
+    normalised = name.replace("\\", "/")
+    if normalised.startswith("/") or _DRIVE.match(normalised):
+        return True
+    return any(part == ".." for part in normalised.split("/"))
+
+
+# --------------------------------------------------------------------------------------------
+# Loaders
+
+
+class _ImageLoader:
+    """Picklable lazy loader: re-reads one file and returns its normalised array."""
+
+    def __init__(self, source: _FolderSource | _ZipSource, member: str, kind: str):
+        self.source = source
+        self.member = member
+        self.kind = kind
+
+    def __call__(self) -> np.ndarray:
+        label = self.source.describe(self.member)
+        try:
+            data = self.source.read(self.member)
+        except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+            raise ImageError(f"{label}: cannot read ({exc})") from None
+        return _normalise(read_image(data, name=label), self.kind, label)[0]
+
+    def __repr__(self) -> str:
+        return f"_ImageLoader({self.source.describe(self.member)!r}, kind={self.kind!r})"
+
+
+def _normalise(array: np.ndarray, kind: str, label: str) -> tuple[np.ndarray, str | None]:
+    """Return ``(normalised array, what was converted or None)``."""
+    if kind in layout.MASK_KINDS:
+        if array.ndim == 2:
+            values = np.unique(array)
+            if values.size == 2 and values[0] == 0 and values[1] == 1:
+                return (array * 255).astype(np.uint8), "zero_one_mask"
+            mask, _ = to_binary_mask(array, name=label)
+            if not np.isin(values, (0, 255)).all():
+                return mask, "grey_mask"
+            return mask, None
+        mask, converted = to_binary_mask(array, name=label)
+        return mask, "colour_mask" if converted else None
+    rgb = to_rgb(array, name=label)
+    return rgb, None if array.ndim == 3 and array.shape[2] == 3 else "rgb_converted"
+
+
+# --------------------------------------------------------------------------------------------
+# Layout
+
+
+def _is_junk(rel: str) -> bool:
+    return any(part.startswith(".") or part.lower() in JUNK_NAMES for part in rel.split("/"))
+
+
+def _find_root(files: dict[str, str], dirs: set[str], label: str) -> str:
+    """Return the prefix ('' or 'dataset/') under which train/ and test/ sit."""
+    prefix = ""
+    for _ in range(MAX_WRAPPER_DEPTH + 1):
+        children_dirs = {d[len(prefix):] for d in dirs if d.startswith(prefix) and "/" not in d[len(prefix):]}
+        children_files = [f for f in files if f.startswith(prefix) and "/" not in f[len(prefix):]]
+        children_dirs = {d for d in children_dirs if d and not _is_junk(d)}
+        children_files = [f for f in children_files if not _is_junk(f)]
+        if children_dirs & set(layout.SPLITS):
+            return prefix
+        kinds_here = children_dirs & set(layout.SAMPLE_KINDS)
+        if kinds_here:
+            where = prefix.rstrip("/") or "the top level"
+            raise ShadowARDataError(
+                f"{label}: found kind folders ({', '.join(sorted(kinds_here))}) at {where} but no "
+                f"train/ or test/ split folder above them. Put them under train/ or test/ "
+                f"(inference-only data: test/noshadow and test/mask).\n{EXPECTED_LAYOUT}"
+            )
+        if len(children_dirs) == 1 and not children_files:
+            prefix = prefix + next(iter(children_dirs)) + "/"
+            continue
+        break
+    if not any(not _is_junk(f) for f in files):
+        raise ShadowARDataError(f"{label}: no files found (empty folder or archive).\n{EXPECTED_LAYOUT}")
+    found = sorted({p.split("/")[0] for p in list(files) + list(dirs) if not _is_junk(p)})
+    shown = ", ".join(found[:10]) + (", ..." if len(found) > 10 else "")
+    raise ShadowARDataError(
+        f"{label}: no train/ or test/ folder found (top level holds: {shown or 'nothing'}).\n"
+        f"{EXPECTED_LAYOUT}"
+    )
+
+
+@dataclass
+class _Sample:
+    split: str
+    name: str
+    images: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # kind -> members
+    others: list[str] = field(default_factory=list)  # reasons found while listing
+
+
+def _collect(files: dict[str, str], prefix: str) -> tuple[dict[tuple[str, str], _Sample], list, list]:
+    """Group files under ``prefix`` into samples. Returns (samples, ignored_junk, ignored_outside)."""
+    samples: dict[tuple[str, str], _Sample] = {}
+    junk: list[str] = []
+    outside: list[str] = []
+    for rel, member in sorted(files.items()):
+        rel = rel.split("\x00", 1)[0]
+        if not rel.startswith(prefix):
+            (junk if _is_junk(rel) else outside).append(rel)
+            continue
+        inner = rel[len(prefix):]
+        if _is_junk(inner):
+            junk.append(rel)
+            continue
+        parts = inner.split("/")
+        if len(parts) < 3 or parts[0] not in layout.SPLITS or parts[1] not in layout.SAMPLE_KINDS:
+            outside.append(rel)
+            continue
+        split, kind = parts[0], parts[1]
+        filename = parts[-1]
+        stem = PurePosixPath(filename).stem
+        suffix = PurePosixPath(filename).suffix.lower()
+        sample = samples.setdefault((split, stem), _Sample(split, stem))
+        shown = "/".join(parts[1:])
+        if len(parts) > 3:
+            sample.others.append(
+                f"{shown}: inside a sub-folder of {split}/{kind}/ (files must sit directly in it)"
+            )
+        elif suffix not in IMAGE_SUFFIXES:
+            what = f"extension {suffix}" if suffix else "no extension"
+            sample.others.append(f"{shown}: not a PNG or JPEG file ({what})")
+        else:
+            sample.images[kind].append(member)
+    return samples, junk, outside
+
+
+def _summarise_paths(paths: list[str], limit: int = 5) -> str:
+    groups: dict[str, int] = defaultdict(int)
+    for path in paths:
+        parent = path.rsplit("/", 1)[0] + "/" if "/" in path else path
+        groups[parent] += 1
+    items = [f"{name} ({count} file{'s' if count != 1 else ''})" for name, count in sorted(groups.items())]
+    return ", ".join(items[:limit]) + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+# PIL names an in-memory stream by its repr; that tells the user nothing.
+_BYTESIO_REPR = re.compile(r" ?<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
+
+
+def _size(array: np.ndarray) -> str:
+    return f"{array.shape[1]}x{array.shape[0]}"
+
+
+def _validate(
+    sample: _Sample, source: _FolderSource | _ZipSource, required: tuple[str, ...]
+) -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
+    """Decode every file of one sample once. Returns (reasons, conversions, kind -> member)."""
+    reasons: list[str] = []
+    conversions: dict[str, list[str]] = defaultdict(list)
+    if sample.others and not any(sample.images.values()):
+        return list(sample.others), conversions, {}  # only stray files share this stem
+    missing = [kind for kind in required if not sample.images.get(kind)]
+    if missing:
+        reasons.append(f"missing {', '.join(missing)}")
+    reasons.extend(sample.others)
+    chosen: dict[str, str] = {}
+    sizes: dict[str, str] = {}
+    for kind in layout.SAMPLE_KINDS:
+        members = sample.images.get(kind) or []
+        if not members:
+            continue
+        if len(members) > 1:
+            names = ", ".join(sorted(PurePosixPath(m.replace("\\", "/")).name for m in members))
+            reasons.append(f"{kind}: {len(members)} files for one sample ({names})")
+            continue
+        member = members[0]
+        shown = f"{kind}/{PurePosixPath(member.replace(chr(92), '/')).name}"
+        try:
+            data = source.read(member)
+        except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+            reasons.append(f"{shown}: cannot read ({exc})")
+            continue
+        try:
+            array = read_image(data, name=shown)
+            normalised, conversion = _normalise(array, kind, shown)
+        except ImageError as exc:
+            reasons.append(_BYTESIO_REPR.sub("", str(exc)))
+            continue
+        except (Image.DecompressionBombError, MemoryError) as exc:
+            reasons.append(f"{shown}: image too large to decode ({exc.__class__.__name__})")
+            continue
+        if conversion:
+            conversions[conversion].append(f"{sample.split}/{shown}")
+        if kind == "mask" and not normalised.any():
+            conversions["empty_mask"].append(f"{sample.split}/{shown}")
+        sizes[kind] = _size(normalised)
+        chosen[kind] = member
+    if len(set(sizes.values())) > 1:
+        by_size: dict[str, list[str]] = defaultdict(list)
+        for kind, size in sizes.items():
+            by_size[size].append(kind)
+        reasons.append(
+            "size mismatch: " + ", ".join(f"{'/'.join(kinds)} {size}" for size, kinds in by_size.items())
+        )
+    return reasons, conversions, chosen
+
+
+_CONVERSION_LOGS = {
+    "colour_mask": (
+        logging.WARNING,
+        "{n} RGB/RGBA mask file(s) converted to single-channel 0/255 masks (binarised at 128; "
+        "transparent pixels count as background), e.g. {example}",
+    ),
+    "zero_one_mask": (
+        logging.WARNING,
+        "{n} mask file(s) held only the values 0 and 1 and were rescaled to 0/255, e.g. {example}",
+    ),
+    "grey_mask": (
+        logging.INFO,
+        "{n} single-channel mask file(s) held values other than 0 and 255 (e.g. JPEG artefacts) "
+        "and were binarised at 128, e.g. {example}",
+    ),
+    "rgb_converted": (
+        logging.INFO,
+        "{n} noshadow/shadow file(s) were grey or RGBA and were converted to RGB (alpha dropped), "
+        "e.g. {example}",
+    ),
+    "empty_mask": (
+        logging.WARNING,
+        "{n} sample(s) have an empty inserted-object mask (no pixel >= 128), e.g. {example}",
+    ),
+}
+
+
+def _format_problems(problems: list[tuple[str, str, str]], label: str, header: str | None = None) -> str:
+    count = len(problems)
+    lines = [header or f"{count} invalid sample{'s' if count != 1 else ''} in {label}:"]
+    lines += [f"  {split}/{name}: {reason}" for split, name, reason in problems]
+    return "\n".join(lines)
+
+
+def read_shadow_ar(path: str | Path, on_invalid: str = "error") -> ShadowARData:
+    """Read and validate Shadow-AR data from a folder or a .zip (see the module docstring).
+
+    Raises :class:`ShadowARDataError` for a missing path, a non-zip file, an unsafe archive, a
+    wrong or empty layout, invalid samples (``on_invalid="error"``) or no valid sample at all;
+    ``ValueError`` for an ``on_invalid`` other than ``"error"`` / ``"skip"``.
+    """
+    if on_invalid not in ON_INVALID_CHOICES:
+        raise ValueError(
+            f"ingest.on_invalid must be one of {', '.join(map(repr, ON_INVALID_CHOICES))}, "
+            f"got {on_invalid!r}"
+        )
+    root = Path(path).expanduser()
+    if root.is_dir():
+        source: _FolderSource | _ZipSource = _FolderSource(root)
+    elif root.is_file():
+        source = _ZipSource(root)
+    elif root.exists():
+        raise ShadowARDataError(f"ingest.path {root} is neither a folder nor a .zip file")
+    else:
+        raise ShadowARDataError(
+            f"ingest.path {root} does not exist (expected a Shadow-AR folder or .zip)"
+        )
+
+    files, dirs = source.list()
+    prefix = _find_root(files, dirs, source.label)
+    samples, junk, outside = _collect(files, prefix)
+    if junk:
+        logger.debug("Ignored %d hidden/system file(s) in %s (e.g. %s)", len(junk), source.label, junk[0])
+    if outside:
+        logger.info(
+            "Ignored %d file(s) outside {train,test}/{%s}/ in %s: %s",
+            len(outside), ",".join(layout.SAMPLE_KINDS), source.label, _summarise_paths(outside),
+        )
+
+    kinds_by_split: dict[str, set[str]] = defaultdict(set)
+    for sample in samples.values():
+        kinds_by_split[sample.split].update(kind for kind, members in sample.images.items() if members)
+    all_kinds = set().union(*kinds_by_split.values()) if kinds_by_split else set()
+    if not samples or not all_kinds:
+        detail = " (only non-image files found in the kind folders)" if samples else ""
+        if samples:  # only stray files: report them, they are what the user has to fix
+            problems = [(s.split, s.name, "; ".join(s.others)) for s in samples.values()]
+            raise ShadowARDataError(
+                _format_problems(problems, source.label, f"no samples found in {source.label}{detail}:")
+                + f"\n{EXPECTED_LAYOUT}"
+            )
+        raise ShadowARDataError(f"no samples found in {source.label}.\n{EXPECTED_LAYOUT}")
+
+    inference_only = not (all_kinds & set(TARGET_KINDS))
+    if inference_only and "train" in kinds_by_split:
+        raise ShadowARDataError(
+            f"{source.label}: train/ holds only {', '.join(sorted(kinds_by_split['train']))}: training "
+            f"data needs all five kinds ({', '.join(layout.SAMPLE_KINDS)}). Inference-only data "
+            f"(noshadow + mask) goes in test/ with no train/ folder.\n{EXPECTED_LAYOUT}"
+        )
+    required = layout.INFERENCE_KINDS if inference_only else layout.SAMPLE_KINDS
+
+    ordered = [samples[key] for key in sorted(samples)]
+    workers = max(1, min(8, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda s: _validate(s, source, required), ordered))
+
+    problems: list[tuple[str, str, str]] = []
+    images: dict[str, Callable[[], np.ndarray]] = {}
+    conversions: dict[str, list[str]] = defaultdict(list)
+    for sample, (reasons, converted, chosen) in zip(ordered, results):
+        for name, where in converted.items():
+            conversions[name].extend(where)
+        if reasons:
+            problems.append((sample.split, sample.name, "; ".join(reasons)))
+            continue
+        for kind in required:
+            images[image_key(sample.split, kind, sample.name)] = _ImageLoader(
+                source, chosen[kind], kind
+            )
+    for name, (level, template) in _CONVERSION_LOGS.items():
+        if conversions.get(name):
+            logger.log(level, template.format(n=len(conversions[name]), example=conversions[name][0])
+                       + f" (in {source.label})")
+
+    valid = len(ordered) - len(problems)
+    if problems and (on_invalid == "error" or valid == 0):
+        message = _format_problems(problems, source.label)
+        if valid == 0:
+            message += "\nNo valid sample left."
+        else:
+            message += (f"\nFix these, or set ingest.on_invalid: skip to go on with the {valid} "
+                        f"valid sample{'s' if valid != 1 else ''}.")
+        raise ShadowARDataError(message)
+    skipped = pd.DataFrame(problems, columns=SKIPPED_COLUMNS)
+    if problems:
+        logger.warning(
+            "Skipped %d invalid sample(s) of %d in %s (listed in the result's skipped table), e.g. %s/%s: %s",
+            len(problems), len(ordered), source.label, *problems[0],
+        )
+    counts: dict[str, int] = defaultdict(int)
+    for key in images:
+        split, kind, _ = split_key(key)
+        if kind == "noshadow":
+            counts[split] += 1
+    logger.info(
+        "Read %d valid %ssample(s) from %s (%s)",
+        valid, "inference-only " if inference_only else "", source.label,
+        ", ".join(f"{split}: {counts[split]}" for split in layout.SPLITS if split in counts),
+    )
+    return ShadowARData(images=images, skipped=skipped, inference_only=inference_only)

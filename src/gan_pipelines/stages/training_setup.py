@@ -1,0 +1,125 @@
+"""What every family's training nodes share: parameter checks, loaders, launching (one process or
+data-parallel workers), checkpoint bundles.
+
+Torch is imported inside functions so that `kedro viz` and the CLI start without it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gan_pipelines.params import check_known_keys, require
+
+logger = logging.getLogger(__name__)
+
+COMMON_KEYS = {"model", "batch_size", "augmentation", "num_workers", "training"}
+
+
+def check_batch_size(params: Mapping[str, Any], section: str) -> int:
+    batch_size = require(params, "batch_size", section)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"{section}.batch_size must be a positive integer; got {batch_size!r}")
+    return batch_size
+
+
+def check_learning_rate(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number in (0, 1); got {value!r}")
+    return float(value)
+
+
+def build_loaders(
+    train_arrays: Mapping[str, np.ndarray],
+    val_arrays: Mapping[str, np.ndarray],
+    params: Mapping[str, Any],
+    section: str,
+    *,
+    kinds: Mapping[str, str],
+    augment: Any,
+    seed: int,
+):
+    """Train loader (augmented with the family's ``augment`` recipe, shuffled) and val loader
+    (plain, in order) over ``kinds`` (``{key: "rgb" | "mask" | "labels"}``, see
+    :class:`gan_pipelines.training.data.PairedImageDataset`).
+
+    ``batch_size`` is the global batch: in a data-parallel run each worker loads its share of
+    every batch (see :mod:`gan_pipelines.training.distributed`).
+    """
+    import torch
+
+    from gan_pipelines.training import PairedImageDataset, make_loader
+    from gan_pipelines.training.distributed import current_group, per_device_batch_size
+
+    group = current_group()
+    rank, world_size = (group.rank, group.world_size) if group is not None else (0, 1)
+    batch_size = per_device_batch_size(check_batch_size(params, section), world_size, section)
+    num_workers = params.get("num_workers", 0)
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"{section}.num_workers must be a non-negative integer; got {num_workers!r}")
+    device = str((params.get("training") or {}).get("device", "auto"))
+    pin_memory = torch.cuda.is_available() and device != "cpu"
+    train_set = PairedImageDataset(train_arrays, kinds, augment=augment, seed=seed)
+    val_set = PairedImageDataset(val_arrays, kinds)
+    shared = dict(seed=seed, num_workers=num_workers, pin_memory=pin_memory, rank=rank, world_size=world_size)
+    # A last batch of one sample cannot train BatchNorm layers (one value per channel at a 1x1
+    # bottleneck), so it is dropped; the shuffle drops a different sample every epoch.
+    per_process = -(-len(train_set) // world_size)
+    drop_last = per_process > batch_size and per_process % batch_size == 1
+    if drop_last:
+        logger.info("%s: %d training samples per process with batch %d; the lone last sample of each epoch is skipped",
+                    section, per_process, batch_size)
+    train_loader = make_loader(train_set, batch_size, shuffle=True, drop_last=drop_last, **shared)
+    val_loader = make_loader(val_set, batch_size, shuffle=False, **shared)
+    return train_loader, val_loader
+
+
+def run_training(entrypoint: Callable[..., Any], args: tuple, config) -> Any:
+    """``entrypoint(*args)`` here, or in ``training.devices`` data-parallel workers (rank 0's
+    result is returned). ``entrypoint`` must be a module-level function: workers import it."""
+    from gan_pipelines.training.distributed import check_devices, launch
+
+    devices = check_devices(config.devices, config.device, config.sync_batchnorm)
+    return launch(entrypoint, args, processes=devices, device_preference=config.device)
+
+
+def trainer_config(params: Mapping[str, Any], section: str):
+    from gan_pipelines.training import TrainerConfig
+
+    training = dict(require(params, "training", section))
+    try:
+        return TrainerConfig.from_params(training)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{section}.training: {exc}") from None
+
+
+def checkpoint_bundle(
+    result, *, modules: tuple[str, ...], model_config: Mapping[str, Any], meta: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The checkpoint saved through the catalog: best state dicts, how to rebuild the networks,
+    the val metrics that chose them, the history and where it came from. Plain types only, so
+    it loads with ``weights_only=True``."""
+    from datetime import datetime, timezone
+
+    return {
+        "state_dicts": {name: result.best_state_dicts[name] for name in modules},
+        "model_config": dict(model_config),
+        "val_metrics": {k: float(v) for k, v in result.best_metrics.items()},
+        "best_epoch": int(result.best_epoch),
+        "history": {col: result.history[col].tolist() for col in result.history.columns},
+        "meta": {
+            "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "device": result.device,
+            "precision": result.precision,
+            "resumed_from_epoch": -1 if result.resumed_from_epoch is None else int(result.resumed_from_epoch),
+            **meta,
+        },
+    }
+
+
+def history_frame(result) -> pd.DataFrame:
+    return result.history.reset_index(drop=True)

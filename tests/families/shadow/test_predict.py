@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+import torch
+
+from gan_pipelines.images import encode_png
+from gan_pipelines.families.shadow.networks import build_attention_net, build_shadow_generator
+from gan_pipelines.families.shadow.predict import ShadowPredictor, find_input_pairs, predict_folder
+
+SMALL = {"encoder": "resnet18", "decoder_channels": [16, 16, 16, 16, 16]}
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    torch.manual_seed(0)
+    attention, generator = build_attention_net(SMALL), build_shadow_generator(SMALL)
+    # The generator's output heads start at zero (identity); give the refined head a constant
+    # darkening so the test can see where the layer lands.
+    with torch.no_grad():
+        generator.refined_head.bias.fill_(-0.3)
+    attention_bundle = {"state_dicts": {"attention": attention.state_dict()}, "model_config": {"attention": SMALL}}
+    generator_bundle = {
+        "state_dicts": {"generator": generator.state_dict()},
+        "model_config": {"generator": SMALL},
+        "meta": {"resolution": 32},
+    }
+    return ShadowPredictor(attention_bundle, generator_bundle, device="cpu")
+
+
+def test_full_resolution_output_keeps_size_and_applies_the_layer(predictor):
+    rng = np.random.default_rng(0)
+    image = rng.integers(50, 200, (48, 80, 3), dtype=np.uint8)
+    mask = np.zeros((48, 80), np.uint8)
+    mask[10:30, 20:40] = 255
+    result = predictor.predict(image, mask)
+    assert result.image.shape == image.shape and result.image.dtype == np.uint8
+    assert result.robject.shape == mask.shape and result.rshadow.shape == mask.shape
+    changed = np.abs(result.image.astype(int) - image).max(axis=2) > 0
+    active = np.abs(result.shadow_layer).max(axis=2) > 0
+    # Pixels change only where the shadow layer is active, and become darker there.
+    assert not (changed & ~active).any()
+    assert result.image[active].astype(int).mean() < image[active].astype(int).mean()
+
+
+def test_mask_size_mismatch_is_refused(predictor):
+    with pytest.raises(ValueError, match="80x48 but its mask is 40x24"):
+        predictor.predict(np.zeros((48, 80, 3), np.uint8), np.zeros((24, 40), np.uint8))
+
+
+def _write(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_png(array))
+
+
+def test_predict_folder_writes_full_size_outputs_and_never_overwrites(predictor, tmp_path):
+    image = np.full((60, 90, 3), 120, np.uint8)
+    mask = np.zeros((60, 90), np.uint8)
+    mask[20:40, 30:50] = 255
+    _write(tmp_path / "in/noshadow/a.png", image)
+    _write(tmp_path / "in/mask/a.png", mask)
+    summary = predict_folder(predictor, tmp_path / "in", tmp_path / "out")
+    assert summary["num_images"] == 1
+    from gan_pipelines.images import read_image
+
+    assert read_image(tmp_path / "out/shadow/a.png").shape == (60, 90, 3)
+    with pytest.raises(FileExistsError, match="nothing is overwritten"):
+        predict_folder(predictor, tmp_path / "in", tmp_path / "out")
+
+
+def test_input_folder_problems_are_listed(tmp_path):
+    _write(tmp_path / "noshadow/a.png", np.zeros((8, 8, 3), np.uint8))
+    _write(tmp_path / "noshadow/b.png", np.zeros((8, 8, 3), np.uint8))
+    _write(tmp_path / "mask/a.png", np.zeros((8, 8), np.uint8))
+    (tmp_path / "noshadow/notes.txt").write_text("hello")
+    with pytest.raises(ValueError) as error:
+        find_input_pairs(tmp_path)
+    message = str(error.value)
+    assert "notes.txt: not a PNG or JPEG file" in message
+    assert "b.png: no mask" in message
+    with pytest.raises(ValueError, match="missing"):
+        find_input_pairs(tmp_path / "noshadow")
+
+
+def test_corrupt_and_mismatched_inputs_stop_before_writing(predictor, tmp_path):
+    _write(tmp_path / "in/noshadow/a.png", np.zeros((10, 12, 3), np.uint8))
+    _write(tmp_path / "in/mask/a.png", np.zeros((10, 10), np.uint8))
+    (tmp_path / "in/noshadow/b.png").write_bytes(b"not an image")
+    _write(tmp_path / "in/mask/b.png", np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError) as error:
+        predict_folder(predictor, tmp_path / "in", tmp_path / "out")
+    assert "12x10 but" in str(error.value) and "not a readable image" in str(error.value)
+    assert not (tmp_path / "out").exists()

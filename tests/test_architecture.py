@@ -1,0 +1,158 @@
+"""The shape of the house: shared packages know no family, every family's datasets resolve through
+the shared dataset factories, and a new family plugs in with one registry line."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from gan_pipelines import pipeline_registry
+
+PACKAGE = Path(pipeline_registry.__file__).resolve().parent
+SHARED_FILES = sorted(p for p in PACKAGE.rglob("*.py") if "families" not in p.relative_to(PACKAGE).parts)
+# Image kinds that are plain words of the shared vocabulary (a "mask", a cast "shadow"), so they
+# cannot be fenced off by name; the family-specific kinds can.
+GENERIC_WORDS = {"mask", "shadow"}
+
+
+def _family_names(family: str) -> set[str]:
+    """Names only one family may use: its image kinds, pipelines, datasets and parameter groups."""
+    import importlib
+
+    pipelines = pipeline_registry.family_pipelines(family, pipeline_registry.FAMILIES[family])
+    names = {name for name in pipelines if "." in name}
+    for pipeline in pipelines.values():
+        names |= {d.removeprefix("params:") for d in pipeline.datasets() if d != "parameters"}
+    layout = importlib.import_module(f"gan_pipelines.families.{family}.layout")
+    names |= set(layout.KIND_TYPES) - GENERIC_WORDS
+    # The pre-namespace spelling of the same datasets (shadow_raw, shadow_attention_checkpoint, ...).
+    names |= {n.replace(".", "_") for n in names if n.startswith(f"{family}.")}
+    return names
+
+
+def test_shared_packages_import_no_family():
+    offenders = []
+    for path in SHARED_FILES:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            offenders += [f"{path.relative_to(PACKAGE)}:{node.lineno} imports {m}" for m in modules
+                          if m.startswith("gan_pipelines.families")]
+    assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize("family", sorted(pipeline_registry.FAMILIES))
+def test_shared_packages_use_none_of_a_familys_names(family):
+    names = _family_names(family)
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")(?![\w])")
+    offenders = []
+    for path in SHARED_FILES:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            match = pattern.search(line)
+            if match:
+                offenders.append(f"{path.relative_to(PACKAGE)}:{number}: {match.group(0)!r} in {line.strip()!r}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_fence_catches_a_family_name(tmp_path, monkeypatch):
+    """The fence itself can fail: a shared file that says `robject` is caught."""
+    names = _family_names("shadow")
+    assert {"noshadow", "robject", "rshadow", "shadow_mask", "shadow.raw", "shadow.ingest", "shadow_raw"} <= names
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(re.escape(n) for n in names) + r")(?![\w])")
+    assert pattern.search("masks = batch['robject']")
+    assert pattern.search('catalog.load("shadow.raw")')
+    assert not pattern.search("the focus object's cast shadow and its mask")
+
+
+def _project_catalog(project):
+    from kedro.framework.session import KedroSession
+
+    with KedroSession.create(project_path=project) as session:
+        return session.load_context().catalog
+
+
+def test_no_registered_dataset_falls_back_to_memory(project):
+    from kedro.io import MemoryDataset
+
+    catalog = _project_catalog(project)
+    unresolved = []
+    for name, pipeline in pipeline_registry.register_pipelines().items():
+        for dataset in sorted(pipeline.datasets()):
+            if dataset == "parameters" or dataset.startswith("params:"):
+                continue
+            resolved = catalog.get(dataset)
+            if resolved is None or isinstance(resolved, MemoryDataset):
+                unresolved.append(f"{name}: {dataset}")
+    assert not unresolved, "datasets without a persisted catalog entry:\n" + "\n".join(unresolved)
+    assert catalog.get("shadow.attention_checkpoint")._filepath.as_posix().endswith("data/06_models/shadow_attention.pt")
+
+
+DUMMY_FAMILY = '''
+"""A two-node family that exists only for the registry test."""
+import numpy as np
+from kedro.pipeline import Node, Pipeline
+
+from gan_pipelines.stages.preprocess import preprocess_image_folder
+
+
+def make_images(params):
+    size = params["size"]
+    photo = np.full((size, size, 3), 200, np.uint8)
+    labels = np.zeros((size, size), np.uint8)
+    labels[: size // 2] = 3
+    return {f"{split}/{kind}/{name}.png": image for split, names in (("train", "abc"), ("test", "d"))
+            for name in names for kind, image in (("photo", photo), ("labels", labels))}
+
+
+def preprocess(raw, params):
+    return preprocess_image_folder(raw, {"photo": "rgb", "labels": "labels"}, params,
+                                   section="dummy.preprocess", multiple=8)
+
+
+def create_pipelines():
+    stages = {
+        "ingest": Pipeline([Node(make_images, "params:ingest", "raw", name="make_images")], namespace="dummy"),
+        "preprocess": Pipeline([Node(preprocess, ["raw", "params:preprocess"], ["model_input", "preprocess_summary"],
+                                     name="preprocess")], namespace="dummy"),
+    }
+    stages[""] = stages["ingest"] + stages["preprocess"]
+    return stages
+'''
+
+
+def test_a_new_family_needs_only_a_registry_line(project, monkeypatch, kedro_run):
+    from kedro.framework.startup import bootstrap_project
+
+    from gan_pipelines.images import read_image
+
+    module_dir = project / "dummy_family_module"
+    module_dir.mkdir()
+    (module_dir / "dummy_family.py").write_text(DUMMY_FAMILY)
+    monkeypatch.syspath_prepend(str(module_dir))
+    monkeypatch.setitem(pipeline_registry.FAMILIES, "dummy", "dummy_family")
+    bootstrap_project(project)  # reloads the registry
+
+    pipelines = pipeline_registry.register_pipelines()
+    assert {"dummy", "dummy.ingest", "dummy.preprocess"} <= set(pipelines)
+    assert {n.name for n in pipelines["dummy"].nodes} == {"dummy.make_images", "dummy.preprocess"}
+    catalog = _project_catalog(project)
+    assert type(catalog.get("dummy.raw")).__name__ == "VersionedImageFolderDataset"
+
+    params = {"dummy": {"ingest": {"size": 20}, "preprocess": {"resolution": 16, "val_fraction": 0.4}}}
+    kedro_run(project, "dummy", params)
+    (raw_version,) = (project / "data/01_raw/dummy_raw").iterdir()
+    assert (raw_version / "dummy_raw/train/photo/a.png").is_file()
+    (input_version,) = (project / "data/05_model_input/dummy").iterdir()
+    labels = sorted((input_version / "dummy").glob("*/labels/*.png"))
+    assert len(labels) == 4
+    resized = read_image(labels[0])
+    assert resized.shape == (16, 16) and set(resized.ravel().tolist()) == {0, 3}  # labels, never binarised
+    assert sys.modules["dummy_family"]
