@@ -27,8 +27,8 @@ def _family_names(family: str) -> set[str]:
     names = {name for name in pipelines if "." in name}
     for pipeline in pipelines.values():
         names |= {d.removeprefix("params:") for d in pipeline.datasets() if d != "parameters"}
-    layout = importlib.import_module(f"gan_pipelines.families.{family}.layout")
-    names |= set(layout.KIND_TYPES) - GENERIC_WORDS
+    module = importlib.import_module(pipeline_registry.FAMILIES[family])
+    names |= set(module.KIND_TYPES) - GENERIC_WORDS
     # The pre-namespace spelling of the same datasets (shadow_raw, shadow_attention_checkpoint, ...).
     names |= {n.replace(".", "_") for n in names if n.startswith(f"{family}.")}
     return names
@@ -117,7 +117,11 @@ def preprocess(raw, params):
                                    section="dummy.preprocess", multiple=8)
 
 
-def create_pipelines():
+KIND_TYPES = {"photo": "rgb", "labels": "labels"}
+
+
+def create_pipelines(namespace):
+    assert namespace == "dummy"
     stages = {
         "ingest": Pipeline([Node(make_images, "params:ingest", "raw", name="make_images")], namespace="dummy"),
         "preprocess": Pipeline([Node(preprocess, ["raw", "params:preprocess"], ["model_input", "preprocess_summary"],

@@ -1,8 +1,9 @@
 """Project pipelines: for every family ``<family>.<stage>`` and ``<family>`` (its training chain);
 ``__default__`` is the shadow family's chain.
 
-A family is a module with ``create_pipelines() -> {stage: Pipeline}`` (``""`` for its chain);
-registering one is one line in :data:`FAMILIES`.
+A family is a module with ``create_pipelines(namespace) -> {stage: Pipeline}`` (``""`` for its
+chain) and ``KIND_TYPES`` (its image kinds); registering one is one line in :data:`FAMILIES`. One
+module may serve several namespaces with different parameters and data (Kedro pipeline reuse).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import importlib
 
 from kedro.pipeline import Pipeline
 
-# family name -> module whose create_pipelines() builds its namespaced pipelines
+# namespace -> module whose create_pipelines(namespace) builds its pipelines
 FAMILIES: dict[str, str] = {
     "shadow": "gan_pipelines.families.shadow.pipeline",
 }
@@ -20,7 +21,7 @@ DEFAULT_FAMILY = "shadow"
 
 def family_pipelines(family: str, module_name: str) -> dict[str, Pipeline]:
     """``{"<family>": chain, "<family>.<stage>": stage}`` from one family module."""
-    stages = importlib.import_module(module_name).create_pipelines()
+    stages = importlib.import_module(module_name).create_pipelines(family)
     return {family if stage == "" else f"{family}.{stage}": pipeline for stage, pipeline in stages.items()}
 
 

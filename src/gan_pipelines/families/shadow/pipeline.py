@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
+from gan_pipelines.families.shadow.layout import KIND_TYPES  # noqa: F401 (the registry's fence test reads it)
 from gan_pipelines.families.shadow.nodes.evaluate import evaluate_shadow_model
 from gan_pipelines.families.shadow.nodes.export import export_shadow_onnx
 from gan_pipelines.families.shadow.nodes.ingest import ingest_shadow_data
@@ -76,9 +77,12 @@ def _stage_nodes() -> dict[str, list[Node]]:
     }
 
 
-def create_pipelines() -> dict[str, Pipeline]:
+def create_pipelines(namespace: str = FAMILY) -> dict[str, Pipeline]:
     """``{stage: Pipeline}`` for every stage, each in the ``shadow`` namespace, plus ``""`` for the
-    training chain (the registry names them ``shadow.<stage>`` and ``shadow``)."""
+    training chain (the registry names them ``shadow.<stage>`` and ``shadow``). Raises ValueError
+    for another namespace: the nodes' messages and parameters are the shadow family's own."""
+    if namespace != FAMILY:
+        raise ValueError(f"the shadow family's pipelines run in the {FAMILY!r} namespace, not {namespace!r}")
     stages = {
         stage: Pipeline(nodes, namespace=FAMILY, prefix_datasets_with_namespace=True)
         for stage, nodes in _stage_nodes().items()
