@@ -183,7 +183,7 @@ def test_failed_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.Mo
     def failing_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("gan_pipelines.datasets.torch_checkpoint.os.replace", failing_replace)
+    monkeypatch.setattr("gan_pipelines.files.os.replace", failing_replace)
     with pytest.raises(DatasetError, match="disk full"):
         dataset.save(_bundle(2))
     monkeypatch.undo()

@@ -84,18 +84,6 @@ def test_srgan_loads_a_legacy_state_dict_and_gives_identical_outputs():
     assert torch.equal(model(x), legacy(x))
 
 
-def test_srgan_matches_the_old_patch_discriminator_class_while_it_exists():
-    old_module = pytest.importorskip("gan_pipelines.models.discriminator")
-    old = old_module.PatchDiscriminator(in_channels=3, base_channels=8)
-    _randomise_batch_norm(old)
-    model = SRGANPatchDiscriminator(in_channels=3, base_channels=8)
-    model.load_state_dict(old.state_dict(), strict=True)
-    old.eval(), model.eval()
-    x = torch.randn(1, 3, 32, 32)
-    assert torch.equal(model(x), old(x))
-    assert SRGANPatchDiscriminator.output_size(64, 96) == old_module.PatchDiscriminator.output_size(64, 96)
-
-
 def test_srgan_reference_layout_and_errors():
     model = SRGANPatchDiscriminator()
     convs = _convs(model)
