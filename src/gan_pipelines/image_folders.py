@@ -8,11 +8,12 @@ kind marks a sample (its *anchor kind*, the one every sample has) is the family'
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from gan_pipelines.versions import find_version
 
 ImageFolder = Mapping[str, Callable[[], np.ndarray]]
 
@@ -68,12 +69,8 @@ def stack_split(
     return names, {kind: np.stack(values) for kind, values in arrays.items()}
 
 
-_VERSION_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z")
-
-
 def folder_version(images: ImageFolder) -> str | None:
     """The Kedro version of a loaded image folder (read from its files' paths), or None."""
     for loader in images.values():
-        match = _VERSION_PATTERN.search(str(getattr(loader, "path", "")))
-        return match.group(0) if match else None
+        return find_version(str(getattr(loader, "path", "")))
     return None

@@ -432,3 +432,18 @@ def test_loaders_are_picklable(tmp_path: Path) -> None:
     dataset.save(_sample())
     loaded = pickle.loads(pickle.dumps(dataset.load()))
     _assert_same(_materialise(loaded), _sample())
+
+
+def test_snapshot_images_are_decoded_as_shown(tmp_path: Path) -> None:
+    """What preprocess reads goes through the one decoder: EXIF orientation, 16-bit scaling."""
+    from image_files import jpeg_with_orientation, png_16bit_grey, scene
+
+    folder = tmp_path / "raw" / V1 / "raw" / "train"
+    shown = scene(24, 32)
+    (folder / "photo").mkdir(parents=True)
+    (folder / "photo" / "a.jpg").write_bytes(jpeg_with_orientation(shown, 3))
+    grey = (np.arange(24 * 32).reshape(24, 32) % 256).astype(np.uint8)
+    (folder / "photo" / "b.png").write_bytes(png_16bit_grey(grey.astype(np.uint16) * 257))
+    loaded = VersionedImageFolderDataset(path=str(tmp_path / "raw"), version=Version(None, None)).load()
+    assert np.abs(loaded["train/photo/a.jpg"]().astype(int) - shown).mean() < 3
+    np.testing.assert_array_equal(loaded["train/photo/b.png"](), grey)

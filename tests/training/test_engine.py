@@ -448,3 +448,73 @@ def test_schedule_settings_are_validated():
     config = TrainerConfig.from_params({"epochs": 4, "scheduler": "linear", "lr_constant_epochs": 2})
     assert (config.scheduler, config.lr_constant_epochs) == ("linear", 2)
     assert TrainerConfig(epochs=1).scheduler == "plateau"
+
+
+# ------------------------------------------------------------------ state retention and the run lock
+
+
+@pytest.mark.parametrize("keep, expected_epochs", [(1, [2]), (0, []), (None, [2, 1])])
+def test_superseded_states_are_kept_as_configured(tmp_path, keep, expected_epochs, caplog):
+    for epochs in (1, 2, 3):  # three fresh runs: the first two end up superseded
+        fit(_task(), *_loaders(), _config(tmp_path, epochs=epochs, keep_superseded_states=keep))
+    from gan_pipelines.training.state_files import superseded_states
+
+    kept = superseded_states(tmp_path / "run" / "state.pt")
+    assert [load_training_state(path)["epoch"] for path in kept] == expected_epochs
+    assert load_training_state(tmp_path / "run" / "state.pt")["epoch"] == 3  # the live state is never pruned
+
+
+def test_keep_superseded_states_is_checked():
+    with pytest.raises(ValueError, match="keep_superseded_states must be a non-negative integer or null"):
+        TrainerConfig(epochs=1, keep_superseded_states=-1)
+
+
+def _hold_lock_in_another_process(state_path, tmp_path):
+    """Start a process that holds the state path's lock as a running training run does."""
+    import subprocess
+    import sys
+    import time
+
+    ready = tmp_path / "ready"
+    code = (
+        "import sys, time, pathlib\n"
+        "from gan_pipelines.training.state_files import StateLock\n"
+        f"lock = StateLock({str(state_path)!r}).acquire()\n"
+        f"pathlib.Path({str(ready)!r}).touch()\n"
+        "time.sleep(120)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "the lock holder did not start"
+        time.sleep(0.05)
+    return process
+
+
+def test_a_second_run_on_the_same_state_path_is_refused(tmp_path):
+    state_path = tmp_path / "run" / "state.pt"
+    fit(_task(), *_loaders(), _config(tmp_path, epochs=1))  # an earlier run's state
+    before = state_path.read_bytes()
+    holder = _hold_lock_in_another_process(state_path, tmp_path)
+    try:
+        from gan_pipelines.training import StateLockedError
+
+        with pytest.raises(StateLockedError, match=rf"is in use by another training run \(PID {holder.pid} on "):
+            fit(_task(), *_loaders(), _config(tmp_path, epochs=1))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert state_path.read_bytes() == before  # not moved aside, not overwritten
+    assert not list(state_path.parent.glob("*.superseded-*"))
+
+
+def test_a_crashed_run_does_not_leave_the_lock_stuck(tmp_path, caplog):
+    state_path = tmp_path / "run" / "state.pt"
+    holder = _hold_lock_in_another_process(state_path, tmp_path)
+    holder.kill()  # SIGKILL: no cleanup runs, the lock file stays behind
+    holder.wait()
+    assert (tmp_path / "run" / "state.pt.lock").exists()
+    with caplog.at_level(logging.WARNING, logger="gan_pipelines.training.state_files"):
+        fit(_task(), *_loaders(), _config(tmp_path, epochs=1))
+    assert f"left by a run that is no longer running (PID {holder.pid} on " in caplog.text
+    assert not (tmp_path / "run" / "state.pt.lock").exists()  # released at the end

@@ -54,6 +54,7 @@ from kedro.io.core import (
 )
 from tqdm import tqdm
 
+from gan_pipelines.datasets.versioning import TimestampVersions
 from gan_pipelines.images import IMAGE_SUFFIXES, encode_png, read_image
 
 logger = logging.getLogger(__name__)
@@ -124,9 +125,14 @@ def validate_key(key: Any) -> str:
 
 
 class VersionedImageFolderDataset(
-    AbstractVersionedDataset[Mapping[str, ImageSource], dict[str, Callable[[], np.ndarray]]]
+    TimestampVersions, AbstractVersionedDataset[Mapping[str, ImageSource], dict[str, Callable[[], np.ndarray]]]
 ):
     """A folder of PNG/JPEG images saved and loaded as one (optionally versioned) dataset.
+
+    Only folders named by a Kedro version timestamp are versions; the latest is the newest
+    timestamp, and each load logs the version it used (see
+    :mod:`gan_pipelines.datasets.versioning`). Images are decoded by
+    :func:`gan_pipelines.images.read_image` (EXIF orientation applied, 16-bit scaled, size limit).
 
     Args:
         path: Folder path, optionally with an fsspec protocol (``s3://bucket/folder``).
@@ -213,6 +219,7 @@ class VersionedImageFolderDataset(
                 f"Run the pipeline that produces it first."
             ) from exc
         folder = self._path_str(load_path)
+        self._log_load_version()
         if not self._fs.isdir(folder):
             version = self.resolve_load_version()
             detail = f" (version {version})" if version else ""

@@ -42,6 +42,7 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
+from gan_pipelines.datasets.versioning import TimestampVersions
 from gan_pipelines.files import write_atomically
 
 logger = logging.getLogger(__name__)
@@ -70,8 +71,11 @@ def _unpickler_detail(exc: BaseException) -> str:
     return " ".join(detail.split())[:500]
 
 
-class TorchCheckpointDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]]):
+class TorchCheckpointDataset(TimestampVersions, AbstractVersionedDataset[dict[str, Any], dict[str, Any]]):
     """A checkpoint bundle saved with ``torch.save`` and loaded with ``weights_only=True``.
+
+    Only folders named by a Kedro version timestamp are versions; each read logs the version it
+    used (see :mod:`gan_pipelines.datasets.versioning`).
 
     Args:
         filepath: File path, optionally with an fsspec protocol (``s3://bucket/model.pt``).
@@ -145,6 +149,7 @@ class TorchCheckpointDataset(AbstractVersionedDataset[dict[str, Any], dict[str, 
     def _load_now(self) -> dict[str, Any]:
         load_path = get_filepath_str(self._get_load_path(), self._protocol)
         name = self._display(load_path)
+        self._log_load_version()
         try:
             with self._fs.open(load_path, **self._fs_open_args_load) as handle:
                 return torch.load(handle, weights_only=True, **self._load_args)

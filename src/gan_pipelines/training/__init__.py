@@ -34,6 +34,7 @@ from .engine import (
 )
 from .gan import PairedGANTask, discriminator_step, frozen
 from .reproducibility import capture_rng_state, restore_rng_state, seed_everything
+from .state_files import StateLockedError
 
 __all__ = [
     "AugmentConfig",
@@ -46,6 +47,7 @@ __all__ = [
     "Precision",
     "ResizeCropFlip",
     "ResumeMismatchError",
+    "StateLockedError",
     "StepContext",
     "TrainerConfig",
     "TrainingTask",

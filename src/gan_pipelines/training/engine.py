@@ -52,7 +52,12 @@ Resume and the state file (``TrainerConfig.state_path``):
   fresh (logged).
 * ``resume=False`` and the file exists: it belongs to an earlier run, so it is moved aside to
   ``<stem>.superseded-<timestamp><suffix>`` (logged as a warning) and training starts fresh.
-  Nothing is overwritten or deleted.
+  Only the newest ``keep_superseded_states`` superseded files are kept (default 1; ``None``
+  keeps all); older ones are deleted, and the log names them.
+* One run per state file: the run holds ``<state_path>.lock`` (an OS lock, released when the
+  process ends, however it ends); a second run on the same path stops at once with
+  :class:`~gan_pipelines.training.state_files.StateLockedError` naming the running one, before it
+  touches the file (see :mod:`gan_pipelines.training.state_files`).
 
 With fixed seeds on CPU a run stopped after epoch k and resumed ends with exactly the weights of
 a run never stopped: shuffling depends only on ``(seed, epoch)`` (see
@@ -68,7 +73,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass, fields
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -84,6 +88,7 @@ from .distributed import (
     all_reduce_sums, any_worker, barrier, current_group, share_buffers_from_rank0, wrap_for_training,
 )
 from .reproducibility import capture_rng_state, restore_rng_state, seed_everything
+from .state_files import StateLock, move_aside, prune_superseded
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +166,10 @@ class TrainerConfig:
 
     The ``scheduler_*`` settings only apply to ``plateau``, ``lr_constant_epochs`` only to
     ``linear``.
+
+    ``keep_superseded_states``: how many earlier runs' full states (moved aside as
+    ``*.superseded-*`` when a fresh run starts on ``state_path``) are kept; older ones are deleted
+    (default 1; 0 keeps none; ``None`` keeps all). Not part of the resume fingerprint.
     """
 
     epochs: int
@@ -189,6 +198,7 @@ class TrainerConfig:
     fused_optimizer: str = "auto"
     scheduler: str = "plateau"
     lr_constant_epochs: int | None = None
+    keep_superseded_states: int | None = 1
 
     def __post_init__(self) -> None:
         def fail(name: str, why: str) -> None:
@@ -230,6 +240,10 @@ class TrainerConfig:
             fail("devices", "must be a positive integer")
         if self.resume and not self.state_path:
             raise ValueError("training.resume is true but training.state_path is not set.")
+        if self.keep_superseded_states is not None and (
+            not is_int(self.keep_superseded_states) or self.keep_superseded_states < 0
+        ):
+            fail("keep_superseded_states", "must be a non-negative integer or null (keep all)")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "TrainerConfig":
@@ -502,17 +516,6 @@ def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
     return [] if saved == current else [f"{prefix[:-1]} (saved {saved!r}, now {current!r})"]
 
 
-def _move_aside(path: Path) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.stem}.superseded-{stamp}{path.suffix}")
-    counter = 1
-    while target.exists():
-        target = path.with_name(f"{path.stem}.superseded-{stamp}-{counter}{path.suffix}")
-        counter += 1
-    path.rename(target)
-    return target
-
-
 def _is_better(value: float, best: float | None, mode: str) -> bool:
     if value != value:  # NaN never improves
         return False
@@ -560,7 +563,27 @@ def fit(
         NonFiniteLossError: a loss became NaN/inf; the previous epoch's state file is intact.
         ResumeMismatchError: resume from a state file of a different configuration.
         CheckpointError: the state file to resume from is unreadable.
+        StateLockedError: another run is using ``config.state_path``.
     """
+    group = current_group()
+    lock = StateLock(config.state_path) if config.state_path and (group is None or group.is_main) else None
+    if lock is not None:
+        lock.acquire()  # before anything reads, moves or writes the state file
+    try:
+        return _fit(task, train_loader, val_loader, config, on_epoch_end=on_epoch_end)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _fit(
+    task: TrainingTask,
+    train_loader: Any,
+    val_loader: Any,
+    config: TrainerConfig,
+    *,
+    on_epoch_end: Callable[[int, dict[str, float]], bool | None] | None,
+) -> FitResult:
     if not task.modules or not task.optimizers:
         raise ValueError("The task must have at least one module and one optimiser.")
 
@@ -639,12 +662,18 @@ def fit(
                 state_path, resumed_from, config.epochs, step.global_step,
             )
         elif is_main:
-            moved = _move_aside(state_path)
+            moved = move_aside(state_path)
             logger.warning(
                 "training.resume is false and %s holds an earlier run's state; moved it to %s "
                 "and starting fresh.",
                 state_path, moved,
             )
+            removed = prune_superseded(state_path, config.keep_superseded_states)
+            if removed:
+                logger.info(
+                    "training.keep_superseded_states is %d: deleted %d older superseded state(s) (%s).",
+                    config.keep_superseded_states, len(removed), ", ".join(p.name for p in removed),
+                )
     elif config.resume:
         logger.info("training.resume is true but there is no saved state at %s; starting fresh.", state_path)
     if resumed_from is None:

@@ -75,17 +75,18 @@ def test_input_folder_problems_are_listed(tmp_path):
         find_input_pairs(tmp_path)
     message = str(error.value)
     assert "notes.txt: not a PNG or JPEG file" in message
-    assert "b.png: no mask" in message
+    assert "b: missing mask" in message
     with pytest.raises(ValueError, match="missing"):
         find_input_pairs(tmp_path / "noshadow")
 
 
 def test_corrupt_and_mismatched_inputs_stop_before_writing(predictor, tmp_path):
     _write(tmp_path / "in/noshadow/a.png", np.zeros((10, 12, 3), np.uint8))
-    _write(tmp_path / "in/mask/a.png", np.zeros((10, 10), np.uint8))
+    _write(tmp_path / "in/mask/a.png", np.full((10, 10), 255, np.uint8))
     (tmp_path / "in/noshadow/b.png").write_bytes(b"not an image")
-    _write(tmp_path / "in/mask/b.png", np.zeros((10, 10), np.uint8))
+    _write(tmp_path / "in/mask/b.png", np.full((10, 10), 255, np.uint8))
     with pytest.raises(ValueError) as error:
         predict_folder(predictor, tmp_path / "in", tmp_path / "out")
-    assert "12x10 but" in str(error.value) and "not a readable image" in str(error.value)
+    assert "a: size mismatch: noshadow 12x10, mask 10x10" in str(error.value)
+    assert "b: noshadow/b.png: not a readable image" in str(error.value)
     assert not (tmp_path / "out").exists()

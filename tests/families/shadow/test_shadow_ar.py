@@ -185,7 +185,7 @@ def test_jpeg_and_grey_images_are_accepted_and_promoted_to_rgb(dataset: Path, ca
     np.testing.assert_array_equal(
         data.images[image_key("train", "shadow", "b")](), _array("train", "shadow", "b")
     )
-    assert any("2 noshadow/shadow file(s)" in r.message and "converted to RGB" in r.message
+    assert any("2 RGB image file(s)" in r.message and "converted to RGB" in r.message
                for r in caplog.records)
 
 
@@ -206,10 +206,10 @@ def test_rgba_mask_is_converted_and_logged_once(dataset: Path, caplog):
     result = data.images[image_key("train", "mask", "a")]()
     assert result.shape == (H, W) and result.dtype == np.uint8
     np.testing.assert_array_equal(result, mask)
-    lines = [r for r in caplog.records if "RGB/RGBA mask" in r.message]
+    lines = [r for r in caplog.records if "RGBA mask" in r.message]
     assert len(lines) == 1, "one summary line, not one per file"
     assert lines[0].levelno == logging.WARNING
-    assert "2 RGB/RGBA mask file(s) converted to single-channel 0/255" in lines[0].message
+    assert "2 RGBA mask file(s) with transparency converted to single-channel 0/255" in lines[0].message
 
 
 def test_rgb_mask_is_converted(dataset: Path, caplog):
@@ -260,7 +260,7 @@ def test_corrupt_file_is_reported_without_traceback_chain(dataset: Path):
 
 
 def test_size_mismatch_names_the_sizes(dataset: Path):
-    Image.fromarray(np.zeros((4, 4), np.uint8)).save(dataset / "test" / "mask" / "c.png")
+    Image.fromarray(np.full((4, 4), 255, np.uint8)).save(dataset / "test" / "mask" / "c.png")
     message = error_of(dataset)
     assert "test/c: size mismatch: noshadow/shadow/robject/rshadow 8x6, mask 4x4" in message
 

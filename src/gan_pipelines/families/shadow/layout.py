@@ -21,3 +21,5 @@ KIND_TYPES = {
     "noshadow": "rgb", "shadow": "rgb",
     "mask": "mask", "robject": "mask", "rshadow": "mask", SHADOW_MASK_KIND: "mask",
 }
+# Masks that mark the inserted object: an empty one is refused (by ingest and predict alike).
+OBJECT_MASK_KINDS = ("mask",)

@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-from gan_pipelines.images import (
-    IMAGE_SUFFIXES, MASK_THRESHOLD, ImageError, encode_png, read_image, resize_image, resize_mask, to_binary_mask, to_rgb,
+from gan_pipelines.families.shadow import layout
+from gan_pipelines.image_inputs import (
+    SampleFiles, SampleIndex, check_files, check_sample, format_problems, is_litter, log_notes, read_kind,
 )
+from gan_pipelines.images import MASK_RULE, MASK_THRESHOLD, encode_png, resize_image, resize_mask, to_binary_mask, to_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +86,20 @@ class _FullResolutionPredictor:
         raise NotImplementedError
 
     def predict(self, image: np.ndarray, mask: np.ndarray, *, name: str = "image") -> FullResolutionPrediction:
-        """Add a shadow for the object in ``mask`` to ``image`` (any size, same size as the mask)."""
+        """Add a shadow for the object in ``mask`` to ``image`` (any size, same size as the mask).
+
+        ``image``: uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA; ``mask``: uint8 (H, W),
+        (H, W, 3) or (H, W, 4), read by the project's one mask rule
+        (:data:`gan_pipelines.images.MASK_RULE`). Raises ValueError when the sizes differ or the
+        mask marks nothing (no object: no shadow to add)."""
         image = to_rgb(np.asarray(image), name=name)
         mask, _ = to_binary_mask(np.asarray(mask), name=f"{name} mask")
         if image.shape[:2] != mask.shape:
             raise ValueError(
                 f"{name}: image is {image.shape[1]}x{image.shape[0]} but its mask is {mask.shape[1]}x{mask.shape[0]}"
             )
+        if not mask.any():
+            raise ValueError(f"{name}: the mask is empty: no pixel marks the object ({MASK_RULE})")
         size = (self.resolution, self.resolution)
         layer, robject, rshadow = self._predict_small(resize_image(image, size), resize_mask(mask, size))
         return composite_full_resolution(image, layer, robject, rshadow)
@@ -221,44 +231,68 @@ class OnnxShadowPredictor(_FullResolutionPredictor):
         return layer[0].transpose(1, 2, 0), binary[0], binary[1]
 
 
-def find_input_pairs(input_dir: str | Path) -> list[tuple[str, Path, Path]]:
-    """``input_dir/noshadow/<name>.<png|jpg>`` + ``input_dir/mask/<name>.<png|jpg>`` -> sorted
-    (name, image path, mask path). Raises ValueError listing every problem at once."""
+def _list_inputs(input_dir: str | Path) -> tuple[Path, SampleIndex]:
+    """List ``input_dir/{noshadow,mask}/`` by the shared input rules (litter ignored, non-image
+    files and sub-folders reported, names compared in Unicode NFC)."""
     root = Path(input_dir)
     if not root.is_dir():
         raise ValueError(f"shadow.predict.input_dir {str(root)!r} is not a folder")
-    folders = {kind: root / kind for kind in ("noshadow", "mask")}
+    folders = {kind: root / kind for kind in layout.INFERENCE_KINDS}
     missing = [str(folder) for folder in folders.values() if not folder.is_dir()]
     if missing:
         raise ValueError(
             f"shadow.predict.input_dir must hold noshadow/ and mask/ folders with matching file names; missing {', '.join(missing)}"
         )
-    problems, files = [], {}
+    samples, litter = SampleIndex(), []
     for kind, folder in folders.items():
-        files[kind] = {}
         for path in sorted(folder.iterdir()):
-            if path.name.startswith("."):
-                continue
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                problems.append(f"{path}: not a PNG or JPEG file")
-                continue
-            files[kind][path.stem] = path
-    for name in sorted(set(files["noshadow"]) - set(files["mask"])):
-        problems.append(f"{files['noshadow'][name]}: no mask (expected {folders['mask'] / name}.png)")
-    for name in sorted(set(files["mask"]) - set(files["noshadow"])):
-        problems.append(f"{files['mask'][name]}: mask without an image")
+            shown = f"{kind}/{path.name}"
+            if is_litter(path.name):
+                litter.append(shown)
+            elif path.is_dir():
+                for inner in sorted(p for p in path.rglob("*") if p.is_file() and not is_litter(p.name)):
+                    samples.add_problem("", inner.name, f"{kind}/{inner.relative_to(folder).as_posix()}: inside a "
+                                        f"sub-folder of {kind}/ (files must sit directly in it)")
+            else:
+                samples.add("", kind, path.name, path, shown=shown)
+    if litter:
+        logger.debug("Ignored %d hidden/system file(s) in %s (e.g. %s)", len(litter), root, litter[0])
+    return root, samples
+
+
+def find_input_pairs(input_dir: str | Path) -> list[tuple[str, Path, Path]]:
+    """``input_dir/noshadow/<name>.<png|jpg>`` + ``input_dir/mask/<name>.<png|jpg>`` -> sorted
+    (name, image path, mask path), paired by the rules ingest uses
+    (:mod:`gan_pipelines.image_inputs`): names compared in Unicode NFC (``name`` is the NFC
+    form), OS litter ignored. Nothing is decoded here.
+
+    Raises ValueError listing every problem at once: a missing folder, a name with no image or
+    no mask, two files for one name (``a.png`` and ``a.jpg``, or one name in two Unicode
+    forms), non-image files, files in sub-folders, no images at all."""
+    root, samples = _list_inputs(input_dir)
+    problems, pairs = [], []
+    for sample in samples:
+        reasons, chosen = check_files(sample, layout.INFERENCE_KINDS)
+        if reasons:
+            problems.append((sample.label, "; ".join(reasons)))
+        else:
+            pairs.append((sample.name, chosen["noshadow"][1], chosen["mask"][1]))
     if problems:
-        raise ValueError(f"{len(problems)} problem(s) in {root}:\n  " + "\n  ".join(problems))
-    if not files["noshadow"]:
+        raise ValueError(format_problems(problems, f"{len(problems)} problem(s) in {root}:"))
+    if not pairs:
         raise ValueError(f"shadow.predict.input_dir {str(root)!r} has no images in noshadow/")
-    return [(name, files["noshadow"][name], files["mask"][name]) for name in sorted(files["noshadow"])]
+    return pairs
 
 
 def predict_folder(predictor: ShadowPredictor | OnnxShadowPredictor, input_dir: str | Path, output_dir: str | Path) -> dict[str, Any]:
     """Predict every pair of ``input_dir`` and write ``output_dir/{shadow,robject,rshadow}/<name>.png``.
 
-    Every input is read and checked before anything is written, and existing output files are
-    never overwritten: the call stops with the list of files in the way."""
+    Every input is listed and decoded by the rules ingest uses before anything is written
+    (:func:`gan_pipelines.image_inputs.check_sample`: orientation applied, 16-bit scaled, the
+    size limit :data:`gan_pipelines.images.MAX_IMAGE_PIXELS`, the one mask rule, an empty mask
+    refused, image and mask of one size), and existing output files are never overwritten: the
+    call stops with the list of files in the way. Outputs have the input's size as shown (EXIF
+    orientation applied) and its NFC name. Raises ValueError listing every bad input."""
     from tqdm.auto import tqdm
 
     pairs = find_input_pairs(input_dir)
@@ -270,28 +304,33 @@ def predict_folder(predictor: ShadowPredictor | OnnxShadowPredictor, input_dir: 
             f"shadow.predict.output_dir already holds {len(existing)} of the output files (e.g. {existing[0]}); "
             "choose another output_dir or move them away: nothing is overwritten"
         )
-    loaded, problems = [], []
+    kind_types = {kind: layout.KIND_TYPES[kind] for kind in layout.INFERENCE_KINDS}
+    problems, notes = [], defaultdict(list)
     for name, image_path, mask_path in pairs:
-        try:
-            image, mask = read_image(image_path), read_image(mask_path)
-            if image.shape[:2] != mask.shape[:2]:
-                raise ImageError(
-                    f"{image_path}: image is {image.shape[1]}x{image.shape[0]} but {mask_path} is {mask.shape[1]}x{mask.shape[0]}"
-                )
-            loaded.append((name, image, mask))
-        except ImageError as exc:
-            problems.append(str(exc))
+        sample = SampleFiles("", name)
+        sample.files["noshadow"].append((f"noshadow/{image_path.name}", image_path))
+        sample.files["mask"].append((f"mask/{mask_path.name}", mask_path))
+        checked = check_sample(sample, Path.read_bytes, kind_types, layout.INFERENCE_KINDS,
+                               object_mask_kinds=layout.OBJECT_MASK_KINDS)
+        if checked.reasons:
+            problems.append((name, "; ".join(checked.reasons)))
+        for note, where in checked.notes.items():
+            notes[note].extend(where)
     if problems:
-        raise ValueError(f"{len(problems)} bad input(s) in {input_dir}:\n  " + "\n  ".join(problems))
+        raise ValueError(format_problems(problems, f"{len(problems)} bad input(s) in {input_dir}:"))
+    log_notes(logger, notes, str(input_dir))
 
     for kind in ("shadow", "robject", "rshadow"):
         (output / kind).mkdir(parents=True, exist_ok=True)
     sizes = {}
-    for name, image, mask in tqdm(loaded, desc="predict", unit="image"):
+    for name, image_path, mask_path in tqdm(pairs, desc="predict", unit="image"):
+        # Decoded again here, one pair at a time, so memory holds one full-size image, not all.
+        image = read_kind(image_path.read_bytes(), kind_types["noshadow"], name=str(image_path))[0]
+        mask = read_kind(mask_path.read_bytes(), kind_types["mask"], name=str(mask_path))[0]
         result = predictor.predict(image, mask, name=name)
         for kind, array in (("shadow", result.image), ("robject", result.robject), ("rshadow", result.rshadow)):
             targets[name][kind].write_bytes(encode_png(array))
         sizes[name] = f"{image.shape[1]}x{image.shape[0]}"
-    logger.info("Wrote %d predictions to %s", len(loaded), output)
-    return {"input_dir": str(input_dir), "output_dir": str(output), "num_images": len(loaded), "sizes": sizes,
+    logger.info("Wrote %d predictions to %s", len(pairs), output)
+    return {"input_dir": str(input_dir), "output_dir": str(output), "num_images": len(pairs), "sizes": sizes,
             "model_resolution": predictor.resolution}

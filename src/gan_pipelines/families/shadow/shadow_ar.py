@@ -8,21 +8,25 @@ where ``<root>`` is the folder / archive itself or a single top-level folder ins
 (``dataset/train/...``). Inference-only data holds just ``test/{noshadow,mask}/`` (no ``train/``,
 no ``shadow``/``robject``/``rshadow`` anywhere); :attr:`ShadowARData.inference_only` says so.
 
-Everything is validated before the caller writes anything:
+Everything is validated before the caller writes anything, by the rules every entry point
+shares (:mod:`gan_pipelines.image_inputs`; prediction on a folder uses the same ones):
 
-- a sample is a ``(split, file stem)`` pair; it must have exactly one image in every required
-  kind folder (all five kinds, or ``noshadow`` + ``mask`` for inference-only data);
-- every file is decoded once (:func:`gan_pipelines.images.read_image`); RGB kinds are made RGB
-  (grey promoted, alpha dropped), mask kinds single-channel 0/255 binarised at 128; RGB/RGBA masks,
-  grey masks with values other than 0/255 (JPEG) and 0/1 masks (rescaled to 0/255) are converted
-  and counted in one log line each, never one line per file;
+- a sample is a ``(split, file name without extension)`` pair, names compared in Unicode NFC;
+  it must have exactly one image in every required kind folder (all five kinds, or
+  ``noshadow`` + ``mask`` for inference-only data): ``a.png`` beside ``a.jpg`` is refused;
+- every file is decoded once, as shown (EXIF orientation applied, 16-bit scaled to 8 bits, at
+  most :data:`gan_pipelines.images.MAX_IMAGE_PIXELS` pixels); RGB kinds are made RGB (grey
+  promoted, alpha dropped), mask kinds single-channel 0/255 by the one mask rule
+  (:data:`gan_pipelines.images.MASK_RULE`); conversions are counted in one log line each, never
+  one line per file;
+- the inserted object's ``mask`` must mark something: an empty one is a problem of its sample;
 - all files of a sample share one size.
 
 Decisions about stray files (documented here because the caller cannot see them):
 
-- operating-system litter (names starting with ``.`` such as ``.DS_Store`` and ``._x.png``
-  AppleDouble files, hidden folders such as ``.ipynb_checkpoints``, ``__MACOSX/``, ``Thumbs.db``,
-  ``desktop.ini``) is ignored with one DEBUG summary line;
+- operating-system litter (:func:`gan_pipelines.image_inputs.is_litter`: ``.DS_Store``,
+  ``._x.png``, ``.ipynb_checkpoints/``, ``__MACOSX/``, ``Thumbs.db``, ``desktop.ini``, ...) is
+  ignored with one DEBUG summary line;
 - a non-image file (any extension other than .png/.jpg/.jpeg) inside a kind folder is a problem of
   the sample with its stem (``train/x: mask/x.txt: not a PNG or JPEG file``); it is never dropped;
 - files in a sub-folder of a kind folder are reported as problems too (the layout is flat);
@@ -49,16 +53,16 @@ import zipfile
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from gan_pipelines.families.shadow import layout
 from gan_pipelines.image_folders import image_key, split_key
-from gan_pipelines.images import IMAGE_SUFFIXES, ImageError, read_image, to_binary_mask, to_rgb
+from gan_pipelines.image_inputs import SampleIndex, check_sample, format_problems, is_litter, log_notes, read_kind
+from gan_pipelines.images import ImageError
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +70,6 @@ ON_INVALID_CHOICES = ("error", "skip")
 SKIPPED_COLUMNS = ["split", "name", "reason"]
 # Kinds that only full (training / evaluation) data has.
 TARGET_KINDS = tuple(kind for kind in layout.SAMPLE_KINDS if kind not in layout.INFERENCE_KINDS)
-# Operating-system litter, ignored (DEBUG log). Names starting with "." are litter too.
-JUNK_NAMES = frozenset({"thumbs.db", "desktop.ini", "__macosx"})
 # How many folder levels we descend through a chain of single top-level folders.
 MAX_WRAPPER_DEPTH = 3
 
@@ -236,35 +238,14 @@ class _ImageLoader:
             data = self.source.read(self.member)
         except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
             raise ImageError(f"{label}: cannot read ({exc})") from None
-        return _normalise(read_image(data, name=label), self.kind, label)[0]
+        return read_kind(data, layout.KIND_TYPES[self.kind], name=label)[0]
 
     def __repr__(self) -> str:
         return f"_ImageLoader({self.source.describe(self.member)!r}, kind={self.kind!r})"
 
 
-def _normalise(array: np.ndarray, kind: str, label: str) -> tuple[np.ndarray, str | None]:
-    """Return ``(normalised array, what was converted or None)``."""
-    if kind in layout.MASK_KINDS:
-        if array.ndim == 2:
-            values = np.unique(array)
-            if values.size == 2 and values[0] == 0 and values[1] == 1:
-                return (array * 255).astype(np.uint8), "zero_one_mask"
-            mask, _ = to_binary_mask(array, name=label)
-            if not np.isin(values, (0, 255)).all():
-                return mask, "grey_mask"
-            return mask, None
-        mask, converted = to_binary_mask(array, name=label)
-        return mask, "colour_mask" if converted else None
-    rgb = to_rgb(array, name=label)
-    return rgb, None if array.ndim == 3 and array.shape[2] == 3 else "rgb_converted"
-
-
 # --------------------------------------------------------------------------------------------
 # Layout
-
-
-def _is_junk(rel: str) -> bool:
-    return any(part.startswith(".") or part.lower() in JUNK_NAMES for part in rel.split("/"))
 
 
 def _find_root(files: dict[str, str], dirs: set[str], label: str) -> str:
@@ -273,8 +254,8 @@ def _find_root(files: dict[str, str], dirs: set[str], label: str) -> str:
     for _ in range(MAX_WRAPPER_DEPTH + 1):
         children_dirs = {d[len(prefix):] for d in dirs if d.startswith(prefix) and "/" not in d[len(prefix):]}
         children_files = [f for f in files if f.startswith(prefix) and "/" not in f[len(prefix):]]
-        children_dirs = {d for d in children_dirs if d and not _is_junk(d)}
-        children_files = [f for f in children_files if not _is_junk(f)]
+        children_dirs = {d for d in children_dirs if d and not is_litter(d)}
+        children_files = [f for f in children_files if not is_litter(f)]
         if children_dirs & set(layout.SPLITS):
             return prefix
         kinds_here = children_dirs & set(layout.SAMPLE_KINDS)
@@ -289,9 +270,9 @@ def _find_root(files: dict[str, str], dirs: set[str], label: str) -> str:
             prefix = prefix + next(iter(children_dirs)) + "/"
             continue
         break
-    if not any(not _is_junk(f) for f in files):
+    if not any(not is_litter(f) for f in files):
         raise ShadowARDataError(f"{label}: no files found (empty folder or archive).\n{EXPECTED_LAYOUT}")
-    found = sorted({p.split("/")[0] for p in list(files) + list(dirs) if not _is_junk(p)})
+    found = sorted({p.split("/")[0] for p in list(files) + list(dirs) if not is_litter(p)})
     shown = ", ".join(found[:10]) + (", ..." if len(found) > 10 else "")
     raise ShadowARDataError(
         f"{label}: no train/ or test/ folder found (top level holds: {shown or 'nothing'}).\n"
@@ -299,47 +280,30 @@ def _find_root(files: dict[str, str], dirs: set[str], label: str) -> str:
     )
 
 
-@dataclass
-class _Sample:
-    split: str
-    name: str
-    images: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # kind -> members
-    others: list[str] = field(default_factory=list)  # reasons found while listing
-
-
-def _collect(files: dict[str, str], prefix: str) -> tuple[dict[tuple[str, str], _Sample], list, list]:
-    """Group files under ``prefix`` into samples. Returns (samples, ignored_junk, ignored_outside)."""
-    samples: dict[tuple[str, str], _Sample] = {}
+def _collect(files: dict[str, str], prefix: str) -> tuple[SampleIndex, list, list]:
+    """Group files under ``prefix`` into samples. Returns (samples, ignored_litter, ignored_outside)."""
+    samples = SampleIndex()
     junk: list[str] = []
     outside: list[str] = []
     for rel, member in sorted(files.items()):
         rel = rel.split("\x00", 1)[0]
         if not rel.startswith(prefix):
-            (junk if _is_junk(rel) else outside).append(rel)
+            (junk if is_litter(rel) else outside).append(rel)
             continue
         inner = rel[len(prefix):]
-        if _is_junk(inner):
+        if is_litter(inner):
             junk.append(rel)
             continue
         parts = inner.split("/")
         if len(parts) < 3 or parts[0] not in layout.SPLITS or parts[1] not in layout.SAMPLE_KINDS:
             outside.append(rel)
             continue
-        split, kind = parts[0], parts[1]
-        filename = parts[-1]
-        stem = PurePosixPath(filename).stem
-        suffix = PurePosixPath(filename).suffix.lower()
-        sample = samples.setdefault((split, stem), _Sample(split, stem))
+        split, kind, filename = parts[0], parts[1], parts[-1]
         shown = "/".join(parts[1:])
         if len(parts) > 3:
-            sample.others.append(
-                f"{shown}: inside a sub-folder of {split}/{kind}/ (files must sit directly in it)"
-            )
-        elif suffix not in IMAGE_SUFFIXES:
-            what = f"extension {suffix}" if suffix else "no extension"
-            sample.others.append(f"{shown}: not a PNG or JPEG file ({what})")
+            samples.add_problem(split, filename, f"{shown}: inside a sub-folder of {split}/{kind}/ (files must sit directly in it)")
         else:
-            sample.images[kind].append(member)
+            samples.add(split, kind, filename, member, shown=shown)
     return samples, junk, outside
 
 
@@ -356,100 +320,8 @@ def _summarise_paths(paths: list[str], limit: int = 5) -> str:
 # Validation
 
 
-# PIL names an in-memory stream by its repr; that tells the user nothing.
-_BYTESIO_REPR = re.compile(r" ?<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
-
-
-def _size(array: np.ndarray) -> str:
-    return f"{array.shape[1]}x{array.shape[0]}"
-
-
-def _validate(
-    sample: _Sample, source: _FolderSource | _ZipSource, required: tuple[str, ...]
-) -> tuple[list[str], dict[str, list[str]], dict[str, str]]:
-    """Decode every file of one sample once. Returns (reasons, conversions, kind -> member)."""
-    reasons: list[str] = []
-    conversions: dict[str, list[str]] = defaultdict(list)
-    if sample.others and not any(sample.images.values()):
-        return list(sample.others), conversions, {}  # only stray files share this stem
-    missing = [kind for kind in required if not sample.images.get(kind)]
-    if missing:
-        reasons.append(f"missing {', '.join(missing)}")
-    reasons.extend(sample.others)
-    chosen: dict[str, str] = {}
-    sizes: dict[str, str] = {}
-    for kind in layout.SAMPLE_KINDS:
-        members = sample.images.get(kind) or []
-        if not members:
-            continue
-        if len(members) > 1:
-            names = ", ".join(sorted(PurePosixPath(m.replace("\\", "/")).name for m in members))
-            reasons.append(f"{kind}: {len(members)} files for one sample ({names})")
-            continue
-        member = members[0]
-        shown = f"{kind}/{PurePosixPath(member.replace(chr(92), '/')).name}"
-        try:
-            data = source.read(member)
-        except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
-            reasons.append(f"{shown}: cannot read ({exc})")
-            continue
-        try:
-            array = read_image(data, name=shown)
-            normalised, conversion = _normalise(array, kind, shown)
-        except ImageError as exc:
-            reasons.append(_BYTESIO_REPR.sub("", str(exc)))
-            continue
-        except (Image.DecompressionBombError, MemoryError) as exc:
-            reasons.append(f"{shown}: image too large to decode ({exc.__class__.__name__})")
-            continue
-        if conversion:
-            conversions[conversion].append(f"{sample.split}/{shown}")
-        if kind == "mask" and not normalised.any():
-            conversions["empty_mask"].append(f"{sample.split}/{shown}")
-        sizes[kind] = _size(normalised)
-        chosen[kind] = member
-    if len(set(sizes.values())) > 1:
-        by_size: dict[str, list[str]] = defaultdict(list)
-        for kind, size in sizes.items():
-            by_size[size].append(kind)
-        reasons.append(
-            "size mismatch: " + ", ".join(f"{'/'.join(kinds)} {size}" for size, kinds in by_size.items())
-        )
-    return reasons, conversions, chosen
-
-
-_CONVERSION_LOGS = {
-    "colour_mask": (
-        logging.WARNING,
-        "{n} RGB/RGBA mask file(s) converted to single-channel 0/255 masks (binarised at 128; "
-        "transparent pixels count as background), e.g. {example}",
-    ),
-    "zero_one_mask": (
-        logging.WARNING,
-        "{n} mask file(s) held only the values 0 and 1 and were rescaled to 0/255, e.g. {example}",
-    ),
-    "grey_mask": (
-        logging.INFO,
-        "{n} single-channel mask file(s) held values other than 0 and 255 (e.g. JPEG artefacts) "
-        "and were binarised at 128, e.g. {example}",
-    ),
-    "rgb_converted": (
-        logging.INFO,
-        "{n} noshadow/shadow file(s) were grey or RGBA and were converted to RGB (alpha dropped), "
-        "e.g. {example}",
-    ),
-    "empty_mask": (
-        logging.WARNING,
-        "{n} sample(s) have an empty inserted-object mask (no pixel >= 128), e.g. {example}",
-    ),
-}
-
-
-def _format_problems(problems: list[tuple[str, str, str]], label: str, header: str | None = None) -> str:
-    count = len(problems)
-    lines = [header or f"{count} invalid sample{'s' if count != 1 else ''} in {label}:"]
-    lines += [f"  {split}/{name}: {reason}" for split, name, reason in problems]
-    return "\n".join(lines)
+# The kinds of a Shadow-AR sample and how each is decoded (see gan_pipelines.image_inputs.read_kind).
+_SAMPLE_KIND_TYPES = {kind: layout.KIND_TYPES[kind] for kind in layout.SAMPLE_KINDS}
 
 
 def read_shadow_ar(path: str | Path, on_invalid: str = "error") -> ShadowARData:
@@ -487,16 +359,14 @@ def read_shadow_ar(path: str | Path, on_invalid: str = "error") -> ShadowARData:
             len(outside), ",".join(layout.SAMPLE_KINDS), source.label, _summarise_paths(outside),
         )
 
-    kinds_by_split: dict[str, set[str]] = defaultdict(set)
-    for sample in samples.values():
-        kinds_by_split[sample.split].update(kind for kind, members in sample.images.items() if members)
+    kinds_by_split = samples.kinds_by_group()
     all_kinds = set().union(*kinds_by_split.values()) if kinds_by_split else set()
-    if not samples or not all_kinds:
-        detail = " (only non-image files found in the kind folders)" if samples else ""
-        if samples:  # only stray files: report them, they are what the user has to fix
-            problems = [(s.split, s.name, "; ".join(s.others)) for s in samples.values()]
+    if not len(samples) or not all_kinds:
+        detail = " (only non-image files found in the kind folders)" if len(samples) else ""
+        if len(samples):  # only stray files: report them, they are what the user has to fix
+            problems = [(s.label, "; ".join(s.problems)) for s in samples]
             raise ShadowARDataError(
-                _format_problems(problems, source.label, f"no samples found in {source.label}{detail}:")
+                format_problems(problems, f"no samples found in {source.label}{detail}:")
                 + f"\n{EXPECTED_LAYOUT}"
             )
         raise ShadowARDataError(f"no samples found in {source.label}.\n{EXPECTED_LAYOUT}")
@@ -510,32 +380,35 @@ def read_shadow_ar(path: str | Path, on_invalid: str = "error") -> ShadowARData:
         )
     required = layout.INFERENCE_KINDS if inference_only else layout.SAMPLE_KINDS
 
-    ordered = [samples[key] for key in sorted(samples)]
+    ordered = list(samples)
     workers = max(1, min(8, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda s: _validate(s, source, required), ordered))
+        results = list(pool.map(
+            lambda s: check_sample(s, source.read, _SAMPLE_KIND_TYPES, required,
+                                   object_mask_kinds=layout.OBJECT_MASK_KINDS),
+            ordered,
+        ))
 
     problems: list[tuple[str, str, str]] = []
     images: dict[str, Callable[[], np.ndarray]] = {}
-    conversions: dict[str, list[str]] = defaultdict(list)
-    for sample, (reasons, converted, chosen) in zip(ordered, results):
-        for name, where in converted.items():
-            conversions[name].extend(where)
-        if reasons:
-            problems.append((sample.split, sample.name, "; ".join(reasons)))
+    notes: dict[str, list[str]] = defaultdict(list)
+    for sample, checked in zip(ordered, results):
+        for note, where in checked.notes.items():
+            notes[note].extend(where)
+        if checked.reasons:
+            problems.append((sample.group, sample.name, "; ".join(checked.reasons)))
             continue
         for kind in required:
-            images[image_key(sample.split, kind, sample.name)] = _ImageLoader(
-                source, chosen[kind], kind
+            images[image_key(sample.group, kind, sample.name)] = _ImageLoader(
+                source, checked.chosen[kind], kind
             )
-    for name, (level, template) in _CONVERSION_LOGS.items():
-        if conversions.get(name):
-            logger.log(level, template.format(n=len(conversions[name]), example=conversions[name][0])
-                       + f" (in {source.label})")
+    log_notes(logger, notes, source.label)
 
     valid = len(ordered) - len(problems)
     if problems and (on_invalid == "error" or valid == 0):
-        message = _format_problems(problems, source.label)
+        count = len(problems)
+        message = format_problems([(f"{split}/{name}", reason) for split, name, reason in problems],
+                                  f"{count} invalid sample{'s' if count != 1 else ''} in {source.label}:")
         if valid == 0:
             message += "\nNo valid sample left."
         else:
