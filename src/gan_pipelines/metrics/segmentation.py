@@ -93,3 +93,110 @@ def balanced_error_rate(probs: torch.Tensor, target: torch.Tensor, threshold: fl
     """Per-channel BER (C,) = 1 - (TPR + TNR) / 2 of the thresholded prediction, pooled over the
     batch. 0 is perfect, 0.5 is chance (e.g. predicting all background)."""
     return ber_from_counts(confusion_counts(probs, target, threshold))
+
+
+# --------------------------------------------------------------------------------------------
+# Multi-class segmentation scores (the "FCN-score" of the image-to-image translation literature)
+# --------------------------------------------------------------------------------------------
+#
+# Conventions: class-index maps of any shape, usually (N, H, W), numpy or torch integers;
+# ``ignore_index`` marks don't-care pixels of the TARGET (e.g. 255), which are left out of the
+# counts whatever was predicted there. Counts are pooled over all images (not averaged per
+# image), so summing confusion matrices over batches gives exact whole-set scores.
+
+
+def _as_int_array(values: object, name: str) -> "np.ndarray":
+    import numpy as np
+
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    array = np.asarray(values)
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name}: expected integer class indices, got dtype {array.dtype} with shape {array.shape}")
+    return array
+
+
+def check_class_indices(values: object, num_classes: int, ignore_index: int | None = None, name: str = "labels") -> None:
+    """Raise ValueError unless every value of ``values`` is a class index in ``0..num_classes-1``
+    or ``ignore_index``; the message names each bad value and how many pixels hold it."""
+    import numpy as np
+
+    array = _as_int_array(values, name)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    bad = (array < 0) | (array >= num_classes)
+    if ignore_index is not None:
+        bad &= array != ignore_index
+    if bad.any():
+        found, counts = np.unique(array[bad], return_counts=True)
+        listed = ", ".join(f"{int(v)} ({int(c)} pixel{'s' if c != 1 else ''})" for v, c in list(zip(found, counts))[:10])
+        allowed = f"0..{num_classes - 1}" + (f" or the ignore value {ignore_index}" if ignore_index is not None else "")
+        raise ValueError(
+            f"{name} holds values outside the class range {allowed}: {listed}"
+            f"{' ...' if len(found) > 10 else ''}"
+        )
+
+
+def class_confusion_matrix(
+    predicted: object, target: object, num_classes: int, ignore_index: int | None = None
+) -> "np.ndarray":
+    """Pixel counts ``M[i, j]`` = pixels of true class ``i`` predicted as class ``j``: an int64
+    ``(num_classes, num_classes)`` numpy array (rows true, columns predicted).
+
+    ``predicted`` and ``target`` are integer arrays of one shape (numpy or torch, e.g.
+    ``(N, H, W)``). Target pixels equal to ``ignore_index`` are not counted. Any other value
+    outside ``0..num_classes-1`` -- in the target, or in the prediction at a counted pixel -- is
+    a ValueError naming the value and its pixel count.
+    """
+    import numpy as np
+
+    predicted_array = _as_int_array(predicted, "predicted")
+    target_array = _as_int_array(target, "target")
+    if predicted_array.shape != target_array.shape:
+        raise ValueError(f"predicted {predicted_array.shape} and target {target_array.shape} differ in shape")
+    check_class_indices(target_array, num_classes, ignore_index, "target")
+    if ignore_index is not None:
+        counted = target_array != ignore_index
+        predicted_array, target_array = predicted_array[counted], target_array[counted]
+    check_class_indices(predicted_array, num_classes, None, "predicted")
+    flat = target_array.astype(np.int64).ravel() * num_classes + predicted_array.astype(np.int64).ravel()
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def segmentation_scores(confusion: object) -> dict[str, float]:
+    """Pixel accuracy, mean class accuracy and mean IoU of a confusion matrix (rows true,
+    columns predicted), the FCN-score definitions (Long et al. 2015) that label-to-image papers report.
+
+    With ``n_ij`` the pixels of class ``i`` predicted as ``j`` and ``t_i = sum_j n_ij``:
+
+    * ``pixel_acc`` = ``sum_i n_ii / sum_i t_i``;
+    * ``mean_class_acc`` = mean over classes of ``n_ii / t_i``;
+    * ``miou`` = mean over classes of ``n_ii / (t_i + sum_j n_ji - n_ii)``.
+
+    A class absent from both the target and the prediction has no score and is left out of the
+    means (the reference script adds 1e-12 to each denominator and so counts such a class as 0,
+    which makes its scores depend on how many unused classes the label set has). A class that is
+    predicted but absent from the target has IoU 0 and is in ``miou``; its accuracy ``n_ii / t_i``
+    is undefined, so ``mean_class_acc`` averages over the classes present in the target. Every
+    value is NaN when no pixel was counted.
+    """
+    import numpy as np
+
+    matrix = np.asarray(confusion.detach().cpu().numpy() if isinstance(confusion, torch.Tensor) else confusion)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"expected a square (C, C) confusion matrix, got shape {matrix.shape}")
+    matrix = matrix.astype(np.float64)
+    correct = np.diag(matrix)
+    true_totals = matrix.sum(axis=1)
+    predicted_totals = matrix.sum(axis=0)
+    union = true_totals + predicted_totals - correct
+    total = matrix.sum()
+    if total <= 0:
+        return {"pixel_acc": math.nan, "mean_class_acc": math.nan, "miou": math.nan}
+    in_target = true_totals > 0
+    in_either = union > 0
+    return {
+        "pixel_acc": float(correct.sum() / total),
+        "mean_class_acc": float((correct[in_target] / true_totals[in_target]).mean()),
+        "miou": float((correct[in_either] / union[in_either]).mean()),
+    }

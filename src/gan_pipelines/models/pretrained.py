@@ -255,3 +255,185 @@ def build_perceptual_loss(config: Mapping[str, Any] | None = None) -> tuple[Perc
     loss = PerceptualLoss(load_vgg16_relu3_3(path), reduction=settings["reduction"])
     logger.info("Perceptual loss: VGG16 relu3_3 weights loaded from %s", path)
     return loss, f"loaded {path}"
+
+
+# --------------------------------------------------------------------------------------------
+# Inception-v3 (FID/KID) and LPIPS weights for offline evaluation
+# --------------------------------------------------------------------------------------------
+#
+# Both are only ever looked up, never downloaded. Each ``find_*`` returns ``(path or None,
+# reason)``: a one-line reason that an evaluation records next to a null metric when the
+# weights are absent, or that says which weights a metric was computed with.
+
+# pytorch-fid's port of the TF Inception that defines published FID (what piq downloads).
+INCEPTION_FID_GLOB = "pt_inception-2015-12-05-*.pth"
+# torchvision's ImageNet Inception-v3: another network; its FID is not the published one.
+INCEPTION_TORCHVISION_GLOB = "inception_v3_google-*.pth"
+INCEPTION_FEATURES = 2048  # the pool3 (final average pooling) features
+INCEPTION_INPUT_SIZE = 299
+# piq's LPIPS (VGG16 variant) linear-layer weights, a list of 5 tensors (1, C, 1, 1).
+LPIPS_FILE_NAME = "lpips_weights.pt"
+LPIPS_VGG16_LAYERS = (3, 8, 15, 22, 29)  # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 in vgg16().features
+LPIPS_CHANNELS = (64, 128, 256, 512, 512)
+
+
+def _first_match(locations: list[Path]) -> Path | None:
+    for location in locations:
+        if "*" in location.name:
+            matches = sorted(location.parent.glob(location.name)) if location.parent.is_dir() else []
+            if matches:
+                return matches[0]
+        elif location.is_file():
+            return location
+    return None
+
+
+def inception_weight_locations(weights_path: str | Path | None = None) -> list[Path]:
+    """Where Inception-v3 weights are looked for, in order: the configured file, pytorch-fid's
+    ``pt_inception-2015-12-05-*.pth``, torchvision's ``inception_v3_google-*.pth`` (both in
+    ``torch.hub.get_dir()/checkpoints``)."""
+    checkpoints = hub_checkpoints_dir()
+    configured = [Path(weights_path).expanduser()] if weights_path else []
+    return [*configured, checkpoints / INCEPTION_FID_GLOB, checkpoints / INCEPTION_TORCHVISION_GLOB]
+
+
+def inception_variant(path: str | Path) -> str:
+    """``"fid"`` for pytorch-fid's TF-Inception port (file name ``pt_inception-*``), else
+    ``"torchvision"`` (torchvision's ImageNet Inception-v3 key layout)."""
+    return "fid" if Path(path).name.startswith("pt_inception") else "torchvision"
+
+
+def find_inception_weights(weights_path: str | Path | None = None) -> tuple[Path | None, str]:
+    """``(path, reason)`` of the first Inception-v3 file found locally, or ``(None, reason)``."""
+    path = _first_match(inception_weight_locations(weights_path))
+    if path is None:
+        looked = ", ".join(str(p) for p in inception_weight_locations(weights_path))
+        return None, f"Inception-v3 weights not found locally (looked in: {looked})"
+    if inception_variant(path) == "fid":
+        return path, f"TF-Inception (pytorch-fid port) from {path}"
+    return path, f"torchvision Inception-v3 from {path}: not the TF-Inception of published FID, values differ"
+
+
+def find_lpips_weights(weights_path: str | Path | None = None) -> tuple[Path | None, str]:
+    """``(path, reason)`` of piq's LPIPS linear weights (``lpips_weights.pt``: the configured file,
+    else the hub cache) when they AND the VGG16 backbone (:func:`find_vgg16_weights`) are both
+    found locally; else ``(None, reason)`` naming what is missing."""
+    checkpoints = hub_checkpoints_dir()
+    locations = [*([Path(weights_path).expanduser()] if weights_path else []), checkpoints / LPIPS_FILE_NAME]
+    path = _first_match(locations)
+    missing = []
+    if path is None:
+        missing.append(f"LPIPS linear weights ({', '.join(str(p) for p in locations)})")
+    if find_vgg16_weights() is None:
+        missing.append(f"VGG16 backbone ({', '.join(str(p) for p in vgg16_weight_locations())})")
+    if missing:
+        return None, f"LPIPS weights not found locally: {'; '.join(missing)}"
+    return path, f"LPIPS-VGG (piq's port) from {path} and {find_vgg16_weights()}"
+
+
+class _FeatureHead(nn.Module):
+    """A feature network as ``images in [0, 1] (N, 3, H, W) -> (N, D)`` (flattens; unwraps piq's
+    one-element list)."""
+
+    def __init__(self, body: nn.Module, squeeze_list: bool) -> None:
+        super().__init__()
+        self.body = body
+        self.squeeze_list = squeeze_list
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        out = self.body(images)
+        if self.squeeze_list:
+            out = out[0]
+        return out.reshape(out.shape[0], -1)
+
+
+def fid_inception_network() -> nn.Module:
+    """The TF-Inception of FID as piq (and pytorch-fid) build it -- torchvision's Inception-v3
+    with the FID blocks patched in, 1008 classes -- with random weights: the structure that
+    pytorch-fid's ``pt_inception-*`` state dict fits."""
+    import torchvision
+    from piq.feature_extractors import fid_inception as fi
+
+    net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False, num_classes=1008)
+    net.Mixed_5b = fi.FIDInceptionA(192, pool_features=32)
+    net.Mixed_5c = fi.FIDInceptionA(256, pool_features=64)
+    net.Mixed_5d = fi.FIDInceptionA(288, pool_features=64)
+    net.Mixed_6b = fi.FIDInceptionC(768, channels_7x7=128)
+    net.Mixed_6c = fi.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6d = fi.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6e = fi.FIDInceptionC(768, channels_7x7=192)
+    net.Mixed_7b = fi.FIDInceptionE1(1280)
+    net.Mixed_7c = fi.FIDInceptionE2(2048)
+    return net
+
+
+def load_inception_features(path: str | Path) -> nn.Module:
+    """An eval-mode module mapping RGB images in [0, 1] ``(N, 3, H, W)`` to Inception pool3
+    features ``(N, 2048)`` (bilinear resize to 299 inside), from a local file.
+
+    pytorch-fid's ``pt_inception-*`` file gives the TF-Inception of published FID (piq's
+    network structure); any other file is read as torchvision's Inception-v3. Strict loading:
+    a file that does not fit is a ValueError naming it.
+    """
+    import torch.nn.functional as F
+    import torchvision
+
+    path = Path(path)
+    state_dict = _read_state_dict(path)
+    if inception_variant(path) == "fid":
+        from piq.feature_extractors.fid_inception import InceptionV3
+
+        class _LocalFIDInception(InceptionV3):
+            def fid_inception_v3(self) -> nn.Module:  # piq's structure, our file: no download
+                net = fid_inception_network()
+                _load_strict(net, state_dict, path)
+                return net
+
+        body = _LocalFIDInception(output_blocks=[3], resize_input=True, normalize_input=True)
+        return _FeatureHead(body, squeeze_list=True).eval()
+
+    net = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=False)
+    _load_strict(net, state_dict, path)
+    net.fc = nn.Identity()
+
+    class _TorchvisionInception(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            resized = F.interpolate(images, size=(INCEPTION_INPUT_SIZE,) * 2, mode="bilinear", align_corners=False)
+            return self.net(resized * 2.0 - 1.0)  # what transform_input makes of ImageNet-normalised input
+
+    return _FeatureHead(_TorchvisionInception(), squeeze_list=False).eval()
+
+
+def load_lpips(lpips_path: str | Path, vgg16_path: str | Path) -> nn.Module:
+    """piq's LPIPS-VGG distance from local files: ``module(x, y)`` with images in [0, 1]
+    ``(N, 3, H, W)`` returns ``(N,)`` distances (0 for identical images)."""
+    from piq.perceptual import IMAGENET_MEAN, IMAGENET_STD, ContentLoss
+    from torchvision.models.vgg import cfgs, make_layers
+
+    lpips_path, vgg16_path = Path(lpips_path), Path(vgg16_path)
+    try:
+        weights = torch.load(lpips_path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - reported with the file name
+        raise ValueError(f"{lpips_path}: cannot read LPIPS weights ({exc.__class__.__name__}: {exc})") from exc
+    if (
+        not isinstance(weights, (list, tuple)) or len(weights) != len(LPIPS_CHANNELS)
+        or any(not isinstance(w, torch.Tensor) or w.numel() != c for w, c in zip(weights, LPIPS_CHANNELS))
+    ):
+        raise ValueError(f"{lpips_path}: expected 5 LPIPS layer weights with {LPIPS_CHANNELS} channels")
+    last = LPIPS_VGG16_LAYERS[-1]
+    features = make_layers(cfgs["D"], batch_norm=False)[: last + 1]
+    used = {
+        key[len("features."):]: value for key, value in _read_state_dict(vgg16_path).items()
+        if key.startswith("features.") and key.split(".")[1].isdigit() and int(key.split(".")[1]) <= last
+    }
+    _load_strict(features, used, vgg16_path)
+    loss = ContentLoss(
+        feature_extractor=features, layers=[str(i) for i in LPIPS_VGG16_LAYERS],
+        weights=[w.reshape(1, -1, 1, 1).float() for w in weights], replace_pooling=False, distance="mse",
+        reduction="none", mean=IMAGENET_MEAN, std=IMAGENET_STD, normalize_features=True,
+    )
+    return loss.eval()
