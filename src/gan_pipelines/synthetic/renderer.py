@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,16 @@ FOCUS_ID = 0
 # Splits whose scenes ``scene_seed`` seeds. The position of a split here is part of its scenes'
 # seeds: reordering this tuple would change every rendered scene.
 SPLITS: tuple[str, ...] = ("train", "test")
+# How objects get their albedo: ``random`` (a colour drawn per object) or ``per_kind`` (the fixed
+# albedo of its kind below, so colour follows the class; the random draw still happens, which
+# keeps every other draw of the scene, and thus its layout, the same as with ``random``).
+OBJECT_COLOURS: tuple[str, ...] = ("random", "per_kind")
+KIND_ALBEDO: dict[str, tuple[float, float, float]] = {
+    "box": (0.75, 0.3, 0.25),
+    "cylinder": (0.25, 0.45, 0.75),
+    "sphere": (0.3, 0.65, 0.3),
+    "cone": (0.8, 0.7, 0.25),
+}
 
 # Camera ranges: with a 48 deg field of view and a pitch of at least 35 deg the top image row
 # looks 11 deg below the horizon, so the ground fills the frame and objects about 1 unit tall
@@ -168,6 +178,13 @@ class SyntheticConfig:
     # Scenes whose focus-object shadow (or whose other objects' shadows) cover less than this share
     # of the image are re-drawn: a sample without a visible shadow teaches nothing.
     min_shadow_fraction: float = 0.003
+    # ``random`` or ``per_kind`` (see ``OBJECT_COLOURS``).
+    object_colours: str = "random"
+    # RGB in (0, 1]: the ground keeps its texture's brightness pattern (contrast scaled by
+    # ``ground_contrast``, used only with a tint) in this one colour; None keeps the texture's own
+    # (jittered) colours.
+    ground_tint: tuple[float, float, float] | None = None
+    ground_contrast: float = 1.0
     # Where these parameters live, for error messages only (see the class docstring).
     section: str = field(default="synthetic", compare=False, repr=False)
 
@@ -202,6 +219,17 @@ class SyntheticConfig:
         fraction = _check_float(q("min_shadow_fraction"), self.min_shadow_fraction)
         if not 0.0 <= fraction <= 0.2:
             raise ValueError(f"{q('min_shadow_fraction')} must be between 0 and 0.2, got {fraction!r}")
+        if self.ground_tint is not None:
+            if not isinstance(self.ground_tint, tuple) or len(self.ground_tint) != 3 or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 < v <= 1.0 for v in self.ground_tint):
+                raise ValueError(f"{q('ground_tint')} must be null or three numbers in (0, 1], got {self.ground_tint!r}")
+        contrast = _check_float(q("ground_contrast"), self.ground_contrast)
+        if not 0.0 <= contrast <= 1.0:
+            raise ValueError(f"{q('ground_contrast')} must be between 0 and 1, got {self.ground_contrast!r}")
+        if self.object_colours not in OBJECT_COLOURS:
+            raise ValueError(
+                f"{q('object_colours')} must be one of {', '.join(OBJECT_COLOURS)}, got {self.object_colours!r}"
+            )
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None, *, section: str) -> SyntheticConfig:
@@ -628,6 +656,8 @@ def _place_object(role: str, config: SyntheticConfig, camera: Camera, placed: li
         row = rng.uniform(*window[1]) * res
         ground = camera.ground_point(col, row)
         colour = _random_colour(rng)
+        if config.object_colours == "per_kind":
+            colour = KIND_ALBEDO[kind]
         if ground is None:
             continue
         obj = SceneObject(kind, float(ground[0]), float(ground[1]), float(size_x), float(size_y),
@@ -850,6 +880,18 @@ def _render(camera: Camera, objects: Sequence[SceneObject], texture, light_dirs:
     return buffers, trace
 
 
+def _tinted(texture, tint: Sequence[float], contrast: float):
+    """The texture's brightness pattern (relative to its mean, contrast scaled) in one colour."""
+    mean = float(texture.levels[0].mean())
+    colour = np.asarray(tint, np.float32)[None, None, :]
+    levels = tuple(
+        np.clip((1.0 + contrast * (level.mean(axis=2, keepdims=True) / max(mean, 1e-3) - 1.0)) * colour, 0.0, 1.0)
+        .astype(np.float32)
+        for level in texture.levels
+    )
+    return replace(texture, levels=levels)
+
+
 def scene_seed(config: SyntheticConfig, split: str, index: int) -> int:
     """The seed of scene ``index`` of ``split``: drawn from ``SeedSequence(config.seed)`` with
     ``spawn_key = (split id, index)``, so train and test never share a scene and any scene can be
@@ -880,6 +922,8 @@ def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
     ambient = float(rng.uniform(*config.ambient))
     texture_name = str(config.ground_textures[int(rng.integers(len(config.ground_textures)))])
     texture = make_ground_texture(texture_name, rng)
+    if config.ground_tint is not None:
+        texture = _tinted(texture, config.ground_tint, config.ground_contrast)
     tan_spread = math.tan(math.radians(config.penumbra_deg))
     # Layouts are screened on a quarter-resolution geometry pass first (about 1/16 of the rays),
     # so rejected layouts cost little; the full-resolution render is checked again.
