@@ -15,6 +15,8 @@ from kedro.pipeline import Pipeline
 # namespace -> module whose create_pipelines(namespace) builds its pipelines
 FAMILIES: dict[str, str] = {
     "shadow": "gan_pipelines.families.shadow.pipeline",
+    "pix2pix": "gan_pipelines.families.paired.pipeline",
+    "sketch2color": "gan_pipelines.families.paired.pipeline",
 }
 DEFAULT_FAMILY = "shadow"
 

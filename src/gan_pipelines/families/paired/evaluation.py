@@ -1,0 +1,386 @@
+"""Offline evaluation protocol of the paired families: every method's test outputs against the
+real test pictures, on one split at one resolution.
+
+:func:`evaluate_methods` scores each method (a model, a baseline) and ``real`` (the test
+pictures themselves, the ceiling) with:
+
+* per-pixel, against the target: ``l1`` (mean absolute difference on the 0..1 scale), ``psnr``
+  (dB, capped at 100) and ``ssim`` (Gaussian window), means over images, from
+  :mod:`gan_pipelines.metrics.image_quality`;
+* the segmentation score (FCN-score): the segmentation judge (trained on the real train pictures,
+  see ``train_judge``) segments the method's outputs, scored against the input label maps over the
+  whole test set: ``seg_pixel_acc``, ``seg_mean_class_acc``, ``seg_miou``
+  (:func:`gan_pipelines.metrics.segmentation.segmentation_scores`);
+* ``judge_fd`` / ``judge_kid``: Frechet and kernel distances between the judge's pooled encoder
+  features of the outputs and of the real test pictures. These are the project's own measures in
+  the judge's feature space: comparable between methods evaluated with the same judge checkpoint
+  on the same test set, NOT with published FID/KID. ``real`` is the reference set itself, so these
+  are null for it;
+* ``fid_inception`` / ``kid_inception`` (Inception pool3 features) and ``lpips`` (piq's LPIPS-VGG,
+  mean over images) only when their weights are found locally (torch hub cache or a configured
+  path); otherwise null, with the reason in ``meta["unavailable"]``. Never 0 for "not computed".
+  With torchvision's Inception file instead of pytorch-fid's TF-Inception port, the values are not
+  the published FID (``meta["inception"]`` says which);
+* with sketches (the model inputs of a sketch colouring family):
+
+  - ``colourfulness_gap``: mean over images of ``C(output) - C(target)``, with Hasler and
+    Susstrunk's colourfulness ``C = sqrt(sd(rg)^2 + sd(yb)^2) + 0.3 sqrt(mean(rg)^2 + mean(yb)^2)``,
+    ``rg = R - G``, ``yb = (R + G) / 2 - B`` on the 0..255 scale. Negative: greyer than the target
+    (the grey collapse of an L1-dominated colouriser);
+  - ``bleed_rate``: how often colour crosses a sketch line. Line pixels are those whose sketch grey
+    value is below ``bleed.line_threshold``. For each line pixel ``p`` and each axis (horizontal,
+    vertical) take the two pixels ``a = p - d e`` and ``b = p + d e`` at ``d = bleed.offset`` on
+    either side; the crossing counts when both are inside the image, neither is a line pixel, and the
+    target's colours there differ, ``|T(a) - T(b)| >= bleed.min_contrast`` (Euclidean RGB, 0..255): a
+    line separating two differently coloured regions. At each end of a crossing, the output pixel
+    *bleeds* when it is nearer (Euclidean RGB) to the target colour across the line than to its own
+    target colour, e.g. ``|O(b) - T(a)| < |O(b) - T(b)|``: it took the other region's colour.
+    ``bleed_rate`` = bleeding ends / (2 x crossings), pooled over the test set (0 for the target
+    itself; NaN, reported null, when no line separates two colours).
+
+Everything comes back as plain floats; a value that cannot be computed (NaN) is ``None`` and its
+reason is in ``meta["unavailable"]["<method>.<metric>"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from gan_pipelines.metrics.image_quality import psnr, ssim_map
+from gan_pipelines.params import check_known_keys
+
+logger = logging.getLogger(__name__)
+
+REAL = "real"
+EVALUATE_DEFAULTS: dict[str, Any] = {
+    "judge_batch_size": 16,
+    "device": "auto",
+    "inception_weights_path": None,
+    "lpips_weights_path": None,
+    "feature_batch_size": 16,
+    "bleed": {"line_threshold": 128, "offset": 2, "min_contrast": 30.0},
+}
+PIXEL_METRICS = ("l1", "psnr", "ssim")
+JUDGE_DISTANCES = ("judge_fd", "judge_kid")
+
+FeatureFunction = Callable[[np.ndarray], np.ndarray]  # uint8 (N, H, W, 3) -> (N, D)
+PairFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]  # two uint8 stacks -> (N,)
+
+
+class PairedEvaluation(NamedTuple):
+    """What :func:`evaluate_methods` returns (unpacks as ``metrics, per_image, meta``)."""
+
+    metrics: dict[str, dict[str, float | None]]
+    per_image: pd.DataFrame
+    meta: dict[str, Any]
+
+
+# --------------------------------------------------------------------------------------------
+# Sketch metrics
+# --------------------------------------------------------------------------------------------
+
+
+def colourfulness(image: np.ndarray) -> float:
+    """Hasler and Susstrunk's colourfulness of one uint8 RGB image (0 for a grey image)."""
+    rgb = np.asarray(image, dtype=np.float64)
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    return float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
+
+
+def sketch_lines(sketch: np.ndarray, threshold: float) -> np.ndarray:
+    """Bool (H, W) line pixels of a sketch (dark lines on a light ground): grey value < threshold.
+    A (H, W, 3) sketch is converted to grey as the mean of its channels."""
+    grey = np.asarray(sketch, dtype=np.float64)
+    if grey.ndim == 3:
+        grey = grey.mean(axis=-1)
+    return grey < threshold
+
+
+def bleed_counts(
+    output: np.ndarray, target: np.ndarray, lines: np.ndarray, *, offset: int, min_contrast: float
+) -> tuple[int, int]:
+    """``(bleeding ends, crossing ends)`` of one image (see the module docstring)."""
+    out = np.asarray(output, dtype=np.float64)
+    tgt = np.asarray(target, dtype=np.float64)
+    height, width = lines.shape
+    bled = ends = 0
+    for dy, dx in ((0, offset), (offset, 0)):
+        if 2 * dy >= height or 2 * dx >= width:
+            continue
+        # a = p - d e, p, b = p + d e for every p whose a and b are inside the image
+        center = lines[dy : height - dy, dx : width - dx]
+        side_a = (slice(0, height - 2 * dy), slice(0, width - 2 * dx))
+        side_b = (slice(2 * dy, height), slice(2 * dx, width))
+        crossing = center & ~lines[side_a] & ~lines[side_b]
+        ta, tb, oa, ob = tgt[side_a][crossing], tgt[side_b][crossing], out[side_a][crossing], out[side_b][crossing]
+        separating = np.linalg.norm(ta - tb, axis=-1) >= min_contrast
+        ta, tb, oa, ob = ta[separating], tb[separating], oa[separating], ob[separating]
+        bled += int((np.linalg.norm(oa - tb, axis=-1) < np.linalg.norm(oa - ta, axis=-1)).sum())
+        bled += int((np.linalg.norm(ob - ta, axis=-1) < np.linalg.norm(ob - tb, axis=-1)).sum())
+        ends += 2 * len(ta)
+    return bled, ends
+
+
+# --------------------------------------------------------------------------------------------
+# The protocol
+# --------------------------------------------------------------------------------------------
+
+
+def _settings(params: Mapping[str, Any] | None, section: str) -> dict[str, Any]:
+    params = dict(params or {})
+    check_known_keys(params, EVALUATE_DEFAULTS, section)
+    settings = {**EVALUATE_DEFAULTS, **params}
+    bleed = dict(settings["bleed"] or {})
+    check_known_keys(bleed, EVALUATE_DEFAULTS["bleed"], f"{section}.bleed")
+    settings["bleed"] = {**EVALUATE_DEFAULTS["bleed"], **bleed}
+    offset = settings["bleed"]["offset"]
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
+        raise ValueError(f"{section}.bleed.offset must be a positive integer (pixels), got {offset!r}")
+    return settings
+
+
+def _check_inputs(
+    outputs: Mapping[str, np.ndarray], targets: np.ndarray, labels: np.ndarray, sketches: np.ndarray | None
+) -> None:
+    targets = np.asarray(targets)
+    if targets.dtype != np.uint8 or targets.ndim != 4 or targets.shape[-1] != 3:
+        raise ValueError(f"targets must be uint8 (N, H, W, 3), got {targets.dtype} {targets.shape}")
+    if REAL in outputs:
+        raise ValueError(f"{REAL!r} is the name of the real test pictures; give the method another name")
+    for method, images in outputs.items():
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.shape != targets.shape:
+            raise ValueError(
+                f"outputs of {method!r} must be uint8 {targets.shape} like the targets, got {images.dtype} {images.shape}"
+            )
+    if np.shape(labels) != targets.shape[:3]:
+        raise ValueError(f"labels must be (N, H, W) = {targets.shape[:3]}, got {np.shape(labels)}")
+    if sketches is not None and np.shape(sketches)[:3] != targets.shape[:3]:
+        raise ValueError(f"sketches must be (N, H, W[, 3]) with (N, H, W) = {targets.shape[:3]}, got {np.shape(sketches)}")
+
+
+def _plain(value: Any) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _standard_extractors(
+    settings: Mapping[str, Any], injected: Mapping[str, Any] | None, device: Any
+) -> tuple[FeatureFunction | None, PairFunction | None, dict[str, str]]:
+    """The Inception feature function and the LPIPS pair function (or None) and the reasons."""
+    from gan_pipelines.models.pretrained import find_inception_weights, find_lpips_weights
+
+    injected = dict(injected or {})
+    unknown = sorted(set(injected) - {"inception", "lpips"})
+    if unknown:
+        raise ValueError(f"unknown feature extractors {unknown}; known: inception, lpips")
+    reasons: dict[str, str] = {}
+    inception = injected.get("inception")
+    if inception is not None:
+        reasons["inception"] = "an injected feature extractor"
+    else:
+        path, reasons["inception"] = find_inception_weights(settings["inception_weights_path"])
+        if path is not None:
+            from gan_pipelines.models.pretrained import load_inception_features
+
+            inception = _torch_features(load_inception_features(path), device, settings["feature_batch_size"])
+    lpips = injected.get("lpips")
+    if lpips is not None:
+        reasons["lpips"] = "an injected LPIPS function"
+    else:
+        path, reasons["lpips"] = find_lpips_weights(settings["lpips_weights_path"])
+        if path is not None:
+            from gan_pipelines.models.pretrained import find_vgg16_weights, load_lpips
+
+            lpips = _torch_pairs(load_lpips(path, find_vgg16_weights()), device, settings["feature_batch_size"])
+    return inception, lpips, reasons
+
+
+def _batches01(images: np.ndarray, device: Any, batch_size: int):
+    import torch
+
+    for start in range(0, len(images), batch_size):
+        chunk = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
+        yield chunk.to(device).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _torch_features(module: Any, device: Any, batch_size: int) -> FeatureFunction:
+    import torch
+
+    module = module.to(device).eval()
+
+    def features(images: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return np.concatenate([module(b).double().cpu().numpy() for b in _batches01(images, device, batch_size)])
+
+    return features
+
+
+def _torch_pairs(module: Any, device: Any, batch_size: int) -> PairFunction:
+    import torch
+
+    module = module.to(device).eval()
+
+    def distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            pairs = zip(_batches01(x, device, batch_size), _batches01(y, device, batch_size))
+            return np.concatenate([module(a, b).reshape(-1).double().cpu().numpy() for a, b in pairs])
+
+    return distances
+
+
+def _distances(
+    features: np.ndarray, reference: np.ndarray, fd_name: str, kid_name: str
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    from gan_pipelines.metrics.distribution import frechet_distance, kernel_distance
+
+    if len(features) < 2:
+        reason = f"needs at least 2 test images, got {len(features)}"
+        return {fd_name: None, kid_name: None}, {fd_name: reason, kid_name: reason}
+    return {
+        fd_name: _plain(frechet_distance(features, reference)),
+        kid_name: _plain(kernel_distance(features, reference)),
+    }, {}
+
+
+def evaluate_methods(
+    outputs: Mapping[str, np.ndarray],
+    targets: np.ndarray,
+    labels: np.ndarray,
+    judge_bundle: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    *,
+    sketches: np.ndarray | None = None,
+    feature_extractors: Mapping[str, Any] | None = None,
+    section: str = "evaluate",
+) -> PairedEvaluation:
+    """Score every method's outputs (``{method: uint8 (N, H, W, 3)}``) and the real ``targets``
+    (``uint8 (N, H, W, 3)``, method ``"real"``) against the test ``labels`` (int ``(N, H, W)``),
+    with the segmentation judge of ``judge_bundle``. ``params`` (``<family>.evaluate`` keys, see
+    :data:`EVALUATE_DEFAULTS`). ``sketches`` (uint8 ``(N, H, W)`` or ``(N, H, W, 3)``, dark lines)
+    adds the colourfulness gap and the bleed rate. ``feature_extractors`` replaces the local
+    weight lookup (tests, or other networks): ``{"inception": images -> (N, D) features,
+    "lpips": (x, y) -> (N,) distances}`` on uint8 images.
+
+    Returns ``(metrics, per_image, meta)``: ``metrics[method][metric]`` plain floats or None;
+    ``per_image`` one row per (method, image) with the per-image values; ``meta`` with
+    ``unavailable`` (``{metric or "<method>.<metric>": reason}``), what the distances were
+    computed with, the judge checkpoint's description and the set size and resolution.
+    """
+    from gan_pipelines.metrics.segmentation import check_class_indices, class_confusion_matrix, segmentation_scores
+    from gan_pipelines.models.segmenter import segmentation_judge_from_bundle
+
+    settings = _settings(params, section)
+    _check_inputs(outputs, targets, labels, sketches)
+    targets = np.asarray(targets)
+    labels = np.asarray(labels)
+    judge = segmentation_judge_from_bundle(judge_bundle, batch_size=settings["judge_batch_size"], device=settings["device"])
+    ignore_index = judge.ignore_index
+    check_class_indices(labels, judge.num_classes, ignore_index, "test labels")
+    inception, lpips, sources = _standard_extractors(settings, feature_extractors, judge.device)
+
+    methods = {**{name: np.asarray(images) for name, images in outputs.items()}, REAL: targets}
+    num_images = len(targets)
+    unavailable: dict[str, str] = {}
+    if inception is None:
+        unavailable["fid_inception"] = unavailable["kid_inception"] = sources["inception"]
+    if lpips is None:
+        unavailable["lpips"] = sources["lpips"]
+
+    real_inception = inception(targets) if inception is not None else None
+    lines = None
+    if sketches is not None:
+        lines = np.stack([sketch_lines(s, settings["bleed"]["line_threshold"]) for s in np.asarray(sketches)])
+
+    metrics: dict[str, dict[str, float | None]] = {}
+    rows: dict[str, pd.DataFrame] = {}
+    real_judge_features = None
+    for method in [REAL, *outputs]:  # the real pictures first: the others' distances need their features
+        images = methods[method]
+        logger.info("Evaluating %s on %d test images", method, num_images)
+        per = pd.DataFrame({"method": method, "image": np.arange(num_images)})
+        per["l1"] = [float(np.abs(o.astype(np.float64) - t).mean()) / 255.0 for o, t in zip(images, targets)]
+        per["psnr"] = [psnr(t, o) for t, o in zip(targets, images)]
+        per["ssim"] = [float(ssim_map(t, o).mean()) for t, o in zip(targets, images)]
+        values: dict[str, float | None] = {name: _plain(per[name].mean()) for name in PIXEL_METRICS}
+
+        predicted, judge_features = judge.predict_with_features(images)
+        confusion = class_confusion_matrix(predicted, labels, judge.num_classes, ignore_index)
+        for name, value in segmentation_scores(confusion).items():
+            values[f"seg_{name}"] = _plain(value)
+        image_scores = [
+            segmentation_scores(class_confusion_matrix(p, t, judge.num_classes, ignore_index))
+            for p, t in zip(predicted, labels)
+        ]
+        per["seg_pixel_acc"] = [s["pixel_acc"] for s in image_scores]
+        per["seg_miou"] = [s["miou"] for s in image_scores]
+
+        if method == REAL:
+            real_judge_features = judge_features
+            reason = "the real test pictures are the reference set of this distance"
+            for name in (*JUDGE_DISTANCES, "fid_inception", "kid_inception"):
+                values[name] = None
+                if name in JUDGE_DISTANCES or inception is not None:
+                    unavailable[f"{REAL}.{name}"] = reason
+        else:
+            distances, reasons = _distances(judge_features, real_judge_features, *JUDGE_DISTANCES)
+            values.update(distances)
+            unavailable.update({f"{method}.{k}": v for k, v in reasons.items()})
+            if inception is not None:
+                distances, reasons = _distances(inception(images), real_inception, "fid_inception", "kid_inception")
+                values.update(distances)
+                unavailable.update({f"{method}.{k}": v for k, v in reasons.items()})
+            else:
+                values["fid_inception"] = values["kid_inception"] = None
+        if lpips is not None:
+            per["lpips"] = np.asarray(lpips(images, targets), dtype=np.float64)
+            values["lpips"] = _plain(per["lpips"].mean())
+        else:
+            values["lpips"] = None
+
+        if lines is not None:
+            per["colourfulness_gap"] = [colourfulness(o) - colourfulness(t) for o, t in zip(images, targets)]
+            counts = [
+                bleed_counts(o, t, m, offset=settings["bleed"]["offset"], min_contrast=settings["bleed"]["min_contrast"])
+                for o, t, m in zip(images, targets, lines)
+            ]
+            per["bleed_rate"] = [b / e if e else math.nan for b, e in counts]
+            values["colourfulness_gap"] = _plain(per["colourfulness_gap"].mean())
+            total_ends = sum(e for _, e in counts)
+            values["bleed_rate"] = _plain(sum(b for b, _ in counts) / total_ends) if total_ends else None
+            if not total_ends:
+                unavailable[f"{method}.bleed_rate"] = "no sketch line separates two differently coloured target regions"
+
+        for name, value in values.items():
+            if value is None and name not in unavailable and f"{method}.{name}" not in unavailable:
+                unavailable[f"{method}.{name}"] = "not a finite number (e.g. no pixel counted)"
+        metrics[method] = values
+        rows[method] = per
+    metrics = {method: metrics[method] for method in methods}
+
+    meta = {
+        "num_images": int(num_images),
+        "resolution": [int(targets.shape[1]), int(targets.shape[2])],
+        "methods": list(methods),
+        "unavailable": unavailable,
+        "inception": sources["inception"],
+        "lpips": sources["lpips"],
+        "judge": {
+            key: judge_bundle.get("meta", {}).get(key)
+            for key in ("trained_at", "model_input_version", "num_classes", "ignore_index", "weights_status")
+        } | {"val_metrics": dict(judge_bundle.get("val_metrics") or {}), "best_epoch": judge_bundle.get("best_epoch")},
+        "notes": {
+            "judge_fd": "Frechet distance in the segmentation judge's pooled encoder features: the project's own "
+            "measure, comparable only between methods scored with the same judge on the same test set, not "
+            "with published FID",
+            "judge_kid": "unbiased polynomial-kernel MMD^2 in the same features (can be slightly negative)",
+        },
+    }
+    return PairedEvaluation(metrics, pd.concat([rows[m] for m in methods], ignore_index=True), meta)

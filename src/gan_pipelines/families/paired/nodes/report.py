@@ -1,0 +1,161 @@
+"""<family>.report: the metric table (model, baselines, real ceiling), input / output / target
+grids for the best, worst and random test samples, training curves, configuration and versions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gan_pipelines.families.paired.layout import KIND_TYPES, REAL_TEST_SPLIT, TARGET_KIND
+from gan_pipelines.image_folders import image_key
+from gan_pipelines.params import check_known_keys
+
+METHOD_ORDER = ("model", "plain_pix2pix", "class_mean_painter", "nearest_neighbour", "real")
+# Metric names (or parts of them) where lower is better; everything else: higher is better.
+LOWER_IS_BETTER_PARTS = ("l1", "frechet", "_fd", "fid", "kid", "lpips", "bleed", "mse", "rmse")
+# Signed metrics whose best value is 0 (colourfulness_gap < 0: greyer than the target).
+SIGNED_METRICS = ("colourfulness_gap",)
+# Display colours of label classes (class i -> row i, cycled).
+LABEL_COLOURS = np.array([
+    [128, 128, 128], [200, 60, 50], [50, 100, 200], [60, 170, 60], [220, 190, 50], [150, 200, 240],
+    [170, 90, 190], [240, 140, 40], [40, 170, 170], [250, 250, 250], [90, 60, 30], [0, 0, 0],
+], np.uint8)
+
+
+def lower_is_better(metric: str) -> bool:
+    name = metric.lower()
+    return any(part in name for part in LOWER_IS_BETTER_PARTS)
+
+
+def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """Rows = metrics, columns = methods (model first, real last), plus which way is better."""
+    methods = [m for m in METHOD_ORDER if m in metrics] + sorted(
+        m for m in metrics if m not in METHOD_ORDER and m != "meta" and isinstance(metrics[m], Mapping))
+    names: list[str] = []
+    for method in methods:
+        names += [k for k in metrics[method] if k not in names]
+    frame = pd.DataFrame(
+        {m: [_number(metrics[m].get(k)) for k in names] for m in methods}, index=names, dtype=float
+    )
+    frame.index.name = "metric"
+    frame["better"] = ["closer to 0" if k in SIGNED_METRICS else "lower" if lower_is_better(k) else "higher"
+                       for k in names]
+    return frame
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+
+
+def colourise_labels(labels: np.ndarray) -> np.ndarray:
+    return LABEL_COLOURS[np.asarray(labels, np.int64) % len(LABEL_COLOURS)]
+
+
+def pick_examples(per_image: pd.DataFrame, rank_by: str, count: int, seed: int) -> tuple[dict[str, list[str]], pd.Series]:
+    """Best, worst and random test samples by the model's per-image ``rank_by``."""
+    rows = per_image[per_image["method"] == "model"] if "method" in per_image else per_image
+    if rank_by not in rows:
+        raise ValueError(f"rank_by {rank_by!r} is not a per-image metric; have {', '.join(c for c in rows.columns)}")
+    rows = rows.dropna(subset=[rank_by])
+    scores = rows.set_index("name")[rank_by]
+    key = scores.abs() if rank_by in SIGNED_METRICS else scores
+    ranked = key.sort_values(ascending=lower_is_better(rank_by) or rank_by in SIGNED_METRICS).index.tolist()
+    rng = np.random.default_rng(seed)
+    random = sorted(rng.choice(sorted(scores.index), size=min(count, len(scores)), replace=False).tolist())
+    return {"best": ranked[:count], "worst": ranked[::-1][:count], "random": random}, scores
+
+
+def build_paired_report(
+    model_input: Mapping[str, Callable[[], np.ndarray]],
+    predictions: Mapping[str, Callable[[], np.ndarray]],
+    per_image: pd.DataFrame,
+    metrics: dict[str, Any],
+    generator_history: pd.DataFrame,
+    judge_history: pd.DataFrame,
+    ingest_params: dict[str, Any],
+    preprocess_params: dict[str, Any],
+    train_params: dict[str, Any],
+    params: dict[str, Any],
+    plain_generator_history: pd.DataFrame | None = None,
+    *,
+    family: str,
+) -> tuple[str, str]:
+    """Return (self-contained HTML, Markdown summary)."""
+    from gan_pipelines.reporting.html_report import (
+        config_block, curves_figure, html_table, image_grid_figure, image_tag, markdown_table, png_data_uri, render_html,
+    )
+
+    section = f"{family}.report"
+    check_known_keys(params, {"num_examples", "rank_by", "seed"}, section)
+    rank_by = params.get("rank_by", "l1")
+    count = int(params.get("num_examples", 4))
+    table = metrics_table(metrics)
+    meta = dict(metrics.get("meta") or {})
+    input_kind = meta.get("input_kind") or train_params.get("input_kind")
+    sections = [("Test metrics", html_table(table) + _note(meta, family))]
+
+    columns = [(input_kind, "input", model_input), ("model", "output", predictions)]
+    if any(key.split("/")[1] == "plain_pix2pix" for key in predictions):
+        columns.append(("plain_pix2pix", "plain pix2pix", predictions))
+    columns.append((TARGET_KIND, "target", model_input))
+    examples, scores = pick_examples(per_image, rank_by, count, int(params.get("seed", 0)))
+    for label, names in examples.items():
+        rows = [[_display(folder[image_key("test", kind, name)](), kind) for kind, _, folder in columns] for name in names]
+        if not rows:
+            continue
+        figure = image_grid_figure(rows, [title for _, title, _ in columns],
+                                   [f"{name}\n{rank_by} {scores[name]:.3g}" for name in names])
+        sections.append((f"{label.capitalize()} test samples by {rank_by}", image_tag(png_data_uri(figure), label)))
+    real_names = sorted({key.split("/")[2].rsplit(".", 1)[0] for key in predictions if key.startswith(f"{REAL_TEST_SPLIT}/")})
+    if real_names:
+        rows = [[_display(model_input[image_key(REAL_TEST_SPLIT, input_kind, n)](), input_kind),
+                 predictions[image_key(REAL_TEST_SPLIT, "model", n)](),
+                 model_input[image_key(REAL_TEST_SPLIT, TARGET_KIND, n)]()] for n in real_names]
+        figure = image_grid_figure(rows, ["input", "output", "photo"], real_names)
+        sections.append(("Real photos (scikit-image), lines extracted the same way", image_tag(png_data_uri(figure), "photos")))
+
+    panels = {"generator": ["train_g_loss", "train_g_adv"], "discriminator": ["train_d_loss", "train_d_real", "train_d_fake"],
+              "reconstruction": ["train_l1", "val_l1"], "val PSNR (dB)": ["val_psnr"]}
+    curves = [image_tag(png_data_uri(curves_figure(generator_history, panels, f"{family} generator")), "generator curves")]
+    if plain_generator_history is not None:
+        curves.append(image_tag(png_data_uri(curves_figure(plain_generator_history, panels, "plain pix2pix")), "plain curves"))
+    judge_columns = [c for c in judge_history.columns if c != "epoch"]
+    if "epoch" in judge_history and judge_columns:
+        curves.append(image_tag(png_data_uri(curves_figure(judge_history, {"judge": judge_columns[:6]}, "segmentation judge")),
+                                "judge curves"))
+    sections.append(("Training curves", "".join(curves)))
+    config = {"ingest": ingest_params, "preprocess": preprocess_params, "train": train_params}
+    sections.append(("Configuration and versions", config_block({"meta": meta, **config})))
+    title = {"pix2pix": "pix2pix: label map to picture", "sketch2color": "Sketch2Color: sketch to colour picture"}.get(family, family)
+    page = render_html(f"{title} report", sections)
+    summary = "\n".join([
+        f"# {title}: test summary", "",
+        f"{meta.get('num_test_images', '?')} test images at {meta.get('resolution', '?')} px; model input version "
+        f"{meta.get('model_input_version', '?')}.", "",
+        markdown_table(table), "",
+        f"Full report with pictures and curves: {family}_report.html", "",
+    ])
+    return page, summary
+
+
+def _display(image: np.ndarray, kind: str) -> np.ndarray:
+    if KIND_TYPES.get(kind) == "labels":
+        return colourise_labels(image)
+    return image
+
+
+def _note(meta: Mapping[str, Any], family: str) -> str:
+    unavailable = meta.get("unavailable_metrics") or meta.get("unavailable") or {}
+    listed = "".join(f"<li>{k}: {v}</li>" for k, v in dict(unavailable).items()) if isinstance(unavailable, Mapping) else ""
+    return (
+        f"<p class='note'>{meta.get('num_test_images', '?')} test images at {meta.get('resolution', '?')} px "
+        f"(train {meta.get('num_train_images', '?')}). Segmentation scores: the project's own judge (a segmenter "
+        "trained on the real train pictures) applied to each method's pictures, scored against the input label map; "
+        "'real' is its score on the real test pictures (the ceiling). Baselines: class_mean_painter fills every class "
+        "with its mean training colour; nearest_neighbour returns the training picture whose label map overlaps most. "
+        "Distribution distances use the judge's features: not comparable to published FID.</p>"
+        + (f"<p class='note'>Unavailable metrics:</p><ul>{listed}</ul>" if listed else "")
+    )
