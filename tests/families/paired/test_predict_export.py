@@ -72,6 +72,23 @@ def test_predict_folder_validates_first_and_never_overwrites(tmp_path):
         predict_folder(predictor, source, tmp_path / "out")
 
 
+def test_predict_folder_follows_the_shared_input_rules(tmp_path):
+    predictor = PairedPredictor(_bundle(), "pix2pix", device="cpu")
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.fromarray(np.full((20, 30), 2, np.uint8)).save(source / "a.png")
+    Image.fromarray(np.full((20, 30), 3, np.uint8)).save(source / "a.jpg", quality=100)
+    (source / "Thumbs.db").write_bytes(b"litter")
+    (source / "readme.txt").write_text("notes")
+    with pytest.raises(ValueError) as error:
+        predict_folder(predictor, source, tmp_path / "out")
+    assert "a.jpg and a.png: two files for the output a.png" in str(error.value)
+    assert "readme.txt: not a PNG or JPEG file" in str(error.value) and "Thumbs.db" not in str(error.value)
+    (source / "a.jpg").unlink()
+    (source / "readme.txt").unlink()
+    assert predict_folder(predictor, source, tmp_path / "out")["sizes"] == {"a": [20, 30]}  # litter ignored
+
+
 @pytest.mark.parametrize("family, kind", [("pix2pix", "label_map"), ("sketch2color", "line_art")])
 def test_onnx_export_matches_torch(tmp_path, family, kind):
     pytest.importorskip("onnxruntime")

@@ -172,3 +172,28 @@ def test_sketch_folders_may_carry_class_maps_for_the_segmentation_score(tmp_path
         family="sketch2color")
     assert sorted(images) == ["train/label_map/a.png", "train/line_art/a.png", "train/picture/a.png"]
     assert list(skipped["name"]) == ["b"]
+
+
+def test_folders_follow_the_shared_input_rules(tmp_path):
+    """Litter is ignored, names pair in Unicode NFC, and a.png beside a.jpg is refused naming both
+    (the rules of gan_pipelines.image_inputs, as in the shadow family's ingest)."""
+    decomposed, composed = "cafe\u0301", "caf\u00e9"
+    _save(tmp_path / "train/A" / f"{decomposed}.png", _labels())
+    _save(tmp_path / "train/B" / f"{composed}.png", _picture(90))
+    _save(tmp_path / "train/A/twice.png", _labels())
+    _save(tmp_path / "train/A/twice.jpg", _labels())
+    _save(tmp_path / "train/B/twice.png", _picture(90))
+    (tmp_path / "train/A/Thumbs.db").write_bytes(b"litter")
+    (tmp_path / "train/B/.DS_Store").write_bytes(b"litter")
+    (tmp_path / "train/B/notes.txt").write_text("not an image")
+    with pytest.raises(ValueError) as error:
+        read_paired_folder(tmp_path, layout="folders", direction="AtoB", input_kind="label_map", target_kind="picture",
+                           instance_kind=None, labels=SPEC, min_size=16, on_invalid="error")
+    message = str(error.value)
+    assert "2 files for the sample 'twice' ('twice.jpg', 'twice.png')" in message
+    assert "B/notes.txt: not a PNG or JPEG file" in message
+    assert "Thumbs.db" not in message and "DS_Store" not in message and "caf" not in message
+    data = read_paired_folder(tmp_path, layout="folders", direction="AtoB", input_kind="label_map",
+                              target_kind="picture", instance_kind=None, labels=SPEC, min_size=16, on_invalid="skip")
+    assert sorted(data.images) == [f"train/label_map/{composed}.png", f"train/picture/{composed}.png"]
+    assert sorted(data.skipped["name"]) == ["notes", "twice"]

@@ -95,24 +95,40 @@ def predict_folder(predictor: PairedPredictor, input_dir: str | Path, output_dir
     """Predict every image of ``input_dir`` into ``output_dir/<name>.png``. Every input is read and
     checked first (one error lists every bad file), and existing outputs are never replaced."""
     from gan_pipelines.families.paired.user_data import LabelSpec, input_image_rgb, label_map_problems, label_reader
-    from gan_pipelines.images import IMAGE_SUFFIXES, ImageError, encode_png, read_image
+    from gan_pipelines.image_inputs import is_litter, not_an_image, sample_name
+    from gan_pipelines.images import ImageError, encode_png, read_image
 
     source, output = Path(input_dir), Path(output_dir)
     if not source.is_dir():
         raise ValueError(f"input_dir {source} is not a folder")
-    files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
+    # The shared input rules (gan_pipelines.image_inputs): litter ignored, names in NFC, a name with
+    # two files (a.png beside a.jpg) or a file that is not an image refused, never dropped.
+    files, problems, seen = [], [], {}
+    for path in sorted(source.iterdir()):
+        if is_litter(path.name):
+            continue
+        reason = "a folder" if not path.is_file() else not_an_image(path.name)
+        if reason:
+            problems.append(f"{path.name}: {reason}")
+            continue
+        name = sample_name(path.name)
+        if name in seen:
+            problems.append(f"{seen[name].name} and {path.name}: two files for the output {name}.png; keep one")
+            continue
+        seen[name] = path
+        files.append(path)
+    if not files and not problems:
         raise ValueError(f"input_dir {source} holds no PNG/JPEG images")
     spec = LabelSpec(int(label_nc or predictor.input_config["label_nc"])) if predictor.input_type == "labels" else None
-    inputs, problems = {}, []
+    inputs = {}
     for path in files:
         try:
             if spec is not None:
                 labels, issues = label_map_problems(label_reader()(path, name=path.name), spec)
                 problems += [f"{path.name}: {issue}" for issue in issues]
-                inputs[path.stem] = labels
+                inputs[sample_name(path.name)] = labels
             else:
-                inputs[path.stem] = input_image_rgb(read_image(path, name=path.name), name=path.name)
+                inputs[sample_name(path.name)] = input_image_rgb(read_image(path, name=path.name), name=path.name)
         except ImageError as exc:
             problems.append(str(exc))
     if problems:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from gan_pipelines.image_folders import image_key
-from gan_pipelines.images import IMAGE_SUFFIXES, ImageError, read_image, to_rgb
+from gan_pipelines.image_inputs import is_litter, not_an_image, sample_name
+from gan_pipelines.images import ImageError, read_image, to_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -142,10 +144,35 @@ class PairedFolder:
     num_samples: dict[str, int] = field(default_factory=dict)
 
 
-def _files(folder: Path) -> dict[str, Path]:
+def _files(folder: Path) -> tuple[dict[str, Path], dict[str, list[str]]]:
+    """The image files of ``folder`` by sample name, under the project's shared input rules
+    (:mod:`gan_pipelines.image_inputs`): OS litter is ignored, names are compared in Unicode NFC.
+    Returns ``(files, problems)``: a name with several files (``a.png`` beside ``a.jpg``, or one
+    visible name in two Unicode forms) or a file that is not an image is a problem of that name,
+    never silently dropped."""
     if not folder.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+        return {}, {}
+    found: dict[str, list[Path]] = defaultdict(list)
+    problems: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(folder.iterdir()):
+        if is_litter(path.name):
+            continue
+        if not path.is_file():
+            problems[sample_name(path.name)].append(f"{folder.name}/{path.name}: a folder where images are expected")
+            continue
+        reason = not_an_image(path.name)
+        if reason:
+            problems[sample_name(path.name)].append(f"{folder.name}/{path.name}: {reason}")
+            continue
+        found[sample_name(path.name)].append(path)
+    files = {}
+    for name, paths in found.items():
+        if len(paths) == 1:
+            files[name] = paths[0]
+        else:
+            listed = ", ".join(ascii(p.name) for p in paths)
+            problems[name].append(f"{folder.name}/: {len(paths)} files for the sample {name!r} ({listed}); keep one")
+    return files, dict(problems)
 
 
 def label_reader():
@@ -228,8 +255,13 @@ def _split_samples(root: Path, split: str, layout: str, direction: str, with_ins
     """Yield ``(name, {"input", "target"[, "instance", "class_map"]: array}, problems)`` per sample."""
     folder = root / split
     if layout == "aligned":
-        for name, file in _files(folder).items():
-            problems: list[str] = []
+        files, listing_problems = _files(folder)
+        for name in sorted(set(files) | set(listing_problems)):
+            problems: list[str] = list(listing_problems.get(name, []))
+            if problems:
+                yield name, {}, problems
+                continue
+            file = files[name]
             array = _read(file, root, problems)
             if array is None:
                 yield name, {}, problems
@@ -244,11 +276,22 @@ def _split_samples(root: Path, split: str, layout: str, direction: str, with_ins
             yield name, {"input": a, "target": b}, []
         return
     source, target = ("A", "B") if direction == "AtoB" else ("B", "A")
-    inputs, targets = _files(folder / source), _files(folder / target)
-    instances = _files(folder / "instance") if with_instances else {}
-    class_maps = _files(folder / "labels") if with_class_maps else {}
-    for name in sorted(set(inputs) | set(targets)):
-        problems = []
+    listing_problems: dict[str, list[str]] = defaultdict(list)
+
+    def listed(folder_path: Path) -> dict[str, Path]:
+        files, problems = _files(folder_path)
+        for name, reasons in problems.items():
+            listing_problems[name].extend(reasons)
+        return files
+
+    inputs, targets = listed(folder / source), listed(folder / target)
+    instances = listed(folder / "instance") if with_instances else {}
+    class_maps = listed(folder / "labels") if with_class_maps else {}
+    for name in sorted(set(inputs) | set(targets) | set(listing_problems)):
+        problems = list(listing_problems.get(name, []))
+        if problems:
+            yield name, {}, problems
+            continue
         if name not in inputs:
             problems.append(f"{split}/{target}/{targets[name].name} has no partner in {split}/{source}/")
         if name not in targets:
