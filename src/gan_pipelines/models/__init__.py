@@ -2,7 +2,7 @@
 GAN and reconstruction losses, and the local lookup of pretrained weights.
 
 Pretrained weights are only ever looked up locally (see :mod:`gan_pipelines.models.pretrained`).
-A family's own networks live in its folder (``gan_pipelines.families.<family>``).
+A family's own networks live in its own folder under ``families/``.
 """
 
 from __future__ import annotations

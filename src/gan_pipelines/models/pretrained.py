@@ -117,9 +117,10 @@ def encoder_weight_locations(encoder_name: str, weights_path: str | Path | None 
     return locations
 
 
-def find_encoder_weights(encoder_name: str, weights_path: str | Path | None = None) -> Path | None:
-    """First existing file among :func:`encoder_weight_locations`, or None. Never downloads."""
-    for location in encoder_weight_locations(encoder_name, weights_path):
+def _first_match(locations: list[Path]) -> Path | None:
+    """The first existing file among ``locations`` (a name with ``*`` is a glob: its first match
+    in sorted order), or None. Never downloads."""
+    for location in locations:
         if "*" in location.name:
             matches = sorted(location.parent.glob(location.name)) if location.parent.is_dir() else []
             if matches:
@@ -127,6 +128,11 @@ def find_encoder_weights(encoder_name: str, weights_path: str | Path | None = No
         elif location.is_file():
             return location
     return None
+
+
+def find_encoder_weights(encoder_name: str, weights_path: str | Path | None = None) -> Path | None:
+    """First existing file among :func:`encoder_weight_locations`, or None. Never downloads."""
+    return _first_match(encoder_weight_locations(encoder_name, weights_path))
 
 
 def load_imagenet_encoder(
@@ -187,14 +193,7 @@ def vgg16_weight_locations(weights_path: str | Path | None = None) -> list[Path]
 def find_vgg16_weights(weights_path: str | Path | None = None) -> Path | None:
     """The configured file if it exists, else torchvision's cached ``vgg16-397923af.pth``, else
     any ``vgg16-*.pth`` in ``torch.hub.get_dir()/checkpoints``; None if there is none."""
-    for location in vgg16_weight_locations(weights_path):
-        if "*" in location.name:
-            matches = sorted(location.parent.glob(location.name)) if location.parent.is_dir() else []
-            if matches:
-                return matches[0]
-        elif location.is_file():
-            return location
-    return None
+    return _first_match(vgg16_weight_locations(weights_path))
 
 
 def load_vgg16_relu3_3(path: str | Path) -> nn.Sequential:
@@ -275,17 +274,6 @@ INCEPTION_INPUT_SIZE = 299
 LPIPS_FILE_NAME = "lpips_weights.pt"
 LPIPS_VGG16_LAYERS = (3, 8, 15, 22, 29)  # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 in vgg16().features
 LPIPS_CHANNELS = (64, 128, 256, 512, 512)
-
-
-def _first_match(locations: list[Path]) -> Path | None:
-    for location in locations:
-        if "*" in location.name:
-            matches = sorted(location.parent.glob(location.name)) if location.parent.is_dir() else []
-            if matches:
-                return matches[0]
-        elif location.is_file():
-            return location
-    return None
 
 
 def inception_weight_locations(weights_path: str | Path | None = None) -> list[Path]:
