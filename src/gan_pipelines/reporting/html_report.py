@@ -126,3 +126,14 @@ def image_tag(uri: str, alt: str) -> str:
 
 def config_block(config: Mapping[str, Any]) -> str:
     return "<pre>" + html.escape(json.dumps(config, indent=2, sort_keys=True, default=str)) + "</pre>"
+
+
+def best_worst_random(key: pd.Series, count: int, seed: int, *, ascending: bool) -> dict[str, list[str]]:
+    """``{"best", "worst", "random"}`` sample names for a report's example grids.
+
+    ``key``: one score per sample (index = sample name, no NaN), ordered best first when sorted
+    with ``ascending``; ``random`` is a seeded draw of ``count`` names, sorted."""
+    ranked = key.sort_values(ascending=ascending).index.tolist()
+    rng = np.random.default_rng(seed)
+    random = sorted(rng.choice(sorted(key.index), size=min(count, len(key)), replace=False).tolist())
+    return {"best": ranked[:count], "worst": ranked[::-1][:count], "random": random}

@@ -56,16 +56,16 @@ def colourise_labels(labels: np.ndarray) -> np.ndarray:
 
 def pick_examples(per_image: pd.DataFrame, rank_by: str, count: int, seed: int) -> tuple[dict[str, list[str]], pd.Series]:
     """Best, worst and random test samples by the model's per-image ``rank_by``."""
+    from gan_pipelines.reporting.html_report import best_worst_random
+
     rows = per_image[per_image["method"] == "model"] if "method" in per_image else per_image
     if rank_by not in rows:
         raise ValueError(f"rank_by {rank_by!r} is not a per-image metric; have {', '.join(c for c in rows.columns)}")
     rows = rows.dropna(subset=[rank_by])
     scores = rows.set_index("name")[rank_by]
     key = scores.abs() if rank_by in SIGNED_METRICS else scores
-    ranked = key.sort_values(ascending=lower_is_better(rank_by) or rank_by in SIGNED_METRICS).index.tolist()
-    rng = np.random.default_rng(seed)
-    random = sorted(rng.choice(sorted(scores.index), size=min(count, len(scores)), replace=False).tolist())
-    return {"best": ranked[:count], "worst": ranked[::-1][:count], "random": random}, scores
+    ascending = lower_is_better(rank_by) or rank_by in SIGNED_METRICS
+    return best_worst_random(key, count, seed, ascending=ascending), scores
 
 
 def build_paired_report(

@@ -39,12 +39,10 @@ def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 def pick_examples(per_image: pd.DataFrame, rank_by: str, count: int, seed: int) -> dict[str, list[str]]:
     """Best, worst and random test samples by the model's ``rank_by`` metric (NaN rows left out)."""
+    from gan_pipelines.reporting.html_report import best_worst_random
+
     model_rows = per_image[per_image.method == "model"].dropna(subset=[rank_by])
-    ascending = rank_by in LOWER_IS_BETTER
-    ranked = model_rows.sort_values(rank_by, ascending=ascending)["name"].tolist()
-    rng = np.random.default_rng(seed)
-    random = sorted(rng.choice(sorted(model_rows["name"]), size=min(count, len(model_rows)), replace=False).tolist())
-    return {"best": ranked[:count], "worst": ranked[::-1][:count], "random": random}
+    return best_worst_random(model_rows.set_index("name")[rank_by], count, seed, ascending=rank_by in LOWER_IS_BETTER)
 
 
 def build_report(
