@@ -1,7 +1,7 @@
-"""Losses shared by the GAN families: soft Dice and VGG16 perceptual (the adversarial ones are in
-:mod:`gan_pipelines.models.gan_losses`).
+"""Losses shared by the GAN families: soft Dice, VGG16 perceptual and the pix2pixHD/SPADE VGG19
+perceptual loss (the adversarial ones are in :mod:`gan_pipelines.models.gan_losses`).
 
-Both compute in float32 whatever the input dtype, so they give the same numbers inside a
+All compute in float32 whatever the input dtype, so they give the same numbers inside a
 ``torch.autocast`` region (bf16/fp16 activations) as outside it.
 """
 
@@ -14,6 +14,10 @@ from torch import nn
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PERCEPTUAL_REDUCTIONS = ("channel_sum", "mean")
+# relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in torchvision's vgg19().features, and pix2pixHD's
+# weights for them (its VGGLoss, also SPADE's).
+VGG19_LAYER_INDICES = (1, 6, 11, 20, 29)
+VGG19_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 
 
 def dice_loss(probs: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
@@ -107,9 +111,69 @@ class PerceptualLoss(nn.Module):
         return squared.mean(dim=(2, 3)).sum(dim=1).mean()
 
 
-def _check_pair(prediction: torch.Tensor, target: torch.Tensor) -> None:
+class VGG19PerceptualLoss(nn.Module):
+    """pix2pixHD's VGG19 perceptual loss (Wang et al., CVPR 2018, section 3.2; reference
+    ``VGGLoss`` in NVIDIA/pix2pixHD and NVlabs/SPADE ``models/networks``).
+
+    ``sum_i w_i * mean|phi_i(prediction) - phi_i(target)|`` over the VGG19 activations relu1_1,
+    relu2_1, relu3_1, relu4_1, relu5_1 with weights 1/32, 1/16, 1/8, 1/4, 1 (L1 averaged over
+    all elements of each map, batch included). Multiply by lambda (10 in both papers) yourself.
+
+    ``features``: torchvision's ``vgg19().features`` or its first 30 layers (conv1_1 .. relu5_1),
+    e.g. from :func:`gan_pipelines.models.pretrained.load_vgg19_features`; layers after relu5_1
+    are not run. Images in [-1, 1] ``(N, 3, H, W)`` are mapped to [0, 1] and normalised with the
+    ImageNet mean/std, which VGG19 was trained on (as :class:`PerceptualLoss`); the references
+    feed the [-1, 1] image unnormalised, so their loss values differ in scale from these.
+
+    The extractor is frozen and always in eval mode; float32 math with autocast off; the target
+    gets no gradient. Returns a float32 scalar, 0 for identical images. Raises ValueError for a
+    ``features`` with fewer than 30 layers and for inputs that are not two (N, 3, H, W) images
+    of the same shape.
+    """
+
+    def __init__(self, features: nn.Sequential) -> None:
+        super().__init__()
+        needed = VGG19_LAYER_INDICES[-1] + 1
+        if not isinstance(features, nn.Sequential) or len(features) < needed:
+            size = f" of {len(features)} layers" if isinstance(features, nn.Sequential) else ""
+            raise ValueError(
+                f"VGG19PerceptualLoss needs VGG19's features up to relu5_1 (an nn.Sequential of at least "
+                f"{needed} layers), got {type(features).__name__}{size}"
+            )
+        self.features = features[:needed]
+        self.features.requires_grad_(False)
+        self.features.eval()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> VGG19PerceptualLoss:
+        """Keep the frozen extractor in eval mode whatever the caller asks."""
+        super().train(mode)
+        self.features.eval()
+        return self
+
+    def _activations(self, image: torch.Tensor) -> list[torch.Tensor]:
+        x = ((image.float() + 1.0) * 0.5 - self.mean) / self.std
+        activations = []
+        for index, layer in enumerate(self.features):
+            x = layer(x)
+            if index in VGG19_LAYER_INDICES:
+                activations.append(x)
+        return activations
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        _check_pair(prediction, target, type(self).__name__)
+        with torch.autocast(device_type=prediction.device.type, enabled=False):
+            predicted = self._activations(prediction)
+            with torch.no_grad():
+                reference = self._activations(target)
+            terms = [w * F.l1_loss(p, r) for w, p, r in zip(VGG19_LAYER_WEIGHTS, predicted, reference)]
+            return torch.stack(terms).sum()
+
+
+def _check_pair(prediction: torch.Tensor, target: torch.Tensor, owner: str = "PerceptualLoss") -> None:
     if prediction.shape != target.shape or prediction.ndim != 4 or prediction.shape[1] != 3:
         raise ValueError(
-            f"PerceptualLoss expects two (N, 3, H, W) images of the same shape, got "
+            f"{owner} expects two (N, 3, H, W) images of the same shape, got "
             f"{tuple(prediction.shape)} and {tuple(target.shape)}"
         )

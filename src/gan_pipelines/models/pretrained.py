@@ -8,6 +8,7 @@ Two kinds of weights are looked up:
   We look, in order, at a configured ``weights_path``, the Hugging Face cache entry that smp
   would have downloaded, and torchvision's hub cache, and load the first file found.
 - VGG16 weights for the perceptual loss (torchvision's ``vgg16-397923af.pth``).
+- VGG19 weights for the pix2pixHD/SPADE perceptual loss (torchvision's ``vgg19-dcbb9e9d.pth``).
 
 When a file is missing, the config decides: carry on without it (random encoder / no
 perceptual loss, with a WARNING in the log) or stop with an error that lists every place
@@ -24,12 +25,14 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from gan_pipelines.models.losses import PerceptualLoss
+    from gan_pipelines.models.losses import PerceptualLoss, VGG19PerceptualLoss
 
 logger = logging.getLogger(__name__)
 
 VGG16_FILE_NAME = "vgg16-397923af.pth"  # torchvision's file name for ImageNet VGG16
 VGG16_RELU3_3_INDEX = 15  # torchvision vgg16().features[15] is the ReLU after conv3_3
+VGG19_FILE_NAME = "vgg19-dcbb9e9d.pth"  # torchvision's file name for ImageNet VGG19
+VGG19_PERCEPTUAL_DEFAULTS: dict[str, Any] = {"enabled": True, "weights_path": None, "if_unavailable": "disable"}
 ENCODER_IF_UNAVAILABLE = ("random", "error")
 PERCEPTUAL_IF_UNAVAILABLE = ("disable", "error")
 PERCEPTUAL_DEFAULTS: dict[str, Any] = {
@@ -253,6 +256,89 @@ def build_perceptual_loss(config: Mapping[str, Any] | None = None) -> tuple[Perc
         return None, f"disabled: weights not found (looked in {looked})"
     loss = PerceptualLoss(load_vgg16_relu3_3(path), reduction=settings["reduction"])
     logger.info("Perceptual loss: VGG16 relu3_3 weights loaded from %s", path)
+    return loss, f"loaded {path}"
+
+
+# --------------------------------------------------------------------------------------------
+# VGG19 weights for the pix2pixHD / SPADE perceptual loss
+# --------------------------------------------------------------------------------------------
+
+
+def vgg19_weight_locations(weights_path: str | Path | None = None) -> list[Path]:
+    """Where VGG19 weights are looked for, in order: the configured file, torchvision's
+    ``vgg19-dcbb9e9d.pth`` and any ``vgg19-*.pth`` (a glob; not ``vgg19_bn``) in
+    ``torch.hub.get_dir()/checkpoints``."""
+    checkpoints = hub_checkpoints_dir()
+    locations = [Path(weights_path).expanduser()] if weights_path else []
+    return [*locations, checkpoints / VGG19_FILE_NAME, checkpoints / "vgg19-*.pth"]
+
+
+def find_vgg19_weights(weights_path: str | Path | None = None) -> Path | None:
+    """The first existing file among :func:`vgg19_weight_locations`, or None. Never downloads."""
+    return _first_match(vgg19_weight_locations(weights_path))
+
+
+def load_vgg19_features(path: str | Path) -> nn.Sequential:
+    """VGG19 ``features[0..29]`` (conv1_1 .. relu5_1) with weights from a torchvision-style state
+    dict (keys ``features.N.weight`` / ``.bias``; the classifier and the layers after relu5_1 are
+    ignored). Strict for the used layers: each must be present with torchvision's shape, else
+    ValueError naming the file."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from gan_pipelines.models.losses import VGG19_LAYER_INDICES
+
+    path = Path(path)
+    last = VGG19_LAYER_INDICES[-1]
+    # make_layers(cfgs["E"]) is torchvision's vgg19(weights=None).features, without the classifier.
+    features = make_layers(cfgs["E"], batch_norm=False)[: last + 1]
+    used = {}
+    for key, value in _read_state_dict(path).items():
+        if key.startswith("features."):
+            index = key.split(".")[1]
+            if index.isdigit() and int(index) <= last:
+                used[key[len("features.") :]] = value
+    _load_strict(features, used, path)
+    return features
+
+
+def build_vgg19_perceptual_loss(config: Mapping[str, Any] | None = None) -> tuple[VGG19PerceptualLoss | None, str]:
+    """Build pix2pixHD's VGG19 perceptual loss
+    (:class:`~gan_pipelines.models.losses.VGG19PerceptualLoss`) from local weights only.
+
+    Keys (defaults): ``enabled`` (True), ``weights_path`` (None: only the torch hub cache),
+    ``if_unavailable`` (``"disable"``: log a WARNING and return None; ``"error"``: raise
+    FileNotFoundError listing the places looked). Nothing is ever downloaded.
+
+    Returns ``(loss_or_None, status)``, status one of ``"loaded <path>"``,
+    ``"disabled: weights not found (looked in ...)"``, ``"disabled by config"``. Raises
+    ValueError for unknown keys or a bad ``if_unavailable``, and for a file that does not fit.
+    """
+    from gan_pipelines.models.losses import VGG19PerceptualLoss
+
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(VGG19_PERCEPTUAL_DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"unknown VGG19 perceptual loss config keys {unknown}; valid keys: {sorted(VGG19_PERCEPTUAL_DEFAULTS)}"
+        )
+    settings = {**VGG19_PERCEPTUAL_DEFAULTS, **config}
+    if settings["if_unavailable"] not in PERCEPTUAL_IF_UNAVAILABLE:
+        raise ValueError(
+            f"VGG19 perceptual if_unavailable must be one of {PERCEPTUAL_IF_UNAVAILABLE}, "
+            f"got {settings['if_unavailable']!r}"
+        )
+    if not settings["enabled"]:
+        return None, "disabled by config"
+
+    path = find_vgg19_weights(settings["weights_path"])
+    if path is None:
+        looked = ", ".join(str(p) for p in vgg19_weight_locations(settings["weights_path"]))
+        if settings["if_unavailable"] == "error":
+            raise FileNotFoundError(f"VGG19 weights for the perceptual loss not found (looked in: {looked})")
+        logger.warning("VGG19 weights not found (looked in: %s); the VGG19 perceptual loss is disabled", looked)
+        return None, f"disabled: weights not found (looked in {looked})"
+    loss = VGG19PerceptualLoss(load_vgg19_features(path))
+    logger.info("VGG19 perceptual loss: weights loaded from %s", path)
     return loss, f"loaded {path}"
 
 
