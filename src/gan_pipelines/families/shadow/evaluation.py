@@ -47,6 +47,12 @@ Conventions (quotable as they stand):
 Averaging over images is the caller's job; :func:`aggregate` does it: a plain (unweighted) mean
 over images for each metric, skipping NaN values (images with an empty M for the local metrics)
 and reporting how many were skipped.
+
+These metrics cannot tell where a shadow points. The project's own shadow direction / length
+metrics and the light-consistency check live in
+:mod:`gan_pipelines.families.shadow.shadow_direction`; they take their predicted shadow region
+from :func:`derive_shadow_mask` here (outside the object mask), so both use one rule. This module
+imports torch only inside :func:`balanced_error_rates`, so that one stays torch-free.
 """
 
 from __future__ import annotations
@@ -55,7 +61,6 @@ import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-import torch
 
 from gan_pipelines.metrics.image_quality import (
     _check_image,
@@ -65,7 +70,6 @@ from gan_pipelines.metrics.image_quality import (
     _psnr_from_mse255,
     ssim_map,
 )
-from gan_pipelines.metrics.segmentation import binary_rates, confusion_counts
 
 METRIC_KEYS: tuple[str, ...] = ("GRMSE", "LRMSE", "GSSIM", "LSSIM", "GPSNR", "LPSNR", "GBER", "LBER")
 LOCAL_METRIC_KEYS: tuple[str, ...] = ("LRMSE", "LSSIM", "LPSNR", "LBER")
@@ -102,6 +106,12 @@ def balanced_error_rates(predicted: np.ndarray, target: np.ndarray) -> tuple[flo
     GBER = 1 - (TPR + TNR)/2, LBER = 1 - TPR. TPR is undefined (NaN, and so both results are
     NaN) when ``target`` has no positives; TNR is undefined (GBER NaN) when it has no negatives.
     """
+    # torch is imported here, not at the top: the protocol's mask rule (derive_shadow_mask) is used
+    # by the torch-free shadow_direction module.
+    import torch
+
+    from gan_pipelines.metrics.segmentation import binary_rates, confusion_counts
+
     p = _check_mask(predicted, "predicted")
     t = _check_mask(target, "target")
     if p.shape != t.shape:

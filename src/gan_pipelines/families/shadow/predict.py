@@ -18,6 +18,7 @@ were, so a 640x480 photo keeps its detail everywhere but in the shadow.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -284,8 +285,27 @@ def find_input_pairs(input_dir: str | Path) -> list[tuple[str, Path, Path]]:
     return pairs
 
 
-def predict_folder(predictor: ShadowPredictor | OnnxShadowPredictor, input_dir: str | Path, output_dir: str | Path) -> dict[str, Any]:
-    """Predict every pair of ``input_dir`` and write ``output_dir/{shadow,robject,rshadow}/<name>.png``.
+OUTPUT_KINDS = ("shadow", "robject", "rshadow")
+OVERLAY_KIND = "overlay"
+
+
+def predict_folder(
+    predictor: ShadowPredictor | OnnxShadowPredictor, input_dir: str | Path, output_dir: str | Path, *,
+    mask_threshold: float | None = None, overlays: bool = True,
+) -> dict[str, Any]:
+    """Predict every pair of ``input_dir`` and write ``output_dir/{shadow,robject,rshadow}/<name>.png``,
+    plus ``output_dir/overlay/<name>.png`` when ``overlays`` is true.
+
+    Each output is also checked for light consistency without ground truth
+    (:func:`gan_pipelines.families.shadow.shadow_direction.light_consistency`, the project's own
+    check): the direction of the generated shadow (pixels outside the object whose grey
+    ``|output - input| > mask_threshold``, default the evaluation's 10 on the 0..255 scale) from
+    the object's contact point, against the scene's shadow direction estimated from the predicted
+    ``robject``/``rshadow``. The summary's ``light_consistency`` maps each name to its angles
+    (degrees, image coordinates: 0 right, 90 down), ``light_angle_diff_deg`` (0..180),
+    ``light_consistency`` (1 - diff / 180, 0..1; null with ``light_note`` saying why, e.g. no
+    occluder shadow in the scene). The overlay shows the output with the object's outline
+    (yellow), its shadow's direction (red arrow) and the scene's (cyan arrow).
 
     Every input is listed and decoded by the rules ingest uses before anything is written
     (:func:`gan_pipelines.image_inputs.check_sample`: orientation applied, 16-bit scaled, the
@@ -295,9 +315,16 @@ def predict_folder(predictor: ShadowPredictor | OnnxShadowPredictor, input_dir: 
     orientation applied) and its NFC name. Raises ValueError listing every bad input."""
     from tqdm.auto import tqdm
 
+    from gan_pipelines.families.shadow.evaluation import SHADOW_DIFF_THRESHOLD
+    from gan_pipelines.families.shadow.shadow_direction import DIRECTION_CONVENTION, draw_direction_overlay, light_consistency
+
+    threshold = SHADOW_DIFF_THRESHOLD if mask_threshold is None else float(mask_threshold)
+    if not math.isfinite(threshold) or threshold < 0:
+        raise ValueError(f"shadow.predict.mask_threshold must be a number >= 0 (0..255 scale), got {mask_threshold!r}")
     pairs = find_input_pairs(input_dir)
     output = Path(output_dir)
-    targets = {name: {kind: output / kind / f"{name}.png" for kind in ("shadow", "robject", "rshadow")} for name, _, _ in pairs}
+    kinds = OUTPUT_KINDS + ((OVERLAY_KIND,) if overlays else ())
+    targets = {name: {kind: output / kind / f"{name}.png" for kind in kinds} for name, _, _ in pairs}
     existing = [str(path) for paths in targets.values() for path in paths.values() if path.exists()]
     if existing:
         raise FileExistsError(
@@ -320,9 +347,9 @@ def predict_folder(predictor: ShadowPredictor | OnnxShadowPredictor, input_dir: 
         raise ValueError(format_problems(problems, f"{len(problems)} bad input(s) in {input_dir}:"))
     log_notes(logger, notes, str(input_dir))
 
-    for kind in ("shadow", "robject", "rshadow"):
+    for kind in kinds:
         (output / kind).mkdir(parents=True, exist_ok=True)
-    sizes = {}
+    sizes, light = {}, {}
     for name, image_path, mask_path in tqdm(pairs, desc="predict", unit="image"):
         # Decoded again here, one pair at a time, so memory holds one full-size image, not all.
         image = read_kind(image_path.read_bytes(), kind_types["noshadow"], name=str(image_path))[0]
@@ -330,7 +357,19 @@ def predict_folder(predictor: ShadowPredictor | OnnxShadowPredictor, input_dir: 
         result = predictor.predict(image, mask, name=name)
         for kind, array in (("shadow", result.image), ("robject", result.robject), ("rshadow", result.rshadow)):
             targets[name][kind].write_bytes(encode_png(array))
+        object_mask = mask >= MASK_THRESHOLD
+        check = light_consistency(result.image, image, object_mask, result.robject, result.rshadow, mask_threshold=threshold)
+        light[name] = check.as_row()
+        if overlays:
+            targets[name][OVERLAY_KIND].write_bytes(encode_png(draw_direction_overlay(result.image, object_mask, check)))
         sizes[name] = f"{image.shape[1]}x{image.shape[0]}"
     logger.info("Wrote %d predictions to %s", len(pairs), output)
+    scores = [row["light_consistency"] for row in light.values() if row["light_consistency"] is not None]
+    logger.info(
+        "Light consistency (1 = the generated shadow points where the occluders' shadows do): %s",
+        f"mean {sum(scores) / len(scores):.3f} over {len(scores)} of {len(light)} image(s)" if scores
+        else f"not scored for any of {len(light)} image(s) ({next(iter(light.values()))['light_note']})",
+    )
     return {"input_dir": str(input_dir), "output_dir": str(output), "num_images": len(pairs), "sizes": sizes,
-            "model_resolution": predictor.resolution}
+            "model_resolution": predictor.resolution, "light_consistency": light,
+            "light_consistency_definition": DIRECTION_CONVENTION, "mask_threshold": threshold}

@@ -3,6 +3,15 @@
 Baselines on the same images: ``identity`` (output = noshadow, adds no shadow) and
 ``ground_truth_attention`` (the generator fed the true robject/rshadow: an upper bound for the
 attention block). Metrics are computed on uint8 images at the model's resolution.
+
+Besides the protocol's metrics, every method gets the project's own shadow direction / length
+metrics and the light-consistency check of
+:mod:`gan_pipelines.families.shadow.shadow_direction` (per image in the CSV, aggregated in the
+JSON), and the metrics JSON gets three more entries: ``constant_direction`` (the best single
+shadow direction for every test image: what a model that draws every shadow the same way would
+score), ``light_estimate`` (how well the occluders' shadows predict the true shadow direction)
+and ``light_consistency_spearman`` (does the ground-truth-free light-consistency score rank the
+model's outputs as the true angle error does).
 """
 
 from __future__ import annotations
@@ -40,6 +49,10 @@ def evaluate_shadow_model(
     from gan_pipelines.metrics.segmentation import ber_from_counts, confusion_counts, iou_from_counts
     from gan_pipelines.families.shadow.bundles import attention_from_bundle, generator_from_bundle
     from gan_pipelines.families.shadow.inference import ShadowInference, predict_shadows, shadow_layer_to_uint8
+    from gan_pipelines.families.shadow.shadow_direction import (
+        DIRECTION_CONVENTION, PRED_MAPS_SUFFIX, aggregate_direction, aggregate_light, constant_direction_baseline,
+        direction_metrics, light_columns, light_consistency_spearman, light_estimate_accuracy, scene_shadow_direction,
+    )
     from gan_pipelines.training import select_device, select_precision
 
     check_known_keys(params, {"batch_size", "mask_threshold", "device", "precision"}, SECTION)
@@ -65,12 +78,23 @@ def evaluate_shadow_model(
 
     rows = []
     for index, name in enumerate(tqdm(names, desc="evaluate", unit="image")):
+        # The scene's shadow direction from its occluders: from the true maps (what the Spearman
+        # check uses) and from the attention block's maps (what shadow.predict has on a photo).
+        scene = scene_shadow_direction(data["robject"][index], data["rshadow"][index], data["mask"][index])
+        scene_pred_maps = scene_shadow_direction(predicted.robject[index], predicted.rshadow[index], data["mask"][index])
         for method in METHODS:
             metrics = evaluate_image(
                 data["shadow"][index], outputs[method][index], data["noshadow"][index],
                 data[SHADOW_MASK_KIND][index], mask_threshold=threshold,
             )
-            rows.append({"name": name, "method": method, **metrics})
+            direction = direction_metrics(
+                outputs[method][index], data["noshadow"][index], data["mask"][index], data[SHADOW_MASK_KIND][index],
+                mask_threshold=threshold,
+            )
+            rows.append({
+                "name": name, "method": method, **metrics, **direction,
+                **light_columns(direction, scene), **light_columns(direction, scene_pred_maps, suffix=PRED_MAPS_SUFFIX),
+            })
     table = pd.DataFrame(rows)
 
     truth = torch.from_numpy(np.stack([data["robject"], data["rshadow"]], axis=1) >= MASK_THRESHOLD).float()
@@ -80,12 +104,28 @@ def evaluate_shadow_model(
 
     metrics: dict[str, Any] = {}
     for method in METHODS:
-        summary = aggregate(table[table.method == method].drop(columns=["name", "method"]).to_dict("records"))
+        method_rows = table[table.method == method].drop(columns=["name", "method"]).to_dict("records")
+        summary = {**aggregate(method_rows), **aggregate_direction(method_rows), **aggregate_light(method_rows)}
         metrics[method] = {k: _number(v) for k, v in summary.items()}
     metrics["attention"] = {
         "iou": float(iou.mean()), "iou_robject": float(iou[0]), "iou_rshadow": float(iou[1]),
         "ber": float(ber.mean()), "ber_robject": float(ber[0]), "ber_rshadow": float(ber[1]),
     }
+    # The project's own direction entries (shadow_direction.py), over the model's test images.
+    model_rows = table[table.method == "model"]
+    metrics["constant_direction"] = _json_safe(constant_direction_baseline(model_rows["shadow_angle_true_deg"]))
+    metrics["light_estimate"] = {
+        "ground_truth_maps": _json_safe(light_estimate_accuracy(model_rows.to_dict("records"))),
+        "predicted_maps": _json_safe(light_estimate_accuracy(model_rows.to_dict("records"), suffix=PRED_MAPS_SUFFIX)),
+    }
+    metrics["light_consistency_spearman"] = _json_safe({
+        **light_consistency_spearman(model_rows["shadow_angle_error_deg"], model_rows["light_angle_diff_deg"]),
+        "method": "model", "scene_from": "ground-truth robject/rshadow",
+    })
+    metrics["light_consistency_spearman_predicted_maps"] = _json_safe({
+        **light_consistency_spearman(model_rows["shadow_angle_error_deg"], model_rows[f"light_angle_diff_deg{PRED_MAPS_SUFFIX}"]),
+        "method": "model", "scene_from": "the attention block's predicted robject/rshadow",
+    })
     metrics["meta"] = {
         "resolution": int(data["noshadow"].shape[1]),
         "num_test_images": len(names),
@@ -96,6 +136,7 @@ def evaluate_shadow_model(
         "generator_trained_at": generator_checkpoint.get("meta", {}).get("trained_at", "unknown"),
         "device": str(device),
         "precision": precision.name,
+        "direction_convention": DIRECTION_CONVENTION,
     }
     _log_table(metrics)
 
@@ -107,6 +148,11 @@ def evaluate_shadow_model(
         predictions[image_key("test", "shadow_layer", name)] = shadow_layer_to_uint8(predicted.shadow_layer[index])
         predictions[image_key("test", "output_gt_attention", name)] = with_true_maps.image[index]
     return table, metrics, predictions
+
+
+def _json_safe(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Numbers through :func:`_number` (NaN -> null); strings and None kept as they are."""
+    return {k: v if v is None or isinstance(v, str) else _number(v) for k, v in values.items()}
 
 
 def _number(value: Any) -> float | int | None:
@@ -124,3 +170,18 @@ def _log_table(metrics: Mapping[str, Any]) -> None:
         values = metrics[method]
         lines.append(f"{method:24s}" + "".join(f"{values[k]:8.3f}" if values[k] is not None else "     n/a" for k in keys))
     logger.info("Test metrics (%d images):\n%s", metrics["meta"]["num_test_images"], "\n".join(lines))
+    heads = ("angle err mean", "angle err median", "within 30", "within 45", "length ratio", "light consist.")
+    keys = ("angle_error_mean_deg", "angle_error_median_deg", "within_30deg_share", "within_45deg_share",
+            "length_ratio_median", "light_consistency_mean")
+    lines = [f"{'':24s}" + "".join(f"{h:>17s}" for h in heads)]
+    for method in (*METHODS, "constant_direction"):
+        values = metrics[method]
+        lines.append(f"{method:24s}" + "".join(
+            f"{values[k]:17.3f}" if values.get(k) is not None else f"{'n/a':>17s}" for k in keys))
+    spearman = metrics["light_consistency_spearman"]
+    logger.info(
+        "Shadow direction (degrees, image coordinates; constant_direction = %s deg):\n%s\n"
+        "light_consistency_spearman (true angle error vs light-consistency difference): rho %s over %d images",
+        metrics["constant_direction"]["direction_deg"], "\n".join(lines),
+        "n/a" if spearman["rho"] is None else f"{spearman['rho']:.3f}", spearman["n_images"],
+    )

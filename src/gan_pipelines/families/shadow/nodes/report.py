@@ -25,6 +25,16 @@ GRID_COLUMNS = (
     ("output", "output", "predictions"),
     ("shadow", "ground truth", "model_input"),
 )
+# The project's own shadow direction metrics (shadow_direction.py), with the constant-direction
+# baseline as an extra column; metrics JSONs written before they existed show n/a.
+DIRECTION_ORDER = (
+    "angle_error_mean_deg", "angle_error_median_deg", "within_30deg_share", "within_45deg_share",
+    "length_ratio_median", "light_consistency_mean",
+)
+DIRECTION_LOWER_IS_BETTER = {"angle_error_mean_deg", "angle_error_median_deg"}
+DIRECTION_METHODS = (*METHODS, "constant_direction")
+# The extra picture column: the output with the object's outline and the two direction arrows.
+DIRECTION_COLUMN_TITLE = "direction\n(red: shadow, cyan: scene)"
 
 
 def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
@@ -35,6 +45,32 @@ def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     frame.index.name = "metric"
     frame["better"] = ["lower" if k in LOWER_IS_BETTER else "higher" for k in METRIC_ORDER]
     return frame
+
+
+def direction_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows = shadow direction metrics, columns = model, baselines and ``constant_direction``
+    (methods missing from ``metrics`` are left out; missing values are NaN). ``length_ratio_median``
+    is best at 1."""
+    methods = [m for m in DIRECTION_METHODS if m in metrics]
+    frame = pd.DataFrame(
+        {method: [metrics[method].get(k) for k in DIRECTION_ORDER] for method in methods}, index=list(DIRECTION_ORDER)
+    ).astype(float)
+    frame.index.name = "direction metric"
+    frame["better"] = [
+        "lower" if k in DIRECTION_LOWER_IS_BETTER else "closer to 1" if k == "length_ratio_median" else "higher"
+        for k in DIRECTION_ORDER
+    ]
+    return frame
+
+
+def direction_overlay(noshadow: np.ndarray, output: np.ndarray, mask: np.ndarray, robject: np.ndarray,
+                      rshadow: np.ndarray, threshold: float) -> np.ndarray:
+    """The output with the object's outline, its generated shadow's direction (red) and the scene's
+    direction estimated from the given ``robject``/``rshadow`` (cyan)."""
+    from gan_pipelines.families.shadow.shadow_direction import draw_direction_overlay, light_consistency
+
+    check = light_consistency(output, noshadow, mask, robject, rshadow, mask_threshold=threshold)
+    return draw_direction_overlay(output, mask, check)
 
 
 def pick_examples(per_image: pd.DataFrame, rank_by: str, count: int, seed: int) -> dict[str, list[str]]:
@@ -72,15 +108,24 @@ def build_report(
     attention.index.name = "attention (test)"
     meta = metrics["meta"]
 
+    directions = direction_table(metrics)
     sources = {"model_input": model_input, "predictions": predictions}
     sections = [
         ("Test metrics", html_table(table) + _protocol_note(meta) + html_table(attention)),
+        ("Shadow direction and light consistency", html_table(directions) + _direction_note(metrics)),
     ]
     examples = pick_examples(per_image, rank_by, int(params.get("num_examples", 4)), int(params.get("seed", 0)))
     scores = per_image[per_image.method == "model"].set_index("name")[rank_by]
+    threshold = float(meta["predicted_mask_threshold"])
     for label, names in examples.items():
-        rows = [[sources[src][image_key("test", kind, name)]() for kind, _, src in GRID_COLUMNS] for name in names]
-        figure = image_grid_figure(rows, [title for _, title, _ in GRID_COLUMNS], [f"{n}\n{rank_by} {scores[n]:.1f}" for n in names])
+        rows = []
+        for name in names:
+            row = [sources[src][image_key("test", kind, name)]() for kind, _, src in GRID_COLUMNS]
+            kinds = {kind: image for (kind, _, _), image in zip(GRID_COLUMNS, row)}
+            true_maps = [model_input[image_key("test", kind, name)]() for kind in ("robject", "rshadow")]
+            rows.append([*row, direction_overlay(kinds["noshadow"], kinds["output"], kinds["mask"], *true_maps, threshold)])
+        titles = [title for _, title, _ in GRID_COLUMNS] + [DIRECTION_COLUMN_TITLE]
+        figure = image_grid_figure(rows, titles, [f"{n}\n{rank_by} {scores[n]:.1f}" for n in names])
         sections.append((f"{label.capitalize()} test samples by {rank_by}", image_tag(png_data_uri(figure), label)))
 
     sections.append(("Training curves", "".join([
@@ -103,9 +148,45 @@ def build_report(
         f"{meta['model_input_version']}; shadow mask {meta['shadow_mask']}.", "",
         markdown_table(table), "",
         markdown_table(attention), "",
+        "Shadow direction (the project's own metric; angles in degrees, image coordinates):", "",
+        markdown_table(directions), "",
+        _spearman_line(metrics), "",
         "Full report with pictures and curves: shadow_report.html", "",
     ])
     return html_page, summary
+
+
+def _spearman_line(metrics: Mapping[str, Any]) -> str:
+    parts = []
+    for key, label in (("light_consistency_spearman", "true maps"), ("light_consistency_spearman_predicted_maps", "predicted maps")):
+        result = metrics.get(key)
+        if result is None:
+            continue
+        rho = "n/a" if result.get("rho") is None else f"{result['rho']:.3f}"
+        why = f" ({result['reason']})" if result.get("reason") else ""
+        parts.append(f"{label}: rho {rho} over {result.get('n_images', 0)} images{why}")
+    if not parts:
+        return "light_consistency_spearman: not computed."
+    return ("Spearman rank correlation, model's true angle error vs its light-consistency angle difference "
+            "(scene direction from the " + "; ".join(parts) + ").")
+
+
+def _direction_note(metrics: Mapping[str, Any]) -> str:
+    import html
+
+    constant = metrics.get("constant_direction", {})
+    estimate = metrics.get("light_estimate", {}).get("ground_truth_maps", {})
+    convention = metrics.get("meta", {}).get("direction_convention", "")
+    median = estimate.get("angle_error_median_deg")
+    return (
+        "<p class='note'>{convention}. constant_direction = the single direction ({direction} deg) that puts the most "
+        "test shadows within 30 deg, fitted on the test images themselves: a model that draws every shadow the same "
+        "way scores about this. Scene direction from the true occluders' shadows vs the true shadow: median error "
+        "{median} deg. {spearman}</p>"
+    ).format(
+        convention=html.escape(convention), direction=constant.get("direction_deg", "n/a"),
+        median="n/a" if median is None else f"{median:.1f}", spearman=html.escape(_spearman_line(metrics)),
+    )
 
 
 def _protocol_note(meta: Mapping[str, Any]) -> str:
