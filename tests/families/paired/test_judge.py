@@ -81,3 +81,47 @@ def test_dont_care_pixels_train_and_are_recorded():
         everything_ignored[key] = (lambda a: (lambda: a))(np.full((32, 32), 255, np.uint8))
     with pytest.raises(ValueError, match="every pixel of the val label_map maps is the ignore value 255"):
         train_judge(everything_ignored, params)
+
+
+JITTER = {"hue": 0.5, "saturation": 0.5, "brightness": 0.3, "grey_p": 0.2}
+
+
+def test_colour_jitter_changes_colours_never_labels():
+    from gan_pipelines.families.paired.nodes.train_judge import _augmentation
+
+    augment = _augmentation({"augmentation": {"hflip_p": 0.0, "colour_jitter": JITTER}}, "pix2pix.train_judge")
+    image = np.zeros((8, 8, 3), np.uint8)
+    image[:, :4] = (200, 40, 40)  # a red object on a grey ground
+    image[:, 4:] = (90, 90, 90)
+    labels = np.zeros((8, 8), np.int64)
+    labels[:, :4] = 2
+    hues = set()
+    for seed in range(20):
+        out = augment({"image": image, "target": labels}, seed)
+        np.testing.assert_array_equal(out["target"], labels)
+        assert out["image"].dtype == np.uint8 and out["image"].shape == image.shape
+        red, green, blue = (int(v) for v in out["image"][0, 0])
+        hues.add(int(np.argmax([red, green, blue])) if max(red, green, blue) - min(red, green, blue) > 20 else -1)
+    # the object's paint is no longer a class cue: its dominant channel varies, and some are grey
+    assert len(hues) >= 3, hues
+    same_seed = [augment({"image": image, "target": labels}, 7)["image"] for _ in range(2)]
+    np.testing.assert_array_equal(*same_seed)
+    # flips still move image and labels together
+    flip = _augmentation({"augmentation": {"hflip_p": 1.0, "colour_jitter": None}}, "s")
+    out = flip({"image": image, "target": labels}, 0)
+    np.testing.assert_array_equal(out["image"], image[:, ::-1])
+    np.testing.assert_array_equal(out["target"], labels[:, ::-1])
+    assert _augmentation({"augmentation": {"hflip_p": 0.0}}, "s") is None
+
+
+@pytest.mark.parametrize(("jitter", "message"), [
+    ({"hue": 0.7}, r"colour_jitter.hue must be a number in \[0, 0.5\]"),
+    ({"saturation": -1}, r"colour_jitter.saturation must be a number in \[0, 1.0\]"),
+    ({"grey_p": True}, r"colour_jitter.grey_p"),
+    ({"tint": 0.1}, "Unknown parameter"),
+    ("strong", "colour_jitter must be a mapping"),
+])
+def test_colour_jitter_params_are_checked(jitter, message):
+    folder = make_folder({"train": 2, "val": 1})
+    with pytest.raises(ValueError, match=message):
+        train_judge(folder, {**PARAMS, "augmentation": {"hflip_p": 0.5, "colour_jitter": jitter}}, section="pix2pix.train_judge")

@@ -10,8 +10,9 @@ Parameters (``<family>.train_judge``):
 * ``num_classes``; ``ignore_index`` (null, or the don't-care value of the label maps, e.g. 255);
 * ``model``: :data:`gan_pipelines.models.segmenter.SEGMENTER_DEFAULTS` keys;
 * ``batch_size``, ``lr`` (Adam, default 3e-3), ``num_workers``;
-* ``augmentation``: ``{hflip_p: 0.5}`` (a horizontal flip of image and label map; no colour
-  change, so the judge stays sensitive to colour errors) or null for none;
+* ``augmentation``: ``{hflip_p: 0.5, colour_jitter: null}`` (a horizontal flip of image and
+  label map; ``colour_jitter`` makes the judge blind to paint colour, see :func:`_augmentation`)
+  or null for none;
 * ``training``: :class:`gan_pipelines.training.TrainerConfig` keys; ``monitor`` defaults to
   ``miou`` (``max``).
 
@@ -46,30 +47,60 @@ CALIBRATION_MAX_BATCHES = 100  # BatchNorm statistics from at most this many tra
 KINDS = {"image": "rgb", "target": "labels"}
 
 
-class HorizontalFlip:
-    """Per-sample augmenter: flips every array of the sample left-right with probability ``p``
-    (one draw per sample, from its seed)."""
-
-    def __init__(self, p: float) -> None:
-        self.p = float(p)
-
-    def __call__(self, sample: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
-        if np.random.default_rng(seed).random() >= self.p:
-            return sample
-        return {key: np.ascontiguousarray(value[:, ::-1]) for key, value in sample.items()}
+JITTER_KEYS = {"brightness", "saturation", "hue", "grey_p"}
 
 
-def _augmentation(params: Mapping[str, Any], section: str) -> HorizontalFlip | None:
+def _check_jitter(settings: Any, section: str) -> dict[str, float]:
+    where = f"{section}.augmentation.colour_jitter"
+    if not isinstance(settings, Mapping):
+        raise ValueError(f"{where} must be a mapping like {{hue: 0.5, saturation: 0.5, brightness: 0.3, grey_p: 0.2}} or null, got {settings!r}")
+    check_known_keys(settings, JITTER_KEYS, where)
+    limits = {"brightness": 1.0, "saturation": 1.0, "hue": 0.5, "grey_p": 1.0}
+    values = {}
+    for key, upper in limits.items():
+        value = settings.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= upper:
+            raise ValueError(f"{where}.{key} must be a number in [0, {upper}], got {value!r}")
+        values[key] = float(value)
+    return values
+
+
+def _augmentation(params: Mapping[str, Any], section: str):
+    """The judge's per-sample augmenter (albumentations; label maps only ever flipped), or None.
+
+    ``augmentation``: ``{hflip_p, colour_jitter}``. ``colour_jitter`` (null = off):
+    ``{hue, saturation, brightness, grey_p}``; every training picture gets a hue rotation drawn
+    from [-hue, hue] (fraction of the colour circle, 0.5 = any hue), saturation and brightness
+    factors from [1 - x, 1 + x], and is turned grey with probability ``grey_p``. A judge trained
+    so cannot read a class from its paint colour and has to use shape, shading, texture and
+    shadows: the things a flat class-colour fill lacks (colour errors are what L1/PSNR measure).
+    """
     settings = params.get("augmentation", {"hflip_p": 0.5})
     if settings is None:
         return None
     if not isinstance(settings, Mapping):
         raise ValueError(f"{section}.augmentation must be a mapping like {{hflip_p: 0.5}} or null, got {settings!r}")
-    check_known_keys(settings, {"hflip_p"}, f"{section}.augmentation")
+    check_known_keys(settings, {"hflip_p", "colour_jitter"}, f"{section}.augmentation")
     p = settings.get("hflip_p", 0.5)
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
         raise ValueError(f"{section}.augmentation.hflip_p must be a probability in [0, 1], got {p!r}")
-    return HorizontalFlip(p) if p > 0 else None
+    jitter = settings.get("colour_jitter")
+    jitter = _check_jitter(jitter, section) if jitter is not None else None
+    if p == 0 and jitter is None:
+        return None
+    import albumentations as A
+
+    from gan_pipelines.training.data import AlbumentationsAugmenter, albumentations_target_names
+
+    steps = [A.HorizontalFlip(p=float(p))]
+    if jitter is not None:
+        steps.append(A.ColorJitter(
+            brightness=jitter["brightness"], contrast=0.0, saturation=jitter["saturation"], hue=jitter["hue"], p=1.0,
+        ))
+        steps.append(A.ToGray(p=jitter["grey_p"]))
+    names = albumentations_target_names(KINDS)
+    transform = A.Compose(steps, additional_targets={names["target"]: "mask"})
+    return AlbumentationsAugmenter(transform, KINDS)
 
 
 def _judge_settings(params: Mapping[str, Any], section: str) -> dict[str, Any]:
