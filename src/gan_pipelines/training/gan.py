@@ -2,7 +2,8 @@
 
 * :func:`frozen` -- a context manager that stops gradients into some modules' weights (the
   discriminator during the generator pass) and restores every parameter's own flag after.
-* :func:`discriminator_step` -- one discriminator update, ``0.5 * (real + fake)`` as in pix2pix.
+* :func:`discriminator_step` -- one discriminator update, ``0.5 * (real + fake)`` as in pix2pix;
+  optionally with one joint D pass over ``cat([fake, real])`` (:func:`discriminate`).
 * :class:`PairedGANTask` -- a complete task for paired image-to-image GANs (pix2pix and its
   relatives): generator, discriminator, an adversarial loss, weighted extra generator terms
   (L1, perceptual, ...), optional feature matching and a discriminator update interval.
@@ -65,6 +66,47 @@ def _training_module(step: Any, name: str, module: nn.Module) -> nn.Module:
     return runner
 
 
+def split_batch(output: Any, first: int) -> tuple[Any, Any]:
+    """Split a discriminator output computed on a concatenated batch into the first ``first``
+    samples and the rest, keeping its structure: a Tensor ``(N, ...)``, or (nested) lists /
+    tuples of them (multi-scale feature lists). Raises ValueError for anything else."""
+    if isinstance(output, Tensor):
+        if output.ndim == 0 or output.shape[0] <= first:
+            raise ValueError(f"cannot split a discriminator output of shape {tuple(output.shape)} after sample {first}")
+        return output[:first], output[first:]
+    if isinstance(output, (list, tuple)):
+        parts = [split_batch(entry, first) for entry in output]
+        return [a for a, _ in parts], [b for _, b in parts]
+    raise ValueError(f"a discriminator output must be a Tensor or (nested) lists of Tensors, got {type(output).__name__}")
+
+
+def discriminate(discriminator: Callable[[Tensor], Any], real_input: Tensor, fake_input: Tensor,
+                 *, joint: bool = False) -> tuple[Any, Any]:
+    """``(D(real_input), D(fake_input))``.
+
+    ``joint=False``: two calls. ``joint=True``: ONE call on ``cat([fake_input, real_input])``
+    along the batch, whose output is split back (:func:`split_batch`), as the SPADE reference
+    (``Pix2PixModel.discriminate``, Park et al. 2019). With spectral norm in train mode every
+    forward pass runs one power iteration and moves the weight's normalisation, so two calls
+    score real and fake with slightly different weights; one joint call scores both with the
+    same ones. For a discriminator without batch statistics (instance norm or none) and without
+    spectral norm both ways give the same numbers; with BatchNorm they differ (the statistics
+    are then taken over real and fake together). Both inputs ``(N, C, H, W)`` with equal
+    ``C, H, W`` (batch sizes may differ).
+    """
+    if not joint:
+        return discriminator(real_input), discriminator(fake_input)
+    if fake_input.shape[1:] != real_input.shape[1:]:
+        raise ValueError(
+            f"a joint discriminator pass needs real and fake inputs of one shape (N, C, H, W); got "
+            f"{tuple(real_input.shape)} and {tuple(fake_input.shape)}"
+        )
+    fake_prediction, real_prediction = split_batch(
+        discriminator(torch.cat([fake_input, real_input], dim=0)), fake_input.shape[0]
+    )
+    return real_prediction, fake_prediction
+
+
 def discriminator_step(
     step: Any,
     discriminator: nn.Module,
@@ -73,10 +115,11 @@ def discriminator_step(
     fake_input: Tensor,
     *,
     name: str = "discriminator",
+    joint: bool = False,
 ) -> dict[str, Tensor]:
     """One discriminator update: ``d_loss = 0.5 * (gan_loss(D(real), True) + gan_loss(D(fake), False))``
-    (pix2pix halves the sum so D learns at half G's rate), then
-    ``step.backward_and_step(d_loss, name)``.
+    (pix2pix halves the sum so D learns at half G's rate; with Adam the factor hardly matters,
+    which is why SPADE's unhalved sum trains the same), then ``step.backward_and_step(d_loss, name)``.
 
     Args:
         step: the engine's :class:`~gan_pipelines.training.engine.StepContext`.
@@ -87,14 +130,15 @@ def discriminator_step(
         real_input, fake_input: what D sees, e.g. ``(N, C, H, W)`` floats in [-1, 1] (for a
             conditional D the concatenation of condition and image). ``fake_input`` is detached
             here: no gradient reaches the generator.
+        joint: run D once on ``cat([fake, real])`` instead of twice (see :func:`discriminate`);
+            use it for spectral-norm discriminators.
 
     Returns:
         Detached float32 scalars ``d_real``, ``d_fake`` (the two terms) and ``d_loss``.
     """
     runner = _training_module(step, name, discriminator)
     with step.autocast():
-        real_prediction = runner(real_input)
-        fake_prediction = runner(fake_input.detach())
+        real_prediction, fake_prediction = discriminate(runner, real_input, fake_input.detach(), joint=joint)
     d_real = gan_loss(real_prediction, True, for_discriminator=True).float()
     d_fake = gan_loss(fake_prediction, False, for_discriminator=True).float()
     d_loss = 0.5 * (d_real + d_fake)
@@ -131,11 +175,15 @@ class PairedGANTask:
 
     One training step (global step ``s``, 1-based, counted over the whole run):
 
-    1. ``fake = G(input)`` (as ``step.module("generator")``, under autocast; then float32).
+    1. ``fake, outputs = self.generate(step.module("generator"), input, batch)`` under autocast
+       (default: ``G(input), {}``; a subclass may feed G more, e.g. a style code, and return
+       tensors such as ``mu`` / ``logvar`` in ``outputs``, which the extra losses then find in
+       their ``batch``); ``fake`` is cast to float32.
     2. If ``s % d_every == 0``: :func:`discriminator_step` on ``D(real_in)`` / ``D(fake_in)``
        with the fake detached, where ``real_in = cat(input, target)``, ``fake_in = cat(input,
        fake)`` along channels when ``conditional`` (D sees the pair), else ``target`` /
-       ``fake``. ``d_every=2`` trains D on even steps only (the Sketch2Color trick against a
+       ``fake``; with ``joint_discriminator_pass`` D runs once on ``cat([fake_in, real_in])``
+       along the batch (:func:`discriminate`). ``d_every=2`` trains D on even steps only (the Sketch2Color trick against a
        discriminator that overpowers the generator); on the other steps D's weights do not
        change and the logged ``d_*`` values are D's losses evaluated without an update.
     3. Generator, with D frozen (:func:`frozen`: gradients flow through D into the fake, not
@@ -146,7 +194,8 @@ class PairedGANTask:
                     + sum(weight * fn(fake, target, batch) for weight, fn in extra_losses)
 
        The feature-matching term needs a discriminator that returns feature lists
-       (``return_features=True``); D runs as the plain module here (it is not being trained).
+       (``return_features=True``); D runs as the plain module here (it is not being trained),
+       once on both halves with ``joint_discriminator_pass``.
 
     Args:
         generator, discriminator: the networks (``modules["generator"]``, ``["discriminator"]``).
@@ -163,6 +212,9 @@ class PairedGANTask:
         feature_matching: the feature-matching function
             (default :func:`gan_pipelines.models.gan_losses.feature_matching_loss`).
         d_every: train D on global steps that are multiples of this (1: every batch).
+        joint_discriminator_pass: score real and fake in ONE discriminator call on the
+            concatenated batch (SPADE's way; needed for spectral norm, whose power iteration
+            runs at each training forward pass), in the D step and in the generator pass.
         lr_generator, lr_discriminator, betas_generator, betas_discriminator: Adam settings
             (pix2pix: 2e-4 and (0.5, 0.999) for both); the optimisers are built here.
         hparams: further settings that change training (architecture choices, ...) to add to
@@ -196,6 +248,7 @@ class PairedGANTask:
         feature_matching_weight: float | None = None,
         feature_matching: Callable[[Any, Any], Tensor] | None = None,
         d_every: int = 1,
+        joint_discriminator_pass: bool = False,
         lr_generator: float = 2e-4,
         lr_discriminator: float = 2e-4,
         betas_generator: tuple[float, float] = (0.5, 0.999),
@@ -212,6 +265,8 @@ class PairedGANTask:
             _check_number("feature_matching_weight", feature_matching_weight, minimum=0.0)
         if isinstance(d_every, bool) or not isinstance(d_every, int) or d_every < 1:
             raise ValueError(f"d_every must be a positive integer, got {d_every!r}.")
+        if not isinstance(joint_discriminator_pass, bool):
+            raise ValueError(f"joint_discriminator_pass must be True or False, got {joint_discriminator_pass!r}.")
         for label, lr in (("lr_generator", lr_generator), ("lr_discriminator", lr_discriminator)):
             _check_number(label, lr, minimum=0.0)
         for label, betas in (("betas_generator", betas_generator), ("betas_discriminator", betas_discriminator)):
@@ -231,6 +286,7 @@ class PairedGANTask:
         self.feature_matching_weight = float(feature_matching_weight) if feature_matching_weight else None
         self.feature_matching = feature_matching
         self.d_every = d_every
+        self.joint_discriminator_pass = joint_discriminator_pass
         self.modules = {"generator": generator, "discriminator": discriminator}
         self.optimizers = {
             "generator": torch.optim.Adam(generator.parameters(), lr=lr_generator, betas=tuple(betas_generator)),
@@ -253,6 +309,7 @@ class PairedGANTask:
             "loss_functions": {n: _describe_callable(fn) for n, (_, fn) in self.extra_losses.items()},
             "feature_matching_weight": self.feature_matching_weight,
             "d_every": d_every,
+            "joint_discriminator_pass": joint_discriminator_pass,
             "lr_generator": float(lr_generator),
             "lr_discriminator": float(lr_discriminator),
             "betas_generator": [float(b) for b in betas_generator],
@@ -262,6 +319,14 @@ class PairedGANTask:
         if clash:
             raise ValueError(f"hparams may not redefine the task's own settings {clash}.")
         self.hparams = {**own, **dict(hparams or {})}
+
+    # -- hooks --------------------------------------------------------------------------------
+    def generate(self, generator: nn.Module, condition: Tensor, batch: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(fake, outputs)``: the generator's output for ``condition`` and further tensors
+        for the extra losses (merged into their ``batch``). Runs in the caller's autocast and
+        grad mode; ``generator`` is ``step.module("generator")`` in training and the plain
+        module in validation (its ``training`` flag tells them apart). Default: ``G(condition), {}``."""
+        return generator(condition), {}
 
     # -- helpers ------------------------------------------------------------------------------
     def _d_input(self, condition: Tensor, image: Tensor) -> Tensor:
@@ -281,21 +346,27 @@ class PairedGANTask:
     def train_step(self, batch: Mapping[str, Tensor], step: Any) -> dict[str, Tensor]:
         condition, target = batch[self.input_key], batch[self.target_key].float()
         with step.autocast():
-            fake = step.module("generator")(condition)
+            fake, outputs = self.generate(step.module("generator"), condition, batch)
         fake = fake.float()
+        batch = {**batch, **outputs}
         real_in, fake_in = self._d_input(condition, target), self._d_input(condition, fake)
 
         logs: dict[str, Tensor] = {}
         train_d = step.global_step % self.d_every == 0
         if train_d:
-            logs.update(discriminator_step(step, self.discriminator, self.gan_loss, real_in, fake_in))
+            logs.update(discriminator_step(step, self.discriminator, self.gan_loss, real_in, fake_in,
+                                           joint=self.joint_discriminator_pass))
 
         need_real = self.feature_matching_weight is not None or not train_d
         with frozen(self.discriminator):
             with step.autocast():
-                fake_prediction = self.discriminator(fake_in)
-                # no graph: real_in needs no gradient and D's weights are frozen
-                real_prediction = self.discriminator(real_in) if need_real else None
+                # real_in needs no gradient and D's weights are frozen: only the fake half has a graph
+                if need_real:
+                    real_prediction, fake_prediction = discriminate(
+                        self.discriminator, real_in, fake_in, joint=self.joint_discriminator_pass
+                    )
+                else:
+                    real_prediction, fake_prediction = None, self.discriminator(fake_in)
             adversarial = self.gan_loss(fake_prediction, True, for_discriminator=False).float()
             g_loss = self.adversarial_weight * adversarial
             logs["g_adv"] = adversarial
@@ -326,8 +397,9 @@ class PairedGANTask:
     def validation_step(self, batch: Mapping[str, Tensor], step: Any) -> dict[str, float]:
         condition, target = batch[self.input_key], batch[self.target_key].float()
         with torch.no_grad(), step.autocast():
-            fake = self.generator(condition)
+            fake, outputs = self.generate(self.generator, condition, batch)
         fake = fake.float()
+        batch = {**batch, **outputs}
         fake01, target01 = _to_unit_range(fake), _to_unit_range(target)
         l1 = (fake01 - target01).abs().mean()
         mse = (fake01 - target01).pow(2).flatten(1).mean(dim=1)
@@ -341,9 +413,10 @@ class PairedGANTask:
         """Up to 4 samples, each a row ``input | output | target`` (concatenated along the
         width), ``(n, 3, H, 3 W)`` in [0, 1]; inputs or targets without 3 channels are shown
         as grey (channel mean)."""
-        condition, target = batch[self.input_key][:4], batch[self.target_key][:4]
+        batch = {key: value[:4] if isinstance(value, Tensor) else value for key, value in batch.items()}
+        condition, target = batch[self.input_key], batch[self.target_key]
         with torch.no_grad():
-            fake = self.generator(condition).float()
+            fake = self.generate(self.generator, condition, batch)[0].float()
         parts = [_as_rgb(_to_unit_range(image)) for image in (condition, fake, target)]
         return torch.cat(parts, dim=3)
 
