@@ -17,6 +17,9 @@ FAMILIES: dict[str, str] = {
     "shadow": "gan_pipelines.families.shadow.pipeline",
     "pix2pix": "gan_pipelines.families.paired.pipeline",
     "sketch2color": "gan_pipelines.families.paired.pipeline",
+    "pix2pixhd": "gan_pipelines.families.paired.pipeline",
+    "spade": "gan_pipelines.families.paired.pipeline",
+    "spade_vae": "gan_pipelines.families.paired.pipeline",
 }
 DEFAULT_FAMILY = "shadow"
 

@@ -21,6 +21,17 @@ pictures themselves, the ceiling) with:
   path); otherwise null, with the reason in ``meta["unavailable"]``. Never 0 for "not computed".
   With torchvision's Inception file instead of pytorch-fid's TF-Inception port, the values are not
   the published FID (``meta["inception"]`` says which);
+* for generators that sample styles (SPADE+VAE, Park et al. 2019), and for comparison any other
+  generator, computed by the evaluate node with the helpers below:
+
+  - ``diversity`` (:func:`sample_diversity`): for each test map, ``K`` outputs (one per seeded
+    style code; a deterministic generator is simply run ``K`` times), the mean distance over the
+    ``K (K - 1) / 2`` pairs, averaged over the maps. The distance is LPIPS when its weights are
+    found locally, else the mean absolute difference on the 0..1 scale (L1); ``meta["diversity"]``
+    names it. A deterministic generator measures 0;
+  - ``style_reconstruction_psnr`` / ``_ssim`` (:func:`reconstruction_scores`): each real test
+    picture encoded into its style code (the encoder's mean) and decoded with its own label map,
+    against that picture;
 * with sketches (the model inputs of a sketch colouring family):
 
   - ``colourfulness_gap``: mean over images of ``C(output) - C(target)``, with Hasler and
@@ -175,7 +186,7 @@ def _standard_extractors(
     settings: Mapping[str, Any], injected: Mapping[str, Any] | None, device: Any
 ) -> tuple[FeatureFunction | None, PairFunction | None, dict[str, str]]:
     """The Inception feature function and the LPIPS pair function (or None) and the reasons."""
-    from gan_pipelines.models.pretrained import find_inception_weights, find_lpips_weights
+    from gan_pipelines.models.pretrained import find_inception_weights
 
     injected = dict(injected or {})
     unknown = sorted(set(injected) - {"inception", "lpips"})
@@ -191,16 +202,72 @@ def _standard_extractors(
             from gan_pipelines.models.pretrained import load_inception_features
 
             inception = _torch_features(load_inception_features(path), device, settings["feature_batch_size"])
-    lpips = injected.get("lpips")
-    if lpips is not None:
-        reasons["lpips"] = "an injected LPIPS function"
-    else:
-        path, reasons["lpips"] = find_lpips_weights(settings["lpips_weights_path"])
-        if path is not None:
-            from gan_pipelines.models.pretrained import find_vgg16_weights, load_lpips
-
-            lpips = _torch_pairs(load_lpips(path, find_vgg16_weights()), device, settings["feature_batch_size"])
+    lpips, reasons["lpips"] = _lpips_pairs(settings, injected.get("lpips"), device)
     return inception, lpips, reasons
+
+
+def _lpips_pairs(settings: Mapping[str, Any], injected: PairFunction | None, device: Any) -> tuple[PairFunction | None, str]:
+    """piq's LPIPS-VGG as a pair function on uint8 stacks (local weights only), or None, and why."""
+    from gan_pipelines.models.pretrained import find_lpips_weights
+
+    if injected is not None:
+        return injected, "an injected LPIPS function"
+    path, reason = find_lpips_weights(settings["lpips_weights_path"])
+    if path is None:
+        return None, reason
+    from gan_pipelines.models.pretrained import find_vgg16_weights, load_lpips
+
+    return _torch_pairs(load_lpips(path, find_vgg16_weights()), device, settings["feature_batch_size"]), reason
+
+
+def diversity_distance(
+    params: Mapping[str, Any] | None = None, *, lpips: PairFunction | None = None, section: str = "evaluate"
+) -> tuple[PairFunction, str]:
+    """The pair distance of :func:`sample_diversity` and its description: LPIPS (``lpips``
+    injected, or piq's LPIPS-VGG from local weights, ``params`` as :data:`EVALUATE_DEFAULTS`),
+    else the mean absolute difference of the two uint8 pictures on the 0..1 scale."""
+    settings = _settings(params, section)
+    device = settings["device"]
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    function, reason = _lpips_pairs(settings, lpips, device)
+    if function is not None:
+        return function, f"lpips ({reason})"
+    return l1_pairs, f"l1: mean absolute difference on the 0..1 scale (LPIPS unavailable: {reason})"
+
+
+def l1_pairs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``(N,)`` mean absolute differences on the 0..1 scale of two uint8 stacks ``(N, H, W, 3)``."""
+    difference = np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)) / 255.0
+    return difference.reshape(len(difference), -1).mean(axis=1)
+
+
+def sample_diversity(samples: np.ndarray, distance: PairFunction) -> np.ndarray:
+    """``(M,)`` mean pairwise ``distance`` between the ``K`` outputs of each of ``M`` inputs.
+
+    ``samples``: uint8 ``(M, K, H, W, 3)``, K >= 2; every unordered pair (i < j) counts once.
+    Raises ValueError for another shape."""
+    samples = np.asarray(samples)
+    if samples.ndim != 5 or samples.shape[1] < 2 or samples.dtype != np.uint8:
+        raise ValueError(f"samples must be uint8 (M, K >= 2, H, W, 3), got {samples.dtype} {samples.shape}")
+    count, k = samples.shape[:2]
+    first, second = np.triu_indices(k, 1)
+    x = samples[:, first].reshape(-1, *samples.shape[2:])
+    y = samples[:, second].reshape(-1, *samples.shape[2:])
+    return np.asarray(distance(x, y), np.float64).reshape(count, len(first)).mean(axis=1)
+
+
+def reconstruction_scores(reconstructions: np.ndarray, targets: np.ndarray) -> tuple[dict[str, float | None], pd.DataFrame]:
+    """Mean PSNR (dB, capped at 100) and SSIM of uint8 ``(N, H, W, 3)`` reconstructions against
+    their targets (same metrics as the per-pixel scores), and the per-image values."""
+    _check_inputs({"reconstruction": reconstructions}, targets, np.zeros(np.shape(targets)[:3]), None)
+    per = pd.DataFrame({
+        "psnr": [psnr(t, o) for t, o in zip(targets, reconstructions)],
+        "ssim": [float(ssim_map(t, o).mean()) for t, o in zip(targets, reconstructions)],
+    })
+    return {name: _plain(per[name].mean()) for name in per}, per
 
 
 def _batches01(images: np.ndarray, device: Any, batch_size: int):

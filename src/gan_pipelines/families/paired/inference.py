@@ -32,10 +32,20 @@ def to_uint8_images(output) -> np.ndarray:
 
 
 def generate(net, input_type: str, raw: np.ndarray, instances: np.ndarray | None = None, *,
-             batch_size: int = 16, device: str = "cpu") -> np.ndarray:
-    """uint8 ``(N, H, W, 3)`` pictures of ``net`` (eval mode) for stacked raw inputs."""
+             batch_size: int = 16, device: str = "cpu", z: np.ndarray | None = None) -> np.ndarray:
+    """uint8 ``(N, H, W, 3)`` pictures of ``net`` (a
+    :class:`~gan_pipelines.families.paired.networks.PairedGenerator`, eval mode) for stacked raw
+    inputs. A SPADE+VAE generator (``net.z_dim`` set) needs ``z``: float32 ``(N, z_dim)``, one
+    style code per input (e.g. :func:`~gan_pipelines.families.paired.networks.style_codes`); a
+    deterministic one takes none."""
     import torch
 
+    z_dim = getattr(net, "z_dim", None)
+    if z_dim is None and z is not None:
+        raise ValueError("this generator is deterministic: it takes no style codes z")
+    if z_dim is not None and (z is None or np.shape(z) != (len(raw), z_dim)):
+        raise ValueError(f"this SPADE+VAE generator needs style codes z of shape ({len(raw)}, {z_dim}); "
+                         f"got {None if z is None else np.shape(z)}")
     net = net.eval().to(device)
     outputs = []
     with torch.no_grad():
@@ -44,5 +54,20 @@ def generate(net, input_type: str, raw: np.ndarray, instances: np.ndarray | None
             inst = None
             if instances is not None:
                 inst = to_network_input(instances[start:start + batch_size], "labels").to(device)
-            outputs.append(to_uint8_images(net(chunk, inst)))
+            codes = None if z is None else torch.from_numpy(np.ascontiguousarray(z[start:start + batch_size], np.float32)).to(device)
+            outputs.append(to_uint8_images(net(chunk, inst, codes)))
     return np.concatenate(outputs) if outputs else np.zeros((0, *raw.shape[1:3], 3), np.uint8)
+
+
+def encode_styles(net, pictures: np.ndarray, *, batch_size: int = 16, device: str = "cpu") -> np.ndarray:
+    """float32 ``(N, z_dim)`` style codes (the style encoder's mean) of uint8 pictures
+    ``(N, H, W, 3)`` at the generator's training size, for a SPADE+VAE generator."""
+    import torch
+
+    net = net.eval().to(device)
+    codes = []
+    with torch.no_grad():
+        for start in range(0, len(pictures), batch_size):
+            chunk = to_network_input(pictures[start:start + batch_size], "rgb").to(device)
+            codes.append(net.encode_style(chunk).float().cpu().numpy())
+    return np.concatenate(codes).astype(np.float32)

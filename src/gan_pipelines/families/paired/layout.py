@@ -1,8 +1,9 @@
 """The paired families' image kinds and folder layout.
 
-Every sample is one file name under ``<split>/<kind>/<name>.png``. One module serves two Kedro
-namespaces (pix2pix, sketch2color); each namespace picks its input kind and target kind by
-parameters, so the kinds of both live here:
+Every sample is one file name under ``<split>/<kind>/<name>.png``. One module serves the Kedro
+namespaces of :data:`FAMILY_KINDS` (pix2pix, pix2pixhd, spade, spade_vae on label maps;
+sketch2color on sketches); each namespace picks its input kind and target kind by parameters,
+so the kinds of all live here:
 
 * ``label_map``: class index per pixel (uint8 PNG, 0..label_nc-1), kind type ``labels``;
 * ``instance_map``: instance index per pixel (0 = stuff), kind type ``labels``;
@@ -26,9 +27,12 @@ KIND_TYPES = {
     "xdog_sketch": "rgb",
     TARGET_KIND: "rgb",
 }
+# The label map -> photo namespaces: the same embedded data (label map, instance map, picture),
+# each with its own generator (pix2pix U-Net, pix2pixHD, SPADE, SPADE+VAE) and parameters.
+LABEL_TO_PHOTO = ("pix2pix", "pix2pixhd", "spade", "spade_vae")
 # Which kinds a raw sample of each family has (the first is the model's default input).
 FAMILY_KINDS = {
-    "pix2pix": (LABEL_KIND, INSTANCE_KIND, TARGET_KIND),
+    **{family: (LABEL_KIND, INSTANCE_KIND, TARGET_KIND) for family in LABEL_TO_PHOTO},
     "sketch2color": ("line_art", "xdog_sketch", TARGET_KIND, LABEL_KIND),
 }
 NAMESPACES = tuple(FAMILY_KINDS)

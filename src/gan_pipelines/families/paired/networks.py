@@ -1,31 +1,48 @@
 """The paired families' networks, training task and checkpoint bundles.
 
-The generator and the conditional PatchGAN come from the shared library
-(:func:`gan_pipelines.models.build_generator` / ``build_discriminator``); this module adds
-what the paired families know: how an input kind becomes the network input (a label map
-one-hot, optionally with instance boundaries; a sketch as an image), the loss recipe (pix2pix:
-GAN + 100 L1; Sketch2Color: + VGG16 feature L2 + total variation, real label 0.9, D every 2nd
-batch), and checkpoints that carry their family so another family's checkpoint is refused.
+Generators (``train.model.type``), built by :func:`build_paired_generator`, the ONE place that
+turns a stored model config back into a network:
+
+* ``unet`` / ``resnet``: pix2pix's generators from the shared library
+  (:func:`gan_pipelines.models.build_generator`);
+* ``pix2pixhd``: the global generator G1 of pix2pixHD (Wang et al., CVPR 2018), optionally with
+  one local enhancer G2 (``local_enhancer: true``), from :mod:`gan_pipelines.models.pix2pixhd`;
+* ``spade``: the SPADE/GauGAN generator (Park et al., CVPR 2019), from
+  :mod:`gan_pipelines.models.spade`; with ``use_vae`` it is a :class:`StyleVAEGenerator`
+  (SPADE decoder + VAE style encoder) and needs a style code z.
+
+The discriminator comes from ``build_discriminator`` (PatchGAN or multi-scale PatchGANs). This
+module adds what the paired families know: how an input kind becomes the network input (a label
+map one-hot, optionally with instance boundaries; a sketch as an image), the loss recipes
+(pix2pix: GAN + 100 L1; Sketch2Color: + VGG16 feature L2 + total variation; pix2pixHD: LSGAN +
+10 feature matching + 10 VGG19; SPADE: hinge + 10 feature matching + 10 VGG19 (+ 0.05 KL with
+the VAE)), and checkpoints that carry their family so another family's checkpoint is refused.
 
 At test time the generator runs in eval mode: BatchNorm uses its running statistics and dropout
 is off, so a prediction is the same on every run (pix2pix kept train mode at test time; outputs
-then vary per run).
+then vary per run). A VAE generator's output depends on its z only: callers pass it, drawn
+from :func:`style_codes` with a seed, or the encoding of a style picture.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gan_pipelines.params import check_known_keys
 from gan_pipelines.training.gan import PairedGANTask
 
-GAN_MODES = ("vanilla", "lsgan")
-LOSS_TERMS = ("adversarial", "l1", "perceptual", "tv")
+GAN_MODES = ("vanilla", "lsgan", "hinge")
+LOSS_TERMS = ("adversarial", "l1", "perceptual", "tv", "feature_matching", "vgg19", "kl")
 MODEL_INPUT = "model_input"  # the batch key the task builds from the raw input kinds
+GENERATOR_TYPES = ("unet", "resnet", "pix2pixhd", "spade")
+# Batch keys under which the VAE task hands the style encoding to the KL term.
+STYLE_MU, STYLE_LOGVAR = "style_mu", "style_logvar"
 
 
 class InputEncoder(nn.Module):
@@ -34,7 +51,8 @@ class InputEncoder(nn.Module):
     ``labels``: int64 class map ``(N, 1, H, W)`` -> one-hot ``(N, label_nc, H, W)`` in {0, 1}
     (values outside ``0..label_nc-1``, e.g. an ignore value, give all zeros), plus with
     ``instance_edges`` one channel that is 1 where the instance id differs from a 4-neighbour
-    (pix2pixHD's boundary map). ``rgb``: the image as it is (floats in [-1, 1]).
+    (pix2pixHD's boundary map, Wang et al. 2018, section 3.4). ``rgb``: the image as it is
+    (floats in [-1, 1]).
     """
 
     def __init__(self, input_type: str, label_nc: int = 0, instance_edges: bool = False) -> None:
@@ -66,28 +84,104 @@ class InputEncoder(nn.Module):
 
 
 def instance_boundaries(instances: Tensor) -> Tensor:
-    """``(N, 1, H, W)`` float, 1 where the instance id differs from a 4-neighbour."""
-    edge = torch.zeros_like(instances, dtype=torch.bool)
-    horizontal = instances[..., :, 1:] != instances[..., :, :-1]
-    vertical = instances[..., 1:, :] != instances[..., :-1, :]
-    edge[..., :, 1:] |= horizontal
-    edge[..., :, :-1] |= horizontal
-    edge[..., 1:, :] |= vertical
-    edge[..., :-1, :] |= vertical
-    return edge.float()
+    """``(N, 1, H, W)`` float, 1 where the instance id differs from a 4-neighbour.
+
+    Written with comparisons and zero padding only (no in-place slice assignment), so it traces
+    into ONNX."""
+    horizontal = (instances[..., :, 1:] != instances[..., :, :-1]).float()
+    vertical = (instances[..., 1:, :] != instances[..., :-1, :]).float()
+    edges = torch.maximum(F.pad(horizontal, (1, 0)), F.pad(horizontal, (0, 1)))
+    return torch.maximum(edges, torch.maximum(F.pad(vertical, (0, 0, 1, 0)), F.pad(vertical, (0, 0, 0, 1))))
+
+
+class StyleVAEGenerator(nn.Module):
+    """SPADE with its VAE style encoder (Park et al., 2019, section 3.3 and appendix B): a
+    :class:`~gan_pipelines.models.spade.SPADEGenerator` built with ``use_vae`` (``decoder``) and
+    a :class:`~gan_pipelines.models.spade.StyleEncoder` (``style_encoder``) trained together
+    under the generator's optimiser, as the reference.
+
+    ``forward(segmap, z)``: segmap ``(N, C, H, W)`` float (one-hot labels), z ``(N, z_dim)``
+    -> picture ``(N, 3, H, W)`` in [-1, 1]. ``forward(segmap, style_image=picture)``: encode the
+    picture ``(N, 3, H, W)`` in [-1, 1] into ``mu, logvar``; z is sampled
+    (:func:`~gan_pipelines.models.spade.reparameterize`) in train mode and is ``mu`` in eval
+    mode; returns the tuple ``(picture, mu, logvar)`` (what the KL term needs). One of z and
+    style_image is required: an unseeded random z is never drawn silently. Raises ValueError
+    otherwise.
+    """
+
+    def __init__(self, decoder: nn.Module, style_encoder: nn.Module) -> None:
+        super().__init__()
+        if not getattr(decoder, "use_vae", False):
+            raise ValueError("StyleVAEGenerator needs a SPADEGenerator built with use_vae")
+        if decoder.z_dim != style_encoder.z_dim:
+            raise ValueError(f"decoder z_dim {decoder.z_dim} and style encoder z_dim {style_encoder.z_dim} differ")
+        self.decoder = decoder
+        self.style_encoder = style_encoder
+
+    @property
+    def z_dim(self) -> int:
+        return int(self.decoder.z_dim)
+
+    def encode(self, picture: Tensor) -> tuple[Tensor, Tensor]:
+        """``(mu, logvar)``, each ``(N, z_dim)``, of pictures ``(N, 3, H, W)`` in [-1, 1]."""
+        return self.style_encoder(picture)
+
+    def forward(self, segmap: Tensor, z: Tensor | None = None, style_image: Tensor | None = None):
+        from gan_pipelines.models.spade import reparameterize
+
+        if style_image is not None:
+            if z is not None:
+                raise ValueError("pass either z or style_image, not both")
+            mu, logvar = self.style_encoder(style_image)
+            code = reparameterize(mu, logvar) if self.training else mu
+            return self.decoder(segmap, code), mu, logvar
+        if z is None:
+            raise ValueError("a SPADE+VAE generator needs a style code: pass z (N, z_dim) or a style_image")
+        return self.decoder(segmap, z)
+
+
+def style_codes(count: int, z_dim: int, seed: int | Sequence[int]) -> np.ndarray:
+    """``(count, z_dim)`` float32 draws of z ~ N(0, I) from ``numpy.random.default_rng(seed)``
+    (``seed`` an int or a sequence of ints, e.g. ``[seed, index]``): the same codes for the same
+    seed in every backend (torch, onnxruntime) and batch size."""
+    return np.random.default_rng(seed).standard_normal((count, z_dim)).astype(np.float32)
+
+
+def generator_z_dim(generator: nn.Module) -> int | None:
+    """The style-code size of a generator that needs one, else None."""
+    return generator.z_dim if isinstance(generator, StyleVAEGenerator) else None
 
 
 class PairedGenerator(nn.Module):
-    """Encoder + generator: raw input (label map int64 / sketch in [-1, 1]) -> image in [-1, 1].
-    What prediction and ONNX export run."""
+    """Encoder + generator: raw input (label map int64 / sketch in [-1, 1], instance map int64
+    when the model uses instance boundaries, z ``(N, z_dim)`` for a SPADE+VAE generator) ->
+    picture ``(N, 3, H, W)`` in [-1, 1]. What prediction, evaluation and ONNX export run."""
 
     def __init__(self, encoder: InputEncoder, generator: nn.Module) -> None:
         super().__init__()
         self.encoder = encoder
         self.generator = generator
 
-    def forward(self, raw: Tensor, instances: Tensor | None = None) -> Tensor:
-        return self.generator(self.encoder(raw, instances))
+    @property
+    def z_dim(self) -> int | None:
+        """Size of the style code this generator needs, or None (deterministic generator)."""
+        return generator_z_dim(self.generator)
+
+    def encode_style(self, picture: Tensor) -> Tensor:
+        """The style code (the encoder's mean, ``(N, z_dim)``) of pictures ``(N, 3, H, W)`` in [-1, 1]."""
+        if self.z_dim is None:
+            raise ValueError("this generator has no style encoder (only SPADE with use_vae has one)")
+        return self.generator.encode(picture)[0]
+
+    def forward(self, raw: Tensor, instances: Tensor | None = None, z: Tensor | None = None) -> Tensor:
+        encoded = self.encoder(raw, instances)
+        if self.z_dim is None:
+            if z is not None:
+                raise ValueError("this generator is deterministic: it takes no style code z")
+            return self.generator(encoded)
+        if z is None:
+            raise ValueError(f"this SPADE+VAE generator needs a style code z of shape (N, {self.z_dim})")
+        return self.generator(encoded, z)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,14 +212,22 @@ def input_config(params: Mapping[str, Any], kind_types: Mapping[str, str], secti
 
 def network_configs(params: Mapping[str, Any], input_cfg: Mapping[str, Any], section: str) -> tuple[dict, dict]:
     """Generator and discriminator configs with the channel counts filled in from the input
-    (a user-set channel count that disagrees is an error, not silently replaced)."""
+    (a user-set channel count that disagrees is an error, not silently replaced). For a
+    multi-scale discriminator the channels go into its nested per-scale config."""
     encoder = encoder_from_config(input_cfg)
     generator = dict(params.get("model") or {})
     discriminator = {"type": "patchgan", **dict(params.get("discriminator") or {})}
+    where_d, config_d = "discriminator", discriminator
+    if discriminator["type"] == "multiscale":
+        nested = discriminator.get("discriminator") or {}
+        if not isinstance(nested, Mapping):
+            raise ValueError(f"{section}.discriminator.discriminator must be a mapping (the per-scale PatchGAN)")
+        config_d = discriminator["discriminator"] = {"type": "patchgan", **dict(nested)}
+        where_d = "discriminator.discriminator"
     for config, key, value, where in (
         (generator, "in_channels", encoder.channels, "model"),
         (generator, "out_channels", 3, "model"),
-        (discriminator, "in_channels", encoder.channels + 3, "discriminator"),
+        (config_d, "in_channels", encoder.channels + 3, where_d),
     ):
         if key in config and config[key] != value:
             raise ValueError(f"{section}.{where}.{key} is {config[key]} but the input needs {value}; leave it out")
@@ -137,6 +239,116 @@ def encoder_from_config(input_cfg: Mapping[str, Any]) -> InputEncoder:
     return InputEncoder(input_cfg["type"], int(input_cfg.get("label_nc") or 0), bool(input_cfg.get("instance_edges")))
 
 
+# Keys and defaults (the papers' reference values) of the generator types this family adds.
+PIX2PIXHD_DEFAULTS: dict[str, Any] = {
+    "type": "pix2pixhd", "in_channels": 3, "out_channels": 3, "ngf": 64, "n_downsampling": 4, "n_blocks": 9,
+    "norm": "instance", "upsample": "transpose", "upsample_mode": "nearest", "init_gain": 0.02,
+    "local_enhancer": False, "n_blocks_local": 3,
+}
+SPADE_DEFAULTS: dict[str, Any] = {
+    "type": "spade", "in_channels": 3, "out_channels": 3, "ngf": 64, "num_upsampling_layers": 5,
+    "spade_hidden": 128, "norm": "batch", "spectral_norm": True, "init_gain": 0.02,
+    "use_vae": False, "z_dim": 256, "image_size": None, "encoder": None,
+}
+STYLE_ENCODER_DEFAULTS: dict[str, Any] = {"ndf": 64, "n_downsampling": 6, "spectral_norm": True}
+
+
+def generator_settings(config: Mapping[str, Any], section: str = "model") -> dict[str, Any]:
+    """The complete settings of a ``pix2pixhd`` or ``spade`` generator config (defaults filled
+    in, every key and value checked; ValueError naming ``section.key``)."""
+    if not isinstance(config, Mapping):
+        raise ValueError(f"{section} must be a mapping with a 'type' key, got {type(config).__name__}")
+    kind = config.get("type", "unet")
+    defaults = {"pix2pixhd": PIX2PIXHD_DEFAULTS, "spade": SPADE_DEFAULTS}.get(kind)
+    if defaults is None:
+        raise ValueError(f"{section}.type must be one of {', '.join(GENERATOR_TYPES)}; got {kind!r}")
+    check_known_keys(config, defaults, section)
+    settings = {**defaults, **config}
+    positive = ["in_channels", "out_channels", "ngf"]
+    flags = ["local_enhancer"] if kind == "pix2pixhd" else ["spectral_norm", "use_vae"]
+    if kind == "pix2pixhd":
+        positive += ["n_downsampling", "n_blocks", "n_blocks_local"]
+    else:
+        positive += ["num_upsampling_layers", "spade_hidden", "z_dim"]
+    for key in positive:
+        value = settings[key]
+        minimum = 0 if key in ("n_downsampling", "n_blocks", "n_blocks_local") else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{section}.{key} must be an integer >= {minimum}; got {value!r}")
+    for key in flags:
+        if not isinstance(settings[key], bool):
+            raise ValueError(f"{section}.{key} must be true or false; got {settings[key]!r}")
+    if kind == "pix2pixhd" and settings["local_enhancer"] and settings["ngf"] % 2:
+        raise ValueError(f"{section}.ngf must be even with local_enhancer (the local branch has ngf / 2 channels); "
+                         f"got {settings['ngf']}")
+    if kind == "spade":
+        encoder = settings["encoder"]
+        if encoder is not None and not isinstance(encoder, Mapping):
+            raise ValueError(f"{section}.encoder must be a mapping of {', '.join(STYLE_ENCODER_DEFAULTS)} or null")
+        if encoder is not None and not settings["use_vae"]:
+            raise ValueError(f"{section}.encoder is set but use_vae is false: only the VAE variant has a style encoder")
+        check_known_keys(encoder or {}, STYLE_ENCODER_DEFAULTS, f"{section}.encoder")
+        settings["encoder"] = {**STYLE_ENCODER_DEFAULTS, **dict(encoder or {})} if settings["use_vae"] else None
+        if settings["image_size"] is not None and not settings["use_vae"]:
+            raise ValueError(f"{section}.image_size only applies with use_vae (it fixes the z -> feature map layer)")
+    return settings
+
+
+def build_paired_generator(config: Mapping[str, Any], section: str = "model") -> nn.Module:
+    """The generator of a model config (``type``: unet | resnet | pix2pixhd | spade), with
+    random weights. ``spade`` with ``use_vae`` needs ``image_size`` (the training resolution,
+    filled in by the train node). Raises ValueError naming the bad ``section.key``."""
+    from gan_pipelines.models.generators import build_generator
+
+    kind = config.get("type", "unet") if isinstance(config, Mapping) else None
+    if kind in ("unet", "resnet"):
+        return build_generator(config, section=section)
+    settings = generator_settings(config, section)
+    try:
+        if kind == "pix2pixhd":
+            model = _pix2pixhd_generator(settings)
+        else:
+            model = _spade_generator(settings)
+    except ValueError as exc:
+        raise ValueError(f"{section}: {exc}") from None
+    model.weights_status = "random init"
+    return model
+
+
+def _pix2pixhd_generator(settings: Mapping[str, Any]) -> nn.Module:
+    from gan_pipelines.models.pix2pixhd import GlobalGenerator, LocalEnhancer
+
+    common = {"norm": settings["norm"], "upsample": settings["upsample"], "upsample_mode": settings["upsample_mode"],
+              "init_gain": settings["init_gain"]}
+    if settings["local_enhancer"]:
+        return LocalEnhancer(settings["in_channels"], settings["out_channels"], settings["ngf"] // 2,
+                             settings["n_downsampling"], settings["n_blocks"], settings["n_blocks_local"], **common)
+    return GlobalGenerator(settings["in_channels"], settings["out_channels"], settings["ngf"],
+                           settings["n_downsampling"], settings["n_blocks"], **common)
+
+
+def global_generator_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config of the :class:`~gan_pipelines.models.pix2pixhd.GlobalGenerator` that a
+    pix2pixHD local-enhancer config's global part takes its weights from (same width)."""
+    return {**dict(config), "local_enhancer": False}
+
+
+def _spade_generator(settings: Mapping[str, Any]) -> nn.Module:
+    from gan_pipelines.models.spade import SPADEGenerator, StyleEncoder
+
+    decoder = SPADEGenerator(
+        settings["in_channels"], settings["out_channels"], settings["ngf"], settings["num_upsampling_layers"],
+        settings["spade_hidden"], settings["norm"], settings["spectral_norm"], settings["use_vae"],
+        settings["z_dim"], settings["image_size"], settings["init_gain"],
+    )
+    if not settings["use_vae"]:
+        return decoder
+    encoder = settings["encoder"]
+    style_encoder = StyleEncoder(settings["image_size"], 3, encoder["ndf"], settings["z_dim"],
+                                 encoder["n_downsampling"], encoder["spectral_norm"], settings["init_gain"])
+    return StyleVAEGenerator(decoder, style_encoder)
+
+
 def size_multiple(generator_config: Mapping[str, Any]) -> int:
     """What the generator needs height and width to be divisible by."""
     from gan_pipelines.models.generators import ResnetGenerator, generator_defaults
@@ -144,26 +356,66 @@ def size_multiple(generator_config: Mapping[str, Any]) -> int:
     kind = generator_config.get("type", "unet")
     if kind == "unet":
         return 2 ** int(generator_config.get("num_downs", generator_defaults("unet")["num_downs"]))
-    return 2 ** ResnetGenerator.n_downsampling
+    if kind == "resnet":
+        return 2 ** ResnetGenerator.n_downsampling
+    settings = generator_settings(generator_config)
+    if kind == "pix2pixhd":
+        return 2 ** (settings["n_downsampling"] + int(settings["local_enhancer"]))
+    multiple = 2 ** settings["num_upsampling_layers"]
+    if settings["use_vae"]:
+        multiple = max(multiple, 2 ** settings["encoder"]["n_downsampling"])
+    return multiple
 
 
 def check_resolution(resolution: int, generator_config: Mapping[str, Any], discriminator_config: Mapping[str, Any],
                      section: str) -> None:
-    """Refuse a resolution the networks cannot take, saying what would work."""
+    """Refuse a resolution the networks cannot take, saying what would work: a multiple of the
+    generator's factor (pix2pixHD: at least twice it; SPADE+VAE: more than the encoder's factor,
+    a 1x1 code map is refused), and a PatchGAN map of at least 2x2 at every discriminator scale."""
+    kind = generator_config.get("type", "unet")
     multiple = size_multiple(generator_config)
     if resolution % multiple:
         raise ValueError(
-            f"resolution {resolution} px: the {generator_config.get('type', 'unet')} generator needs a multiple of "
+            f"resolution {resolution} px: the {kind} generator needs a multiple of "
             f"{multiple}; use e.g. {max(multiple, resolution // multiple * multiple)} or change {section}.model"
         )
-    if discriminator_config.get("type", "patchgan") == "patchgan":
-        n_layers = int(discriminator_config.get("n_layers", 3))
-        side = resolution // 2**n_layers - 2  # NLayerPatchDiscriminator.output_size
-        if side < 2:
-            raise ValueError(
-                f"resolution {resolution} px: a PatchGAN with n_layers={n_layers} leaves a {max(side, 0)}x{max(side, 0)} "
-                f"map; use fewer layers ({section}.discriminator.n_layers) or a larger resolution (needs > 1x1)"
-            )
+    if kind == "pix2pixhd" and resolution < 2 * multiple:
+        raise ValueError(f"resolution {resolution} px: the pix2pixhd generator needs at least {2 * multiple} px "
+                         f"(a 2x2 bottleneck for its reflection padding); use fewer {section}.model.n_downsampling")
+    if kind == "spade" and generator_settings(generator_config)["use_vae"]:
+        n_down = generator_settings(generator_config)["encoder"]["n_downsampling"]
+        if resolution <= 2**n_down:
+            raise ValueError(f"resolution {resolution} px: the style encoder's {n_down} stride-2 convolutions leave a "
+                             f"1x1 map; use fewer {section}.model.encoder.n_downsampling")
+    scales = [(discriminator_config, resolution)]
+    multiscale = discriminator_config.get("type") == "multiscale"
+    if multiscale:
+        num_d = int(discriminator_config.get("num_D", 3))
+        nested = discriminator_config.get("discriminator") or {}
+        sizes, side = [], resolution
+        for _ in range(num_d):
+            sizes.append(side)
+            side = (side + 1) // 2
+        scales = [(nested, size) for size in sizes]
+    for config, size in scales:
+        if config.get("type", "patchgan") == "patchgan":
+            n_layers = int(config.get("n_layers", 3))
+            side = size // 2**n_layers - 2  # NLayerPatchDiscriminator.output_size
+            if side < 2:
+                where = "discriminator.discriminator.n_layers" if multiscale else "discriminator.n_layers"
+                scale = f" at its {size} px scale" if multiscale else ""
+                raise ValueError(
+                    f"resolution {resolution} px: a PatchGAN with n_layers={n_layers} leaves a {max(side, 0)}x{max(side, 0)} "
+                    f"map{scale}; use fewer layers ({section}.{where}){', fewer scales' if multiscale else ''} or a "
+                    "larger resolution (needs > 1x1)"
+                )
+
+
+def discriminator_has_spectral_norm(config: Mapping[str, Any]) -> bool:
+    """Whether a discriminator config (plain or multi-scale) asks for spectral norm."""
+    if config.get("type") == "multiscale":
+        return bool((config.get("discriminator") or {}).get("spectral_norm", False))
+    return bool(config.get("spectral_norm", False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,8 +433,21 @@ def tv_loss(fake: Tensor, target: Tensor, batch: Mapping[str, Tensor]) -> Tensor
     return total_variation_loss(fake)
 
 
-class FeatureL2:
-    """VGG16 relu3_3 feature L2 (mean over features) between the output and the target."""
+def kl_loss(fake: Tensor, target: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+    """SPADE's KL term: KL(N(mu, exp(logvar)) || N(0, I)) of the style encoding of the target,
+    SUMMED over batch and z dimensions as the reference (its weight 0.05 applies to the sum);
+    ``mu``/``logvar`` come from the task's generate step under ``style_mu``/``style_logvar``."""
+    from gan_pipelines.models.spade import kl_divergence
+
+    if STYLE_MU not in batch:
+        raise ValueError("the KL term needs a SPADE+VAE generator (model.use_vae: true)")
+    return kl_divergence(batch[STYLE_MU], batch[STYLE_LOGVAR])
+
+
+class PerceptualTerm:
+    """A frozen perceptual loss as an extra generator term: ``loss(fake, target)``, e.g. VGG16
+    relu3_3 feature L2 (Sketch2Color) or pix2pixHD's VGG19 loss (pix2pixHD, SPADE); moved to the
+    fake's device on first use."""
 
     def __init__(self, perceptual: nn.Module) -> None:
         self.perceptual = perceptual
@@ -194,30 +459,61 @@ class FeatureL2:
 
 class PairedTranslationTask(PairedGANTask):
     """:class:`PairedGANTask` whose input is encoded from the raw input kind first (one-hot label
-    maps, instance boundaries): the batch gets ``model_input`` and the rest is the shared task."""
+    maps, instance boundaries): the batch gets ``model_input`` and the rest is the shared task.
 
-    def __init__(self, encoder: InputEncoder, input_kind: str, instance_kind: str | None, *args, **kwargs) -> None:
-        super().__init__(*args, input_key=MODEL_INPUT, **kwargs)
+    With a :class:`StyleVAEGenerator` the target picture is encoded into ``mu, logvar``, z is
+    sampled from them (train mode; ``mu`` in validation) and the KL term finds them in the batch
+    (``style_mu``, ``style_logvar``; SPADE's training, Park et al. 2019). With a pix2pixHD
+    :class:`~gan_pipelines.models.pix2pixhd.LocalEnhancer` and ``freeze_global_epochs`` > 0 the
+    global part gets no gradient during the first ``freeze_global_epochs`` epochs of this fit
+    (Wang et al. 2018: train the local enhancer on a fixed global generator, then fine-tune
+    both); it is unfrozen from the next epoch on.
+    """
+
+    def __init__(self, encoder: InputEncoder, input_kind: str, instance_kind: str | None, *args,
+                 freeze_global_epochs: int = 0, **kwargs) -> None:
+        generator = args[0] if args else kwargs.get("generator")
+        if isinstance(freeze_global_epochs, bool) or not isinstance(freeze_global_epochs, int) or freeze_global_epochs < 0:
+            raise ValueError(f"freeze_global_epochs must be a non-negative integer, got {freeze_global_epochs!r}")
+        if freeze_global_epochs and not hasattr(generator, "set_global_frozen"):
+            raise ValueError("freeze_global_epochs needs a pix2pixHD generator with a local enhancer")
+        hparams = dict(kwargs.pop("hparams", None) or {})
+        if freeze_global_epochs:
+            hparams["freeze_global_epochs"] = freeze_global_epochs
+        super().__init__(*args, input_key=MODEL_INPUT, hparams=hparams, **kwargs)
         self.encoder = encoder
         self.raw_input_kind = input_kind
         self.instance_kind = instance_kind
+        self.style_vae = isinstance(self.generator, StyleVAEGenerator)
+        self.freeze_global_epochs = freeze_global_epochs
 
     def _encoded(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         instances = batch[self.instance_kind] if self.instance_kind else None
         return {**batch, MODEL_INPUT: self.encoder(batch[self.raw_input_kind], instances)}
 
+    def generate(self, generator: nn.Module, condition: Tensor, batch: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        if not self.style_vae:
+            return generator(condition), {}
+        fake, mu, logvar = generator(condition, style_image=batch[self.target_key].float())
+        return fake, {STYLE_MU: mu, STYLE_LOGVAR: logvar}
+
     def train_step(self, batch, step):
+        if self.freeze_global_epochs:
+            frozen = step.epoch <= self.freeze_global_epochs
+            if self.generator.global_frozen != frozen:
+                self.generator.set_global_frozen(frozen)
         return super().train_step(self._encoded(batch), step)
 
     def validation_step(self, batch, step):
         """The shared task's ``loss``, ``l1``, ``psnr``, plus ``l1_coarse``: L1 (0..1 scale) of
         4x4-average-pooled pictures. It scores colours and layout but not texture detail, which no
         input determines (a GAN's sharper, invented texture raises plain L1 while the picture gets
-        better), so it is the default for choosing the best epoch."""
+        better), so it is the default for choosing the best epoch. A SPADE+VAE generator is scored
+        on the reconstruction of each val picture from its own style code (z = the encoder's mu)."""
         encoded = self._encoded(batch)
         metrics = super().validation_step(encoded, step)
         with torch.no_grad(), step.autocast():
-            fake = self.generator(encoded[MODEL_INPUT])
+            fake = self.generate(self.generator, encoded[MODEL_INPUT], encoded)[0]
         fake01 = (fake.float().clamp(-1, 1) + 1) / 2
         target01 = (encoded[self.target_key].float() + 1) / 2
         metrics["l1_coarse"] = (F.avg_pool2d(fake01, 4) - F.avg_pool2d(target01, 4)).abs().mean().item()
@@ -246,12 +542,13 @@ def check_family(bundle: Mapping[str, Any], family: str, what: str = "generator"
 
 
 def generator_from_bundle(bundle: Mapping[str, Any], family: str) -> tuple[PairedGenerator, dict[str, Any]]:
-    """The trained encoder + generator (eval mode, CPU) and the bundle's input config."""
-    from gan_pipelines.models.generators import build_generator
-
+    """The trained encoder + generator (eval mode, CPU) and the bundle's input config; the
+    generator is rebuilt from the model config the checkpoint stores (any ``model.type``), so no
+    test-time flag has to repeat a training one. A SPADE+VAE generator then needs a z per input
+    (:attr:`PairedGenerator.z_dim`, :func:`style_codes`)."""
     check_family(bundle, family)
     config = bundle.get("model_config") or {}
     input_cfg = dict(config.get("input") or {})
-    net = PairedGenerator(encoder_from_config(input_cfg), build_generator(dict(config["generator"])))
+    net = PairedGenerator(encoder_from_config(input_cfg), build_paired_generator(dict(config["generator"])))
     net.generator.load_state_dict(bundle["state_dicts"]["generator"])
     return net.eval(), input_cfg

@@ -1,5 +1,6 @@
-"""The paired families' Kedro pipelines: ONE module reused under the namespaces ``pix2pix``
-and ``sketch2color`` (Kedro pipeline reuse), with different parameters and data.
+"""The paired families' Kedro pipelines: ONE module reused under the namespaces ``pix2pix``,
+``pix2pixhd``, ``spade``, ``spade_vae`` (label map -> photo) and ``sketch2color`` (Kedro pipeline
+reuse), with different parameters and data; the generator is the ``train.model.type`` parameter.
 
 Inside a stage, datasets and parameters have short names (``raw``, ``params:train``); the
 namespace makes them ``pix2pix.raw``, ``params:pix2pix.train``, which the shared dataset
@@ -94,8 +95,9 @@ def _stage_nodes(family: str) -> dict[str, list[Node]]:
 
 
 def create_pipelines(namespace: str) -> dict:
-    """``{stage: Pipeline}`` for every stage in ``namespace`` (pix2pix or sketch2color), plus
-    ``""`` for the training chain. Raises ValueError for another namespace."""
+    """``{stage: Pipeline}`` for every stage in ``namespace`` (one of
+    :data:`~gan_pipelines.families.paired.layout.NAMESPACES`), plus ``""`` for the training
+    chain. Raises ValueError for another namespace."""
     check_namespace(namespace)
     stages = {
         stage: Pipeline(nodes, namespace=namespace, prefix_datasets_with_namespace=True)

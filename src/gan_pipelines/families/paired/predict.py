@@ -1,10 +1,17 @@
 """Use a trained paired generator on your own label maps or sketches, any size.
 
 The generator is fully convolutional but needs sides divisible by its downsampling factor
-(2**num_downs for a U-Net): an input is padded up to that (label maps by repeating the border
-class, sketches by reflection) and the output cropped back to the input's size. The network
-sees the input at its own scale, so inputs drawn at about the training resolution's scale give
-the best pictures.
+(2**num_downs for a U-Net, 2**n_downsampling for pix2pixHD's, 2**num_upsampling_layers for
+SPADE's): an input is padded up to that (label maps by repeating the border class, sketches by
+reflection) and the output cropped back to the input's size. The network sees the input at its
+own scale, so inputs drawn at about the training resolution's scale give the best pictures.
+A SPADE+VAE generator is the exception: its style code is mapped to a feature grid of the
+training size, so it takes inputs of exactly that size (others are refused, saying the size).
+
+A pix2pixHD model with instance boundaries needs each label map's instance map too
+(``instance_dir``: same file names). A SPADE+VAE model needs a style code per output: seeded
+samples (``num_samples`` outputs ``<name>_s<k>.png``, code ``k`` drawn from seed ``[seed, k]``,
+so sample ``k`` has the same style on every map) or the encoding of one ``style_image``.
 
     from gan_pipelines.families.paired.predict import PairedPredictor
     predictor = PairedPredictor.from_project(".", family="pix2pix")
@@ -35,8 +42,47 @@ def pad_to_multiple(array: np.ndarray, multiple: int, mode: str) -> tuple[np.nda
     return np.pad(array, widths, mode=mode), (height, width)
 
 
+def fixed_size(generator_config: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The only input size a generator takes (SPADE+VAE: its ``image_size``), or None (any
+    multiple of its factor)."""
+    size = generator_config.get("image_size") if generator_config.get("use_vae") else None
+    if size is None:
+        return None
+    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def prepare_input(raw: np.ndarray, instances: np.ndarray | None, *, input_type: str, multiple: int,
+                  size: tuple[int, int] | None, needs_instances: bool) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """Check one raw input (label map ``(H, W)`` or uint8 sketch ``(H, W, 3)``) and its instance
+    map, pad both to the generator's multiple; returns ``(input, instances, (H, W))``. Raises
+    ValueError for a wrong shape, a missing instance map or (fixed-size generators) a size other
+    than the training one."""
+    if input_type == "labels":
+        if raw.ndim != 2:
+            raise ValueError(f"expected a label map (H, W) of class indices; got shape {raw.shape}")
+        mode = "edge"
+    else:
+        if raw.ndim != 3 or raw.shape[-1] != 3 or raw.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 (H, W, 3) sketch; got {raw.dtype} {raw.shape}")
+        mode = "reflect"
+    if size is not None and tuple(raw.shape[:2]) != size:
+        raise ValueError(f"this SPADE+VAE generator takes {size[0]}x{size[1]} inputs only (its style code becomes a "
+                         f"feature grid of the training size); got {raw.shape[0]}x{raw.shape[1]}: resize the map")
+    padded, original = pad_to_multiple(raw, multiple, mode)
+    padded_instances = None
+    if needs_instances:
+        if instances is None:
+            raise ValueError("this model uses instance boundaries: pass the instance map too")
+        if instances.shape[:2] != raw.shape[:2]:
+            raise ValueError(f"the instance map is {instances.shape[0]}x{instances.shape[1]}, its label map "
+                             f"{raw.shape[0]}x{raw.shape[1]}")
+        padded_instances = pad_to_multiple(instances, multiple, "edge")[0]
+    return padded, padded_instances, original
+
+
 class PairedPredictor:
-    """A trained pix2pix / Sketch2Color generator of ``family``, in eval mode (deterministic)."""
+    """A trained paired generator of ``family`` (any ``model.type``), in eval mode
+    (deterministic for a given input and style code)."""
 
     def __init__(self, generator_bundle: Mapping[str, Any], family: str, device: str = "auto") -> None:
         import torch
@@ -45,7 +91,9 @@ class PairedPredictor:
 
         self.family = family
         self.net, self.input_config = generator_from_bundle(generator_bundle, family)
-        self.multiple = size_multiple(generator_bundle["model_config"]["generator"])
+        generator_config = generator_bundle["model_config"]["generator"]
+        self.multiple = size_multiple(generator_config)
+        self.fixed_size = fixed_size(generator_config)
         self.resolution = int(generator_bundle.get("meta", {}).get("resolution", 0))
         self.trained_at = generator_bundle.get("meta", {}).get("trained_at", "unknown")
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
@@ -68,39 +116,72 @@ class PairedPredictor:
     def input_type(self) -> str:
         return self.input_config["type"]
 
-    def predict(self, raw: np.ndarray, instances: np.ndarray | None = None) -> np.ndarray:
+    @property
+    def z_dim(self) -> int | None:
+        """Size of the style code the generator needs (SPADE+VAE), else None."""
+        return self.net.z_dim
+
+    def style_code(self, picture: np.ndarray) -> np.ndarray:
+        """float32 ``(z_dim,)``: the style encoder's mean for a uint8 ``(H, W, 3)`` picture,
+        resized (bilinear) to the training size first."""
+        from gan_pipelines.families.paired.inference import encode_styles
+        from gan_pipelines.images import resize_image
+
+        if self.z_dim is None:
+            raise ValueError("this generator has no style encoder (only SPADE with use_vae takes a style image)")
+        size = self.fixed_size or (self.resolution, self.resolution)
+        if picture.shape[:2] != size:
+            picture = resize_image(picture, size)
+        return encode_styles(self.net, np.array(picture, np.uint8)[None], device=self.device)[0]  # a writable copy
+
+    def predict(self, raw: np.ndarray, instances: np.ndarray | None = None, z: np.ndarray | None = None) -> np.ndarray:
         """uint8 ``(H, W, 3)`` picture for one label map ``(H, W)`` (class indices) or sketch
-        ``(H, W, 3)`` uint8, any size."""
+        ``(H, W, 3)`` uint8, any size (a SPADE+VAE generator: the training size); ``instances``
+        ``(H, W)`` when the model uses instance boundaries; ``z`` ``(z_dim,)`` for SPADE+VAE."""
         from gan_pipelines.families.paired.inference import generate
 
-        if self.input_type == "labels":
-            if raw.ndim != 2:
-                raise ValueError(f"expected a label map (H, W) of class indices; got shape {raw.shape}")
-            padded, (height, width) = pad_to_multiple(raw, self.multiple, "edge")
-        else:
-            if raw.ndim != 3 or raw.shape[-1] != 3 or raw.dtype != np.uint8:
-                raise ValueError(f"expected a uint8 (H, W, 3) sketch; got {raw.dtype} {raw.shape}")
-            padded, (height, width) = pad_to_multiple(raw, self.multiple, "reflect")
-        padded_instances = None
-        if self.input_config.get("instance_edges"):
-            if instances is None:
-                raise ValueError("this model uses instance boundaries: pass the instance map too")
-            padded_instances = pad_to_multiple(instances, self.multiple, "edge")[0][None]
-        output = generate(self.net, self.input_type, padded[None], padded_instances, device=self.device)
+        padded, padded_instances, (height, width) = prepare_input(
+            raw, instances, input_type=self.input_type, multiple=self.multiple, size=self.fixed_size,
+            needs_instances=bool(self.input_config.get("instance_edges")))
+        codes = None if z is None else np.asarray(z, np.float32).reshape(1, -1)
+        output = generate(self.net, self.input_type, padded[None],
+                          None if padded_instances is None else padded_instances[None], device=self.device, z=codes)
         return output[0, :height, :width]
 
 
-def predict_folder(predictor: PairedPredictor, input_dir: str | Path, output_dir: str | Path,
-                   *, label_nc: int | None = None) -> dict[str, Any]:
-    """Predict every image of ``input_dir`` into ``output_dir/<name>.png``. Every input is read and
-    checked first (one error lists every bad file), and existing outputs are never replaced."""
+def predict_folder(predictor, input_dir: str | Path, output_dir: str | Path, *, label_nc: int | None = None,
+                   instance_dir: str | Path | None = None, num_samples: int = 1, style_image: str | Path | None = None,
+                   seed: int = 0) -> dict[str, Any]:
+    """Predict every image of ``input_dir`` into ``output_dir``. Every input is read and checked
+    first (one error lists every bad file), and existing outputs are never replaced.
+
+    ``predictor``: a :class:`PairedPredictor` or an
+    :class:`~gan_pipelines.families.paired.export.OnnxPairedPredictor`. Outputs: ``<name>.png``;
+    a SPADE+VAE generator without ``style_image`` writes ``num_samples`` pictures
+    ``<name>_s<k>.png`` (k = 0 .. num_samples - 1, code k from seed ``[seed, k]``); with
+    ``style_image`` (a picture file; PyTorch backend) one ``<name>.png`` in that picture's style.
+    ``instance_dir``: instance maps with the label maps' file names, required by a model with
+    instance boundaries. Raises ValueError naming the parameter or the files."""
+    from gan_pipelines.families.paired.networks import style_codes
     from gan_pipelines.families.paired.user_data import LabelSpec, input_image_rgb, label_map_problems, label_reader
     from gan_pipelines.image_inputs import is_litter, not_an_image, sample_name
-    from gan_pipelines.images import ImageError, encode_png, read_image
+    from gan_pipelines.images import ImageError, encode_png, read_image, to_rgb
 
     source, output = Path(input_dir), Path(output_dir)
     if not source.is_dir():
         raise ValueError(f"input_dir {source} is not a folder")
+    z_dim = predictor.z_dim
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer; got {num_samples!r}")
+    if z_dim is None and (num_samples != 1 or style_image):
+        raise ValueError("num_samples > 1 and style_image need a SPADE+VAE generator (model.use_vae); this one is "
+                         "deterministic")
+    if style_image and num_samples != 1:
+        raise ValueError("give either style_image (one picture in its style) or num_samples > 1 (seeded styles), not both")
+    needs_instances = bool(predictor.input_config.get("instance_edges"))
+    if needs_instances and not instance_dir:
+        raise ValueError("this model uses instance boundaries: set instance_dir to a folder of instance maps named like "
+                         "the label maps")
     # The shared input rules (gan_pipelines.image_inputs): litter ignored, names in NFC, a name with
     # two files (a.png beside a.jpg) or a file that is not an image refused, never dropped.
     files, problems, seen = [], [], {}
@@ -120,20 +201,53 @@ def predict_folder(predictor: PairedPredictor, input_dir: str | Path, output_dir
     if not files and not problems:
         raise ValueError(f"input_dir {source} holds no PNG/JPEG images")
     spec = LabelSpec(int(label_nc or predictor.input_config["label_nc"])) if predictor.input_type == "labels" else None
-    inputs = {}
+    instance_files = {}
+    if needs_instances:
+        instance_root = Path(instance_dir)
+        if not instance_root.is_dir():
+            raise ValueError(f"instance_dir {instance_root} is not a folder")
+        instance_files = {sample_name(p.name): p for p in sorted(instance_root.iterdir())
+                          if p.is_file() and not is_litter(p.name) and not not_an_image(p.name)}
+    inputs, instances = {}, {}
     for path in files:
+        name = sample_name(path.name)
         try:
             if spec is not None:
                 labels, issues = label_map_problems(label_reader()(path, name=path.name), spec)
                 problems += [f"{path.name}: {issue}" for issue in issues]
-                inputs[sample_name(path.name)] = labels
+                inputs[name] = labels
             else:
-                inputs[sample_name(path.name)] = input_image_rgb(read_image(path, name=path.name), name=path.name)
+                inputs[name] = input_image_rgb(read_image(path, name=path.name), name=path.name)
+            if needs_instances:
+                if name not in instance_files:
+                    problems.append(f"{path.name}: no instance map {name}.png in {instance_dir}")
+                    continue
+                instance = label_reader()(instance_files[name], name=instance_files[name].name)
+                if instance.ndim != 2 or instance.shape != inputs[name].shape[:2]:
+                    problems.append(f"{instance_files[name].name}: the instance map must be a single-channel image of "
+                                    f"the label map's size {inputs[name].shape[:2]}, got {instance.shape}")
+                instances[name] = instance
         except ImageError as exc:
             problems.append(str(exc))
+    fixed = getattr(predictor, "fixed_size", None)
+    if fixed is not None:
+        problems += [f"{name}: {array.shape[0]}x{array.shape[1]}, but this SPADE+VAE generator takes "
+                     f"{fixed[0]}x{fixed[1]} maps only" for name, array in inputs.items() if tuple(array.shape[:2]) != fixed]
+    style = None
+    if style_image and not Path(style_image).is_file():
+        problems.append(f"style_image {style_image}: no such file")
+    elif style_image:
+        try:
+            style = predictor.style_code(to_rgb(read_image(Path(style_image), name=str(style_image)), name="style_image"))
+        except ImageError as exc:
+            problems.append(f"style_image: {exc}")
     if problems:
         raise ValueError(f"{len(problems)} invalid input(s) in {source}, nothing was written:\n  " + "\n  ".join(problems))
-    targets = {name: output / f"{name}.png" for name in inputs}
+    if z_dim is None or style is not None:
+        codes = {"": None if style is None else style}
+    else:
+        codes = {f"_s{k}": style_codes(1, z_dim, [seed, k])[0] for k in range(num_samples)}
+    targets = {(name, suffix): output / f"{name}{suffix}.png" for name in inputs for suffix in codes}
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing:
         raise FileExistsError(
@@ -143,9 +257,17 @@ def predict_folder(predictor: PairedPredictor, input_dir: str | Path, output_dir
     output.mkdir(parents=True, exist_ok=True)
     sizes = {}
     for name, raw in inputs.items():
-        picture = predictor.predict(raw)
-        targets[name].write_bytes(encode_png(picture))
+        for suffix, z in codes.items():
+            picture = predictor.predict(raw, instances.get(name), z)
+            targets[(name, suffix)].write_bytes(encode_png(picture))
         sizes[name] = list(picture.shape[:2])
-    logger.info("Wrote %d pictures to %s", len(inputs), output)
-    return {"input_dir": str(source), "output_dir": str(output), "num_images": len(inputs),
-            "family": predictor.family, "generator_trained_at": predictor.trained_at, "sizes": sizes}
+    logger.info("Wrote %d pictures to %s", len(targets), output)
+    summary = {"input_dir": str(source), "output_dir": str(output), "num_images": len(inputs),
+               "num_pictures": len(targets), "family": predictor.family, "generator_trained_at": predictor.trained_at,
+               "sizes": sizes}
+    if z_dim is not None:
+        summary["style"] = (f"encoding of {style_image}" if style is not None else
+                            f"{num_samples} seeded sample(s) per map, z ~ N(0, I) from numpy default_rng([{seed}, k]), "
+                            "files <name>_s<k>.png")
+    return summary
+

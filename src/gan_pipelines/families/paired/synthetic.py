@@ -1,6 +1,7 @@
 """The paired families' embedded data, built from the shared renderer's per-pixel buffers.
 
-* pix2pix: ``label_map`` (class index per pixel), ``instance_map`` and the rendered ``picture``.
+* pix2pix, pix2pixhd, spade, spade_vae (:data:`layout.LABEL_TO_PHOTO`): ``label_map`` (class
+  index per pixel), ``instance_map`` and the rendered ``picture``.
 * sketch2color: ``line_art`` (silhouettes + crease lines from the scene geometry, ground left
   blank), ``xdog_sketch`` (an XDoG sketch of the picture: a second sketch style), the
   ``picture`` and its ``label_map`` (for the segmentation score), plus a small real-photo test
@@ -19,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
+
+from gan_pipelines.families.paired.layout import LABEL_TO_PHOTO
 
 PALETTES = ("per_class", "random")
 # per_class: what the renderer gets on top of the user's synthetic settings (they may override).
@@ -129,7 +132,7 @@ def scene_sample(scene, family: str) -> dict[str, np.ndarray]:
     buffers = scene.buffers
     label_map = buffers.class_id.astype(np.uint8)
     picture = buffers.colour
-    if family == "pix2pix":
+    if family in LABEL_TO_PHOTO:
         return {"label_map": label_map, "instance_map": buffers.instance_id.astype(np.uint8), "picture": picture}
     return {
         "line_art": lines_to_rgb(geometry_lines(scene)),

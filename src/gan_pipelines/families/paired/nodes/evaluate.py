@@ -6,6 +6,12 @@ Methods: ``model``, ``class_mean_painter``, ``nearest_neighbour`` (baselines fit
 train split), ``real`` (the ceiling) and, in sketch2color, ``plain_pix2pix`` (the same
 generator trained without the extra losses) and ``model_on_<other style>`` (the model given the
 test set's other sketch style, e.g. XDoG sketches to a line-art model).
+
+A SPADE+VAE generator draws its style codes z ~ N(0, I) from ``style_seed``: one seeded z per
+test image for ``model``; ``diversity_samples`` further seeded codes per test map for the
+``diversity`` metric (also measured for deterministic generators, which score 0), and the real
+test pictures' own codes for ``style_reconstruction_psnr`` / ``_ssim`` (see
+:mod:`gan_pipelines.families.paired.evaluation`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from gan_pipelines.params import check_known_keys
 
 logger = logging.getLogger(__name__)
 
-KEYS = {"batch_size", "device", "label_kind", "metrics"}
+KEYS = {"batch_size", "device", "label_kind", "metrics", "style_seed", "diversity_samples"}
 
 
 def evaluate_paired_model(
@@ -44,6 +50,13 @@ def evaluate_paired_model(
 
     section = f"{family}.evaluate"
     check_known_keys(params, KEYS, section)
+    style_seed = params.get("style_seed", 0)
+    if isinstance(style_seed, bool) or not isinstance(style_seed, int) or style_seed < 0:
+        raise ValueError(f"{section}.style_seed must be a non-negative integer; got {style_seed!r}")
+    diversity_samples = params.get("diversity_samples", 0)
+    if isinstance(diversity_samples, bool) or not isinstance(diversity_samples, int) or diversity_samples == 1 \
+            or diversity_samples < 0:
+        raise ValueError(f"{section}.diversity_samples must be 0 (off) or an integer >= 2; got {diversity_samples!r}")
     batch_size = int(params.get("batch_size", 16))
     device = _device(params.get("device", "auto"))
     label_kind = params.get("label_kind", LABEL_KIND)
@@ -67,7 +80,10 @@ def evaluate_paired_model(
 
     def run(bundle_net, cfg) -> np.ndarray:
         instances = test[cfg["instance_kind"]] if cfg.get("instance_kind") else None
-        return generate(bundle_net, cfg["type"], test[cfg["kind"]], instances, batch_size=batch_size, device=device)
+        # a style-sampling generator: one seeded z per test image
+        z = _codes(bundle_net, len(names), style_seed)
+        return generate(bundle_net, cfg["type"], test[cfg["kind"]], instances, batch_size=batch_size, device=device,
+                        z=z)
 
     labels = test[label_kind].astype(np.int64)
     outputs = {"model": run(net, input_cfg)}
@@ -75,7 +91,8 @@ def evaluate_paired_model(
         plain_net, plain_cfg = generator_from_bundle(plain_generator_checkpoint, family)
         outputs["plain_pix2pix"] = run(plain_net, plain_cfg)
     for style in other_styles:
-        outputs[f"model_on_{style}"] = generate(net, "rgb", test[style], batch_size=batch_size, device=device)
+        outputs[f"model_on_{style}"] = generate(net, "rgb", test[style], batch_size=batch_size, device=device,
+                                                z=_codes(net, len(names), style_seed))
     train_labels = train[label_kind].astype(np.int64)
     judge_meta = judge_checkpoint.get("meta") or {}
     num_classes = int(input_cfg.get("label_nc") or judge_meta.get("num_classes") or 0)
@@ -90,6 +107,27 @@ def evaluate_paired_model(
         sketches=sketches, section=f"{section}.metrics",
     )
     per_image = per_image.assign(name=[names[i] for i in per_image["image"]])
+    style_meta: dict[str, Any] = {}
+    if diversity_samples:
+        per_map, style_meta["diversity"] = _diversity(
+            net, input_cfg, test, diversity_samples, style_seed, batch_size, device, params, f"{section}.metrics")
+        metrics["model"]["diversity"] = float(per_map.mean())
+        per_image.loc[per_image["method"] == "model", "diversity"] = per_map
+    if net.z_dim is not None:
+        from gan_pipelines.families.paired.evaluation import reconstruction_scores
+        from gan_pipelines.families.paired.inference import encode_styles
+
+        codes = encode_styles(net, test[target_kind], batch_size=batch_size, device=device)
+        instances = test[input_cfg["instance_kind"]] if input_cfg.get("instance_kind") else None
+        reconstructed = generate(net, input_cfg["type"], test[input_cfg["kind"]], instances, batch_size=batch_size,
+                                 device=device, z=codes)
+        scores, per = reconstruction_scores(reconstructed, test[target_kind])
+        metrics["model"].update({f"style_reconstruction_{name}": value for name, value in scores.items()})
+        model_rows = per_image["method"] == "model"
+        for name in per:
+            per_image.loc[model_rows, f"style_reconstruction_{name}"] = per[name].to_numpy()
+        style_meta["style_reconstruction"] = (
+            "each real test picture encoded (z = the style encoder's mean) and decoded with its own label map")
 
     predictions: dict[str, np.ndarray] = {}
     for method in ("model", "plain_pix2pix"):
@@ -97,7 +135,9 @@ def evaluate_paired_model(
             predictions[image_key("test", method, name)] = image
     real_names, real = load_split(model_input, REAL_TEST_SPLIT, [input_cfg["kind"], target_kind], required=False)
     if real_names and input_cfg["type"] == "rgb":
-        for name, image in zip(real_names, generate(net, "rgb", real[input_cfg["kind"]], batch_size=batch_size, device=device)):
+        pictures = generate(net, "rgb", real[input_cfg["kind"]], batch_size=batch_size, device=device,
+                            z=_codes(net, len(real_names), style_seed))
+        for name, image in zip(real_names, pictures):
             predictions[image_key(REAL_TEST_SPLIT, "model", name)] = image
 
     meta = dict(protocol_meta)
@@ -113,6 +153,11 @@ def evaluate_paired_model(
         "judge_trained_at": judge_checkpoint.get("meta", {}).get("trained_at"),
         "input_kind": input_cfg["kind"],
         "perceptual": generator_checkpoint.get("meta", {}).get("perceptual"),
+        "vgg19_perceptual": generator_checkpoint.get("meta", {}).get("vgg19_perceptual"),
+        "generator_type": generator_checkpoint["model_config"]["generator"].get("type", "unet"),
+        "style_codes": (f"z ~ N(0, I), {net.z_dim}-d, numpy default_rng seed {style_seed}, one per test image"
+                        if net.z_dim is not None else None),
+        **style_meta,
         "loss_weights": generator_checkpoint.get("meta", {}).get("loss_weights"),
     })
     if plain_generator_checkpoint is not None:
@@ -121,6 +166,37 @@ def evaluate_paired_model(
     metrics = {**metrics, "meta": meta}
     logger.info("%s: %s", section, {m: v for m, v in metrics.items() if m != "meta"})
     return per_image, metrics, predictions
+
+
+def _codes(net, count: int, seed: int) -> np.ndarray | None:
+    """One seeded style code per input for a style-sampling generator, else None."""
+    from gan_pipelines.families.paired.networks import style_codes
+
+    return None if net.z_dim is None else style_codes(count, net.z_dim, seed)
+
+
+def _diversity(net, input_cfg, test, count: int, seed: int, batch_size: int, device: str,
+               params: Mapping[str, Any], section: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Per test map, the mean pairwise distance of ``count`` outputs: a style-sampling generator
+    gets ``count`` codes seeded ``[seed, map index]``; a deterministic one is run ``count`` times."""
+    from gan_pipelines.families.paired.evaluation import diversity_distance, sample_diversity
+    from gan_pipelines.families.paired.inference import generate
+    from gan_pipelines.families.paired.networks import style_codes
+
+    distance, described = diversity_distance(params.get("metrics"), section=section)
+    raw = test[input_cfg["kind"]]
+    instances = test[input_cfg["instance_kind"]] if input_cfg.get("instance_kind") else None
+    per_map = []
+    for index in range(len(raw)):
+        z = None if net.z_dim is None else style_codes(count, net.z_dim, [seed, index])
+        repeated = np.repeat(raw[index:index + 1], count, axis=0)
+        inst = None if instances is None else np.repeat(instances[index:index + 1], count, axis=0)
+        samples = generate(net, input_cfg["type"], repeated, inst, batch_size=batch_size, device=device, z=z)
+        per_map.append(sample_diversity(samples[None], distance)[0])
+    meta = {"distance": described, "samples_per_map": count, "num_maps": len(raw),
+            "style_codes": (f"numpy default_rng([{seed}, map index])" if net.z_dim is not None
+                            else "none: a deterministic generator, run once per sample")}
+    return np.asarray(per_map), meta
 
 
 def _first_test_name(model_input: Mapping[str, Any]) -> str:

@@ -118,7 +118,9 @@ def build_paired_report(
         sections.append(("Real photos (scikit-image), lines extracted the same way", image_tag(png_data_uri(figure), "photos")))
 
     panels = {"generator": ["train_g_loss", "train_g_adv"], "discriminator": ["train_d_loss", "train_d_real", "train_d_fake"],
-              "reconstruction": ["train_l1", "val_l1"], "val PSNR (dB)": ["val_psnr"]}
+              "reconstruction": ["train_l1", "val_l1"], "val PSNR (dB)": ["val_psnr"],
+              # the terms a recipe has (feature matching, VGG, KL, ...); absent columns are left out
+              "other generator terms": ["train_g_fm", "train_vgg19", "train_kl", "train_perceptual", "train_tv"]}
     curves = [image_tag(png_data_uri(curves_figure(generator_history, panels, f"{family} generator")), "generator curves")]
     if plain_generator_history is not None:
         curves.append(image_tag(png_data_uri(curves_figure(plain_generator_history, panels, "plain pix2pix")), "plain curves"))
@@ -129,7 +131,9 @@ def build_paired_report(
     sections.append(("Training curves", "".join(curves)))
     config = {"ingest": ingest_params, "preprocess": preprocess_params, "train": train_params}
     sections.append(("Configuration and versions", config_block({"meta": meta, **config})))
-    title = {"pix2pix": "pix2pix: label map to picture", "sketch2color": "Sketch2Color: sketch to colour picture"}.get(family, family)
+    title = {"pix2pix": "pix2pix: label map to picture", "sketch2color": "Sketch2Color: sketch to colour picture",
+             "pix2pixhd": "pix2pixHD: label map to picture", "spade": "SPADE: label map to picture",
+             "spade_vae": "SPADE+VAE: label map to pictures in sampled styles"}.get(family, family)
     page = render_html(f"{title} report", sections)
     summary = "\n".join([
         f"# {title}: test summary", "",

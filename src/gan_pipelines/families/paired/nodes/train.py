@@ -1,9 +1,19 @@
-"""<family>.train: the paired GAN (generator + conditional PatchGAN) through the shared engine.
+"""<family>.train: the paired GAN (generator + conditional discriminator) through the shared engine.
 
-pix2pix: non-saturating GAN (or LSGAN) + 100 x L1, Adam 2e-4 (0.5, 0.999), linear decay.
-Sketch2Color: the same plus VGG16 feature L2 (local weights only; recorded when off), total
-variation, one-sided label smoothing (real 0.9) and D every 2nd batch. All are parameters; the
-sketch2color namespace also trains plain pix2pix on the same sketches (``train_plain``).
+The generator is ``train.model.type`` (see :mod:`gan_pipelines.families.paired.networks`); the
+loss recipe is the ``loss_weights`` and ``gan_mode`` parameters:
+
+* pix2pix (Isola et al. 2017): non-saturating GAN (or LSGAN) + 100 x L1, Adam 2e-4 (0.5, 0.999),
+  linear decay. Sketch2Color: + VGG16 feature L2 (local weights only; recorded when off), total
+  variation, one-sided label smoothing (real 0.9) and D every 2nd batch; the sketch2color
+  namespace also trains plain pix2pix on the same sketches (``train_plain``).
+* pix2pixHD (Wang et al. 2018): LSGAN + 10 x discriminator feature matching + 10 x VGG19
+  perceptual (local weights only), multi-scale PatchGAN; with ``model.local_enhancer`` the
+  global generator is first trained at half resolution (``global_epochs``), then the local
+  enhancer at full resolution with the global part frozen for ``freeze_global_epochs`` epochs.
+* SPADE (Park et al. 2019): hinge GAN + 10 x feature matching + 10 x VGG19, spectral-norm
+  multi-scale D scored in one joint pass on real and fake, TTUR (G 1e-4, D 4e-4, betas (0, 0.9));
+  with ``model.use_vae`` + 0.05 x KL of the style encoding.
 """
 
 from __future__ import annotations
@@ -26,26 +36,52 @@ logger = logging.getLogger(__name__)
 
 KEYS = COMMON_KEYS | {
     "input_kind", "target_kind", "label_nc", "instance_edges", "instance_kind", "discriminator",
-    "gan_mode", "real_label", "loss_weights", "perceptual", "d_every", "lr_generator", "lr_discriminator", "betas",
+    "gan_mode", "real_label", "loss_weights", "perceptual", "vgg19", "d_every", "lr_generator", "lr_discriminator",
+    "betas", "joint_discriminator_pass", "global_epochs", "freeze_global_epochs",
 }
+# Loss weights every config has (pix2pix); the other terms appear only when set.
+BASE_LOSS_WEIGHTS = {"adversarial": 1.0, "l1": 100.0, "perceptual": 0.0, "tv": 0.0}
+KL_WEIGHT = 0.05  # SPADE's lambda_kld, the default with use_vae
 
 
-def check_train_params(params: Mapping[str, Any], section: str) -> dict[str, Any]:
+def _non_negative_int(params: Mapping[str, Any], key: str, section: str) -> int:
+    value = params.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{section}.{key} must be a non-negative integer; got {value!r}")
+    return value
+
+
+def check_train_params(params: Mapping[str, Any], section: str, resolution: int | None = None) -> dict[str, Any]:
     """Validate ``<family>.train`` parameters; return the resolved settings (raises ValueError
-    naming the parameter)."""
-    from gan_pipelines.families.paired.networks import GAN_MODES, LOSS_TERMS, input_config, network_configs
+    naming the parameter). ``resolution`` (the model input's side) fills in a SPADE+VAE
+    generator's ``image_size``; without it the config is checked at a nominal size."""
+    from gan_pipelines.families.paired.networks import (
+        GAN_MODES, LOSS_TERMS, build_paired_generator, discriminator_has_spectral_norm, input_config, network_configs,
+        size_multiple,
+    )
     from gan_pipelines.models.discriminators import build_discriminator
-    from gan_pipelines.models.generators import build_generator
+    from gan_pipelines.models.pretrained import VGG19_PERCEPTUAL_DEFAULTS
 
     check_known_keys(params, KEYS, section)
-    trainer_config(params, section)
+    config = trainer_config(params, section)
     input_cfg = input_config(params, KIND_TYPES, section)
     target_kind = params.get("target_kind", TARGET_KIND)
     if KIND_TYPES.get(target_kind) != "rgb":
         raise ValueError(f"{section}.target_kind must be an RGB kind; got {target_kind!r}")
     generator_cfg, discriminator_cfg = network_configs(params, input_cfg, section)
+    kind = generator_cfg.get("type", "unet")
+    use_vae = kind == "spade" and bool(generator_cfg.get("use_vae", False))
+    build_cfg = generator_cfg
+    if use_vae:
+        if "image_size" in generator_cfg and resolution is not None and generator_cfg["image_size"] != resolution:
+            raise ValueError(f"{section}.model.image_size is {generator_cfg['image_size']} but the model input is "
+                             f"{resolution} px; leave it out (it is taken from the model input)")
+        if resolution is not None:
+            generator_cfg["image_size"] = resolution
+        nominal = {**generator_cfg, "image_size": None}
+        build_cfg = {**generator_cfg, "image_size": generator_cfg.get("image_size") or 2 * size_multiple(nominal)}
     try:
-        build_generator(generator_cfg, section=f"{section}.model")
+        build_paired_generator(build_cfg, section=f"{section}.model")
         build_discriminator(discriminator_cfg, section=f"{section}.discriminator")
     except ValueError as exc:
         raise ValueError(str(exc)) from None
@@ -55,11 +91,26 @@ def check_train_params(params: Mapping[str, Any], section: str) -> dict[str, Any
     real_label = params.get("real_label", 1.0)
     if isinstance(real_label, bool) or not isinstance(real_label, (int, float)) or not 0.5 < real_label <= 1.0:
         raise ValueError(f"{section}.real_label must be in (0.5, 1]; got {real_label!r}")
+    if gan_mode == "hinge" and real_label != 1.0:
+        raise ValueError(f"{section}.real_label must be 1.0 with gan_mode hinge (the hinge loss has no labels)")
     weights = dict(params.get("loss_weights") or {})
     check_known_keys(weights, LOSS_TERMS, f"{section}.loss_weights")
     for key, value in weights.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{section}.loss_weights.{key} must be a non-negative number; got {value!r}")
+    loss_weights = {**BASE_LOSS_WEIGHTS, **({"kl": KL_WEIGHT} if use_vae else {}),
+                    **{k: float(v) for k, v in weights.items()}}
+    if loss_weights.get("kl", 0.0) > 0 and not use_vae:
+        raise ValueError(f"{section}.loss_weights.kl needs a style encoder (model.type spade with use_vae: true)")
+    if loss_weights.get("feature_matching", 0.0) > 0:
+        nested = discriminator_cfg.get("discriminator") if discriminator_cfg.get("type") == "multiscale" else discriminator_cfg
+        if not (nested or {}).get("return_features", False):
+            where = "discriminator.discriminator" if discriminator_cfg.get("type") == "multiscale" else "discriminator"
+            raise ValueError(f"{section}.loss_weights.feature_matching needs {section}.{where}.return_features: true")
+    vgg19 = params.get("vgg19") or {}
+    if not isinstance(vgg19, Mapping):
+        raise ValueError(f"{section}.vgg19 must be a mapping like {{weights_path: null, if_unavailable: disable}}")
+    check_known_keys(vgg19, VGG19_PERCEPTUAL_DEFAULTS, f"{section}.vgg19")
     d_every = params.get("d_every", 1)
     if isinstance(d_every, bool) or not isinstance(d_every, int) or d_every < 1:
         raise ValueError(f"{section}.d_every must be a positive integer; got {d_every!r}")
@@ -69,12 +120,32 @@ def check_train_params(params: Mapping[str, Any], section: str) -> dict[str, Any
     if not (isinstance(betas, (list, tuple)) and len(betas) == 2 and all(
             isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
         raise ValueError(f"{section}.betas must be two numbers in [0, 1); got {betas!r}")
+    joint = params.get("joint_discriminator_pass", "auto")
+    if joint == "auto":
+        joint = discriminator_has_spectral_norm(discriminator_cfg)
+    if not isinstance(joint, bool):
+        raise ValueError(f"{section}.joint_discriminator_pass must be auto, true or false; got {joint!r}")
+    global_epochs = _non_negative_int(params, "global_epochs", section)
+    freeze_global_epochs = _non_negative_int(params, "freeze_global_epochs", section)
+    local = kind == "pix2pixhd" and bool(generator_cfg.get("local_enhancer", False))
+    if (global_epochs or freeze_global_epochs) and not local:
+        raise ValueError(f"{section}.global_epochs / freeze_global_epochs apply to model.type pix2pixhd with "
+                         "local_enhancer: true only; set them to 0")
+    if freeze_global_epochs and not global_epochs:
+        raise ValueError(f"{section}.freeze_global_epochs is {freeze_global_epochs} but global_epochs is 0: freezing an "
+                         "untrained global generator trains nothing useful; set global_epochs > 0")
+    if freeze_global_epochs > config.epochs:
+        raise ValueError(f"{section}.freeze_global_epochs ({freeze_global_epochs}) is more than training.epochs "
+                         f"({config.epochs})")
+    if local and config.devices > 1 and freeze_global_epochs:
+        raise ValueError(f"{section}: freeze_global_epochs changes which parameters train mid-run, which data-parallel "
+                         "training cannot follow; use training.devices: 1")
     return {
         "section": section, "input": input_cfg, "target_kind": target_kind, "generator": generator_cfg,
         "discriminator": discriminator_cfg, "gan_mode": gan_mode, "real_label": float(real_label),
-        "loss_weights": {"adversarial": 1.0, "l1": 100.0, "perceptual": 0.0, "tv": 0.0,
-                         **{k: float(v) for k, v in weights.items()}},
-        "d_every": d_every, "lr_generator": lr_g, "lr_discriminator": lr_d, "betas": [float(b) for b in betas],
+        "loss_weights": loss_weights, "vgg19": dict(vgg19), "d_every": d_every, "lr_generator": lr_g,
+        "lr_discriminator": lr_d, "betas": [float(b) for b in betas], "joint_discriminator_pass": joint,
+        "local_enhancer": local, "global_epochs": global_epochs, "freeze_global_epochs": freeze_global_epochs,
     }
 
 
@@ -90,12 +161,27 @@ def load_split(model_input: Mapping[str, Callable[[], np.ndarray]], split: str, 
     return stack_split(model_input, split, list(kinds), anchor_kind=TARGET_KIND, required=required)
 
 
+def half_resolution(arrays: Mapping[str, np.ndarray], kinds: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """Every array ``(N, H, W[, C])`` at half size: label kinds by taking every second pixel
+    (nearest, never interpolated), pictures by 2x2 averaging (rounded back to uint8)."""
+    half = {}
+    for kind, array in arrays.items():
+        if kinds[kind] == "labels":
+            half[kind] = np.ascontiguousarray(array[:, ::2, ::2])
+        else:
+            n, height, width = array.shape[:3]
+            blocks = array[:, : height // 2 * 2, : width // 2 * 2].astype(np.float32)
+            blocks = blocks.reshape(n, height // 2, 2, width // 2, 2, *array.shape[3:])
+            half[kind] = np.rint(blocks.mean(axis=(2, 4))).astype(array.dtype)
+    return half
+
+
 def train_generator(
     model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any], *, family: str, stage: str = "train",
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train the generator on train, choose the best epoch on val; return (bundle, history).
     ``family``/``stage`` (bound by the pipeline) name the namespace and parameter group."""
-    from gan_pipelines.families.paired.networks import check_resolution
+    from gan_pipelines.families.paired.networks import check_resolution, global_generator_config
 
     section = f"{family}.{stage}"
     settings = check_train_params(params, section)
@@ -104,6 +190,7 @@ def train_generator(
     _, train_arrays = load_split(model_input, "train", kinds)
     _, val_arrays = load_split(model_input, "val", kinds)
     resolution = int(train_arrays[settings["target_kind"]].shape[1])
+    settings = check_train_params(params, section, resolution)
     augmentation = params.get("augmentation") or {}
     crop = augmentation.get("crop_size", resolution) if augmentation else resolution
     if crop != resolution:
@@ -112,42 +199,93 @@ def train_generator(
             "must see the same size (set load_size above it for the resize-and-crop jitter)"
         )
     check_resolution(resolution, settings["generator"], settings["discriminator"], section)
-    result, info = run_training(fit_generator, (train_arrays, val_arrays, params, section), config)
+    global_phase: dict[str, Any] = {}
+    global_state = None
+    if settings["local_enhancer"]:
+        global_params, global_config = _global_phase_params(params, settings, section)
+        check_resolution(resolution // 2, global_params["model"], settings["discriminator"],
+                         f"{section} (global phase at {resolution // 2} px)")
+        if augmentation:
+            raise ValueError(f"{section}.augmentation: the pix2pixHD global phase trains at half resolution; "
+                             "set augmentation to null with model.local_enhancer")
+        logger.info("%s: pix2pixHD global generator at %d px for %d epochs, then the local enhancer at %d px",
+                    section, resolution // 2, settings["global_epochs"], resolution)
+        global_result, _ = run_training(
+            fit_generator, (half_resolution(train_arrays, kinds), half_resolution(val_arrays, kinds), global_params,
+                            f"{section} (global phase)"), global_config)
+        global_state = global_result.best_state_dicts["generator"]
+        global_phase = {"resolution": resolution // 2, "epochs": settings["global_epochs"],
+                        "best_epoch": int(global_result.best_epoch),
+                        "val_metrics": {k: float(v) for k, v in global_result.best_metrics.items()},
+                        "generator": global_generator_config(settings["generator"])}
+    result, info = run_training(fit_generator, (train_arrays, val_arrays, params, section, global_state), config)
     logger.info("%s: best epoch %d, val %s", section, result.best_epoch,
                 ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items()))
+    meta = {
+        "family": family,
+        "network": "generator",
+        "stage": stage,
+        "resolution": resolution,
+        "model_input_version": folder_version(model_input) or "unversioned",
+        "test_time_mode": "eval (BatchNorm running statistics, no dropout)",
+        **info,
+    }
+    if global_phase:
+        meta["global_phase"] = global_phase
     bundle = checkpoint_bundle(
         result, modules=("generator",),
         model_config={"generator": settings["generator"], "discriminator": settings["discriminator"],
                       "input": settings["input"], "target_kind": settings["target_kind"]},
-        meta={
-            "family": family,
-            "network": "generator",
-            "stage": stage,
-            "resolution": resolution,
-            "model_input_version": folder_version(model_input) or "unversioned",
-            "test_time_mode": "eval (BatchNorm running statistics, no dropout)",
-            **info,
-        },
+        meta=meta,
     )
     return bundle, history_frame(result)
 
 
-def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str):
+def _global_phase_params(params, settings, section: str):
+    """Parameters and trainer config of the pix2pixHD global phase: the global generator alone
+    at half resolution for ``global_epochs`` (half of them at constant lr with the linear
+    schedule), with its own state file (``<state>_global.pt``) and TensorBoard folder."""
+    from pathlib import PurePosixPath
+
+    from gan_pipelines.families.paired.networks import global_generator_config
+
+    training = dict(params["training"])
+    training["epochs"] = settings["global_epochs"]
+    if training.get("scheduler", "plateau") == "linear":
+        training["lr_constant_epochs"] = settings["global_epochs"] // 2
+    if training.get("state_path"):
+        path = PurePosixPath(str(training["state_path"]))
+        training["state_path"] = str(path.with_name(f"{path.stem}_global{path.suffix}"))
+    if training.get("log_dir"):
+        training["log_dir"] = f"{training['log_dir']}_global"
+    global_params = {**params, "model": global_generator_config(params["model"]), "training": training,
+                     "global_epochs": 0, "freeze_global_epochs": 0}
+    return global_params, trainer_config(global_params, section)
+
+
+def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str, global_state=None):
     """Build networks, losses, loaders and the task, and train (in this process or in each
-    data-parallel worker). Returns (FitResult, what the checkpoint's meta records)."""
+    data-parallel worker). ``global_state``: trained weights of a pix2pixHD global generator to
+    start a local enhancer's global part from. Returns (FitResult, what the checkpoint's meta
+    records)."""
     from gan_pipelines.families.paired.networks import (
-        FeatureL2, PairedTranslationTask, encoder_from_config, l1_loss, tv_loss,
+        PairedTranslationTask, PerceptualTerm, build_paired_generator, encoder_from_config, global_generator_config,
+        kl_loss, l1_loss, tv_loss,
     )
     from gan_pipelines.models import build_perceptual_loss, count_parameters
     from gan_pipelines.models.discriminators import build_discriminator
     from gan_pipelines.models.gan_losses import GANLoss
-    from gan_pipelines.models.generators import build_generator
+    from gan_pipelines.models.pretrained import build_vgg19_perceptual_loss
     from gan_pipelines.training import ResizeCropFlip, fit, seed_everything
 
-    settings = check_train_params(params, section)
+    settings = check_train_params(params, section, int(next(iter(train_arrays.values())).shape[1]))
     config = trainer_config(params, section)
     seed_everything(config.seed)
-    generator = build_generator(settings["generator"])
+    generator = build_paired_generator(settings["generator"])
+    if global_state is not None:
+        trained_global = build_paired_generator(global_generator_config(settings["generator"]))
+        trained_global.load_state_dict(global_state)
+        generator.load_global_generator(trained_global)
     discriminator = build_discriminator(settings["discriminator"])
     weights = settings["loss_weights"]
     extra: dict[str, tuple[float, Any]] = {}
@@ -157,10 +295,19 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
     if weights["perceptual"] > 0:
         perceptual, perceptual_status = build_perceptual_loss({"reduction": "mean", **dict(params.get("perceptual") or {})})
         if perceptual is not None:
-            extra["perceptual"] = (weights["perceptual"], FeatureL2(perceptual))
+            extra["perceptual"] = (weights["perceptual"], PerceptualTerm(perceptual))
         logger.info("%s: VGG16 feature loss %s", section, perceptual_status)
+    vgg19_status = "off (loss_weights.vgg19 is 0)"
+    if weights.get("vgg19", 0.0) > 0:
+        vgg19, vgg19_status = build_vgg19_perceptual_loss(settings["vgg19"])
+        if vgg19 is not None:
+            extra["vgg19"] = (weights["vgg19"], PerceptualTerm(vgg19))
+        logger.info("%s: VGG19 perceptual loss %s", section, vgg19_status)
     if weights["tv"] > 0:
         extra["tv"] = (weights["tv"], tv_loss)
+    if weights.get("kl", 0.0) > 0:
+        extra["kl"] = (weights["kl"], kl_loss)
+    feature_matching = weights.get("feature_matching", 0.0) or None
     augmentation = params.get("augmentation")
     recipe = ResizeCropFlip.from_params(augmentation) if augmentation else None
     train_loader, val_loader = build_loaders(
@@ -170,19 +317,29 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
         encoder_from_config(settings["input"]), settings["input"]["kind"], settings["input"]["instance_kind"],
         generator, discriminator, GANLoss(settings["gan_mode"], real_label=settings["real_label"]),
         conditional=True, target_key=settings["target_kind"], extra_losses=extra,
-        adversarial_weight=weights["adversarial"], d_every=settings["d_every"],
+        adversarial_weight=weights["adversarial"], feature_matching_weight=feature_matching, d_every=settings["d_every"],
+        joint_discriminator_pass=settings["joint_discriminator_pass"],
         lr_generator=settings["lr_generator"], lr_discriminator=settings["lr_discriminator"],
         betas_generator=tuple(settings["betas"]), betas_discriminator=tuple(settings["betas"]),
+        freeze_global_epochs=settings["freeze_global_epochs"] if global_state is not None else 0,
         hparams={"augmentation": dict(augmentation or {}), "input": settings["input"],
-                 "generator": settings["generator"], "discriminator": settings["discriminator"]},
+                 "generator": settings["generator"], "discriminator": settings["discriminator"],
+                 **({"global_start": "trained global phase"} if global_state is not None else {})},
     )
-    logger.info("%s: generator %.2fM parameters, discriminator %.2fM; losses %s",
-                section, count_parameters(generator) / 1e6, count_parameters(discriminator) / 1e6,
-                {"adversarial": weights["adversarial"], **{k: w for k, (w, _) in extra.items()}})
+    used = {"adversarial": weights["adversarial"], **({"feature_matching": feature_matching} if feature_matching else {}),
+            **{k: w for k, (w, _) in extra.items()}}
+    logger.info("%s: generator %.2fM parameters, discriminator %.2fM; losses %s%s",
+                section, count_parameters(generator) / 1e6, count_parameters(discriminator) / 1e6, used,
+                "; one joint D pass on real and fake" if settings["joint_discriminator_pass"] else "")
     result = fit(task, train_loader, val_loader, config)
     info = {
         "perceptual": perceptual_status,
-        "loss_weights": {"adversarial": weights["adversarial"], **{k: w for k, (w, _) in extra.items()}},
+        "loss_weights": used,
         "gan_mode": settings["gan_mode"], "real_label": settings["real_label"], "d_every": settings["d_every"],
+        "joint_discriminator_pass": settings["joint_discriminator_pass"],
     }
+    if weights.get("vgg19", 0.0) > 0 or "vgg19" in (params.get("loss_weights") or {}):
+        info["vgg19_perceptual"] = vgg19_status
+    if settings["freeze_global_epochs"] and global_state is not None:
+        info["freeze_global_epochs"] = settings["freeze_global_epochs"]
     return result, info
