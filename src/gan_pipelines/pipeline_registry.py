@@ -20,6 +20,8 @@ FAMILIES: dict[str, str] = {
     "pix2pixhd": "gan_pipelines.families.paired.pipeline",
     "spade": "gan_pipelines.families.paired.pipeline",
     "spade_vae": "gan_pipelines.families.paired.pipeline",
+    # not a model: every trained label map -> photo model on one test split
+    "paired_compare": "gan_pipelines.families.paired.compare_pipeline",
 }
 DEFAULT_FAMILY = "shadow"
 

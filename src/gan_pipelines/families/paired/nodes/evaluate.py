@@ -58,7 +58,7 @@ def evaluate_paired_model(
             or diversity_samples < 0:
         raise ValueError(f"{section}.diversity_samples must be 0 (off) or an integer >= 2; got {diversity_samples!r}")
     batch_size = int(params.get("batch_size", 16))
-    device = _device(params.get("device", "auto"))
+    device = resolve_device(params.get("device", "auto"))
     label_kind = params.get("label_kind", LABEL_KIND)
     net, input_cfg = generator_from_bundle(generator_checkpoint, family)
     target_kind = generator_checkpoint["model_config"].get("target_kind", "picture")
@@ -109,7 +109,7 @@ def evaluate_paired_model(
     per_image = per_image.assign(name=[names[i] for i in per_image["image"]])
     style_meta: dict[str, Any] = {}
     if diversity_samples:
-        per_map, style_meta["diversity"] = _diversity(
+        per_map, style_meta["diversity"] = output_diversity(
             net, input_cfg, test, diversity_samples, style_seed, batch_size, device, params, f"{section}.metrics")
         metrics["model"]["diversity"] = float(per_map.mean())
         per_image.loc[per_image["method"] == "model", "diversity"] = per_map
@@ -175,7 +175,7 @@ def _codes(net, count: int, seed: int) -> np.ndarray | None:
     return None if net.z_dim is None else style_codes(count, net.z_dim, seed)
 
 
-def _diversity(net, input_cfg, test, count: int, seed: int, batch_size: int, device: str,
+def output_diversity(net, input_cfg, test, count: int, seed: int, batch_size: int, device: str,
                params: Mapping[str, Any], section: str) -> tuple[np.ndarray, dict[str, Any]]:
     """Per test map, the mean pairwise distance of ``count`` outputs: a style-sampling generator
     gets ``count`` codes seeded ``[seed, map index]``; a deterministic one is run ``count`` times."""
@@ -204,7 +204,7 @@ def _first_test_name(model_input: Mapping[str, Any]) -> str:
     return names[0] if names else ""
 
 
-def _device(choice: str) -> str:
+def resolve_device(choice: str) -> str:
     import torch
 
     if choice != "auto":
