@@ -31,6 +31,7 @@ def _family_names(family: str) -> set[str]:
     names |= set(module.KIND_TYPES) - GENERIC_WORDS
     # The pre-namespace spelling of the same datasets (shadow_raw, shadow_attention_checkpoint, ...).
     names |= {n.replace(".", "_") for n in names if n.startswith(f"{family}.")}
+    names.discard(family)  # a whole-namespace parameter group (params:paired_compare); the registry names it
     return names
 
 
