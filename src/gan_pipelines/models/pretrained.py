@@ -220,6 +220,19 @@ def load_vgg16_relu3_3(path: str | Path) -> nn.Sequential:
     return features
 
 
+def _weights_or_disabled(network: str, user: str, locations: list[Path], if_unavailable: str) -> tuple[Path | None, str]:
+    """The first existing weight file of ``locations``, or (None, why) with a warning when
+    ``if_unavailable`` is ``disable``; FileNotFoundError naming every place looked when ``error``."""
+    path = _first_match(locations)
+    if path is not None:
+        return path, ""
+    looked = ", ".join(str(p) for p in locations)
+    if if_unavailable == "error":
+        raise FileNotFoundError(f"{network} weights for {user} not found (looked in: {looked})")
+    logger.warning("%s weights not found (looked in: %s); %s is disabled", network, looked, user)
+    return None, f"disabled: weights not found (looked in {looked})"
+
+
 def build_perceptual_loss(config: Mapping[str, Any] | None = None) -> tuple[PerceptualLoss | None, str]:
     """Build the VGG16 relu3_3 perceptual loss from a plain config dict.
 
@@ -247,13 +260,10 @@ def build_perceptual_loss(config: Mapping[str, Any] | None = None) -> tuple[Perc
     if not settings["enabled"]:
         return None, "disabled by config"
 
-    path = find_vgg16_weights(settings["weights_path"])
+    path, status = _weights_or_disabled("VGG16", "the perceptual loss", vgg16_weight_locations(settings["weights_path"]),
+                                        settings["if_unavailable"])
     if path is None:
-        looked = ", ".join(str(p) for p in vgg16_weight_locations(settings["weights_path"]))
-        if settings["if_unavailable"] == "error":
-            raise FileNotFoundError(f"VGG16 weights for the perceptual loss not found (looked in: {looked})")
-        logger.warning("VGG16 weights not found (looked in: %s); the perceptual loss is disabled", looked)
-        return None, f"disabled: weights not found (looked in {looked})"
+        return None, status
     loss = PerceptualLoss(load_vgg16_relu3_3(path), reduction=settings["reduction"])
     logger.info("Perceptual loss: VGG16 relu3_3 weights loaded from %s", path)
     return loss, f"loaded {path}"
@@ -330,13 +340,10 @@ def build_vgg19_perceptual_loss(config: Mapping[str, Any] | None = None) -> tupl
     if not settings["enabled"]:
         return None, "disabled by config"
 
-    path = find_vgg19_weights(settings["weights_path"])
+    path, status = _weights_or_disabled("VGG19", "the VGG19 perceptual loss",
+                                        vgg19_weight_locations(settings["weights_path"]), settings["if_unavailable"])
     if path is None:
-        looked = ", ".join(str(p) for p in vgg19_weight_locations(settings["weights_path"]))
-        if settings["if_unavailable"] == "error":
-            raise FileNotFoundError(f"VGG19 weights for the perceptual loss not found (looked in: {looked})")
-        logger.warning("VGG19 weights not found (looked in: %s); the VGG19 perceptual loss is disabled", looked)
-        return None, f"disabled: weights not found (looked in {looked})"
+        return None, status
     loss = VGG19PerceptualLoss(load_vgg19_features(path))
     logger.info("VGG19 perceptual loss: weights loaded from %s", path)
     return loss, f"loaded {path}"
