@@ -83,13 +83,14 @@ from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shadow_speed import PROJECT, Timer, _cycle, peak_memory, project_step_context  # noqa: E402
+from paired_speed import task_step_fn  # noqa: E402
+from shadow_speed import PROJECT, Timer, _cycle, peak_memory  # noqa: E402
 
 from gan_pipelines.families.paired.networks import build_paired_generator, check_resolution  # noqa: E402
 from gan_pipelines.families.paired.nodes.train import check_train_params, fit_generator  # noqa: E402
 from gan_pipelines.models import count_parameters  # noqa: E402
 from gan_pipelines.models.discriminators import build_discriminator  # noqa: E402
-from gan_pipelines.training import batch_to_device, configure_cpu_threads, select_device, select_precision  # noqa: E402
+from gan_pipelines.training import configure_cpu_threads, select_device, select_precision  # noqa: E402
 
 MODELS = ("pix2pixhd", "spade")
 # --widths -> Kedro environment merged over conf/base ("local" is what a plain `kedro run` reads).
@@ -172,17 +173,6 @@ def project_task(params: dict[str, Any], arrays: dict[str, np.ndarray], section:
     with mock.patch.object(training, "fit", capture):
         _, info = fit_generator(arrays, val_arrays, params, section)
     return captured["task"], captured["loader"], info
-
-
-def project_step_fn(task, device, precision, channels_last: bool, compile_: bool) -> Callable[[Any], None]:
-    step = project_step_context(task.modules, task.optimizers, device, precision, channels_last, compile_)
-
-    def run(batch):
-        step.global_step += 1
-        task.train_step(batch_to_device(batch, device, channels_last), step)
-        step._end_iteration()
-
-    return run
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,7 +452,7 @@ def profile_spade(args, device, precision, channels_last: bool) -> int:
                     print(f"spade {width}, {resolution} px: skipped ({exc})")
                     continue
                 task, loader, _ = project_task(params, arrays, "spade.train")
-                run = project_step_fn(task, device, precision, channels_last, args.compile)
+                run = task_step_fn(task, device, precision, channels_last, args.compile)
                 batches = iter(_cycle(loader))
                 for _ in range(max(args.warmup, 1)):
                     run(next(batches))
@@ -621,7 +611,7 @@ def compare(model, width, resolution, batch, arrays, png_root: Path, args, descr
             label = "reference-style eager fp32"
         else:
             task, loader, info = project_task(params, arrays, section)
-            fn = project_step_fn(task, device, precision, channels_last, args.compile)
+            fn = task_step_fn(task, device, precision, channels_last, args.compile)
             label = f"project ({precision.name})"
             if first:
                 joint = "; one joint D pass on cat([fake, real])" if info["joint_discriminator_pass"] else ""

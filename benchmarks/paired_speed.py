@@ -103,6 +103,12 @@ def project_step_fn(resolution: int, device, precision, channels_last: bool, com
     torch.manual_seed(0)
     generator, discriminator = networks(resolution)
     task = PairedGANTask(generator, discriminator, GANLoss("vanilla"), conditional=True, extra_losses={"l1": (100.0, _l1)})
+    return task_step_fn(task, device, precision, channels_last, compile_)
+
+
+def task_step_fn(task, device, precision, channels_last: bool, compile_: bool) -> Callable[[Any], None]:
+    """One training step of a paired task under the engine's step context (channels_last,
+    autocast, fused Adam), on a batch from the project's loader."""
     step = project_step_context(task.modules, task.optimizers, device, precision, channels_last, compile_)
 
     def run(batch):
