@@ -62,6 +62,8 @@ def _stage_nodes() -> dict[str, list[Node]]:
                 "attention_params": "params:train_attention",
                 "generator_params": "params:train_generator",
                 "params": "params:report",
+                "attention_checkpoint": "attention_checkpoint",
+                "generator_checkpoint": "generator_checkpoint",
             },
             ["report_html", "report_summary"], name="build_shadow_report",
         )],

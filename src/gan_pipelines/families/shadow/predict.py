@@ -23,7 +23,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
@@ -33,7 +33,13 @@ from gan_pipelines.image_inputs import (
 )
 from gan_pipelines.images import MASK_RULE, MASK_THRESHOLD, encode_png, resize_image, resize_mask, to_binary_mask, to_rgb
 
+if TYPE_CHECKING:
+    from gan_pipelines.families.shadow.shadow_direction import LightConsistency
+
 logger = logging.getLogger(__name__)
+
+# The setting that names the input folder, in the messages about the folder itself.
+INPUT_PARAMETER = "shadow.predict.input_dir"
 
 # A layer smaller than this (in [-1, 1] image units, about 1.5 grey levels) is treated as "no
 # change", so upsampling noise does not touch pixels away from the shadow.
@@ -232,17 +238,17 @@ class OnnxShadowPredictor(_FullResolutionPredictor):
         return layer[0].transpose(1, 2, 0), binary[0], binary[1]
 
 
-def _list_inputs(input_dir: str | Path) -> tuple[Path, SampleIndex]:
+def _list_inputs(input_dir: str | Path, parameter: str = INPUT_PARAMETER) -> tuple[Path, SampleIndex]:
     """List ``input_dir/{noshadow,mask}/`` by the shared input rules (litter ignored, non-image
     files and sub-folders reported, names compared in Unicode NFC)."""
     root = Path(input_dir)
     if not root.is_dir():
-        raise ValueError(f"shadow.predict.input_dir {str(root)!r} is not a folder")
+        raise ValueError(f"{parameter} {str(root)!r} is not a folder")
     folders = {kind: root / kind for kind in layout.INFERENCE_KINDS}
     missing = [str(folder) for folder in folders.values() if not folder.is_dir()]
     if missing:
         raise ValueError(
-            f"shadow.predict.input_dir must hold noshadow/ and mask/ folders with matching file names; missing {', '.join(missing)}"
+            f"{parameter} must hold noshadow/ and mask/ folders with matching file names; missing {', '.join(missing)}"
         )
     samples, litter = SampleIndex(), []
     for kind, folder in folders.items():
@@ -261,7 +267,7 @@ def _list_inputs(input_dir: str | Path) -> tuple[Path, SampleIndex]:
     return root, samples
 
 
-def find_input_pairs(input_dir: str | Path) -> list[tuple[str, Path, Path]]:
+def find_input_pairs(input_dir: str | Path, *, parameter: str = INPUT_PARAMETER) -> list[tuple[str, Path, Path]]:
     """``input_dir/noshadow/<name>.<png|jpg>`` + ``input_dir/mask/<name>.<png|jpg>`` -> sorted
     (name, image path, mask path), paired by the rules ingest uses
     (:mod:`gan_pipelines.image_inputs`): names compared in Unicode NFC (``name`` is the NFC
@@ -269,8 +275,9 @@ def find_input_pairs(input_dir: str | Path) -> list[tuple[str, Path, Path]]:
 
     Raises ValueError listing every problem at once: a missing folder, a name with no image or
     no mask, two files for one name (``a.png`` and ``a.jpg``, or one name in two Unicode
-    forms), non-image files, files in sub-folders, no images at all."""
-    root, samples = _list_inputs(input_dir)
+    forms), non-image files, files in sub-folders, no images at all. ``parameter`` names the
+    setting that gave ``input_dir`` in those messages (default ``shadow.predict.input_dir``)."""
+    root, samples = _list_inputs(input_dir, parameter)
     problems, pairs = [], []
     for sample in samples:
         reasons, chosen = check_files(sample, layout.INFERENCE_KINDS)
@@ -281,8 +288,99 @@ def find_input_pairs(input_dir: str | Path) -> list[tuple[str, Path, Path]]:
     if problems:
         raise ValueError(format_problems(problems, f"{len(problems)} problem(s) in {root}:"))
     if not pairs:
-        raise ValueError(f"shadow.predict.input_dir {str(root)!r} has no images in noshadow/")
+        raise ValueError(f"{parameter} {str(root)!r} has no images in noshadow/")
     return pairs
+
+
+def _mask_threshold(mask_threshold: float | None) -> float:
+    """The generated-shadow threshold (0..255 grey ``|output - input|``), default the evaluation's."""
+    from gan_pipelines.families.shadow.evaluation import SHADOW_DIFF_THRESHOLD
+
+    threshold = SHADOW_DIFF_THRESHOLD if mask_threshold is None else float(mask_threshold)
+    if not math.isfinite(threshold) or threshold < 0:
+        raise ValueError(f"shadow.predict.mask_threshold must be a number >= 0 (0..255 scale), got {mask_threshold!r}")
+    return threshold
+
+
+def check_input_pairs(pairs: list[tuple[str, Path, Path]], input_dir: str | Path) -> None:
+    """Decode every pair of :func:`find_input_pairs` by the rules ingest uses
+    (:func:`gan_pipelines.image_inputs.check_sample`: orientation applied, 16-bit scaled, the
+    size limit :data:`gan_pipelines.images.MAX_IMAGE_PIXELS`, the one mask rule, an empty mask
+    refused, image and mask of one size); the arrays are dropped. Logs one line per kind of
+    conversion. Raises ValueError listing every bad input (``<name>: <file>: <why>``)."""
+    kind_types = {kind: layout.KIND_TYPES[kind] for kind in layout.INFERENCE_KINDS}
+    problems, notes = [], defaultdict(list)
+    for name, image_path, mask_path in pairs:
+        sample = SampleFiles("", name)
+        sample.files["noshadow"].append((f"noshadow/{image_path.name}", image_path))
+        sample.files["mask"].append((f"mask/{mask_path.name}", mask_path))
+        checked = check_sample(sample, Path.read_bytes, kind_types, layout.INFERENCE_KINDS,
+                               object_mask_kinds=layout.OBJECT_MASK_KINDS)
+        if checked.reasons:
+            problems.append((name, "; ".join(checked.reasons)))
+        for note, where in checked.notes.items():
+            notes[note].extend(where)
+    if problems:
+        raise ValueError(format_problems(problems, f"{len(problems)} bad input(s) in {input_dir}:"))
+    log_notes(logger, notes, str(input_dir))
+
+
+class PairPrediction(NamedTuple):
+    """One predicted input pair of :func:`predict_pairs`.
+
+    ``name``: the sample's NFC name; ``image``: the input as shown, uint8 (H, W, 3); ``mask``:
+    the object mask, uint8 (H, W) 0/255; ``result``: the model's output at the input's size;
+    ``check``: the light-consistency check of ``result.image`` against ``image``."""
+
+    name: str
+    image: np.ndarray
+    mask: np.ndarray
+    result: FullResolutionPrediction
+    check: "LightConsistency"
+
+    @property
+    def object_mask(self) -> np.ndarray:
+        """The inserted object, bool (H, W)."""
+        return self.mask >= MASK_THRESHOLD
+
+
+def predict_pairs(
+    predictor: _FullResolutionPredictor, input_dir: str | Path, mask_threshold: float | None = None, *,
+    pairs: list[tuple[str, Path, Path]] | None = None, parameter: str = INPUT_PARAMETER,
+) -> Iterator[PairPrediction]:
+    """Predict every pair of ``input_dir`` at full resolution and check its light consistency;
+    nothing is written.
+
+    Every input is listed (:func:`find_input_pairs`, or the ``pairs`` it already gave) and
+    decoded (:func:`check_input_pairs`) when this is called, before the first prediction: bad
+    inputs raise ValueError here, listing all of them (``parameter`` names the setting in the
+    messages about the folder itself). The returned iterator then reads one pair at a time, as
+    every entry point reads images (:func:`gan_pipelines.image_inputs.read_kind`), so memory holds
+    one full-size image, and yields a :class:`PairPrediction` per pair, in name order.
+
+    The light-consistency check
+    (:func:`gan_pipelines.families.shadow.shadow_direction.light_consistency`) compares the
+    direction of the generated shadow (pixels outside the object whose grey ``|output - input| >
+    mask_threshold``, 0..255, default the evaluation's 10) with the scene's, estimated from the
+    predicted ``robject``/``rshadow``. Raises ValueError for a negative or non-finite threshold."""
+    threshold = _mask_threshold(mask_threshold)
+    pairs = find_input_pairs(input_dir, parameter=parameter) if pairs is None else pairs
+    check_input_pairs(pairs, input_dir)
+    return _predict_each(predictor, pairs, threshold)
+
+
+def _predict_each(
+    predictor: _FullResolutionPredictor, pairs: list[tuple[str, Path, Path]], threshold: float
+) -> Iterator[PairPrediction]:
+    from gan_pipelines.families.shadow.shadow_direction import light_consistency
+
+    for name, image_path, mask_path in pairs:
+        image = read_kind(image_path.read_bytes(), layout.KIND_TYPES["noshadow"], name=str(image_path))[0]
+        mask = read_kind(mask_path.read_bytes(), layout.KIND_TYPES["mask"], name=str(mask_path))[0]
+        result = predictor.predict(image, mask, name=name)
+        check = light_consistency(result.image, image, mask >= MASK_THRESHOLD, result.robject, result.rshadow,
+                                  mask_threshold=threshold)
+        yield PairPrediction(name, image, mask, result, check)
 
 
 OUTPUT_KINDS = ("shadow", "robject", "rshadow")
@@ -308,19 +406,15 @@ def predict_folder(
     (yellow), its shadow's direction (red arrow) and the scene's (cyan arrow).
 
     Every input is listed and decoded by the rules ingest uses before anything is written
-    (:func:`gan_pipelines.image_inputs.check_sample`: orientation applied, 16-bit scaled, the
-    size limit :data:`gan_pipelines.images.MAX_IMAGE_PIXELS`, the one mask rule, an empty mask
-    refused, image and mask of one size), and existing output files are never overwritten: the
-    call stops with the list of files in the way. Outputs have the input's size as shown (EXIF
-    orientation applied) and its NFC name. Raises ValueError listing every bad input."""
+    (:func:`predict_pairs`, which does the listing, checking and predicting), and existing output
+    files are never overwritten: the call stops with the list of files in the way. Outputs have
+    the input's size as shown (EXIF orientation applied) and its NFC name. Raises ValueError
+    listing every bad input."""
     from tqdm.auto import tqdm
 
-    from gan_pipelines.families.shadow.evaluation import SHADOW_DIFF_THRESHOLD
-    from gan_pipelines.families.shadow.shadow_direction import DIRECTION_CONVENTION, draw_direction_overlay, light_consistency
+    from gan_pipelines.families.shadow.shadow_direction import DIRECTION_CONVENTION, draw_direction_overlay
 
-    threshold = SHADOW_DIFF_THRESHOLD if mask_threshold is None else float(mask_threshold)
-    if not math.isfinite(threshold) or threshold < 0:
-        raise ValueError(f"shadow.predict.mask_threshold must be a number >= 0 (0..255 scale), got {mask_threshold!r}")
+    threshold = _mask_threshold(mask_threshold)
     pairs = find_input_pairs(input_dir)
     output = Path(output_dir)
     kinds = OUTPUT_KINDS + ((OVERLAY_KIND,) if overlays else ())
@@ -331,37 +425,18 @@ def predict_folder(
             f"shadow.predict.output_dir already holds {len(existing)} of the output files (e.g. {existing[0]}); "
             "choose another output_dir or move them away: nothing is overwritten"
         )
-    kind_types = {kind: layout.KIND_TYPES[kind] for kind in layout.INFERENCE_KINDS}
-    problems, notes = [], defaultdict(list)
-    for name, image_path, mask_path in pairs:
-        sample = SampleFiles("", name)
-        sample.files["noshadow"].append((f"noshadow/{image_path.name}", image_path))
-        sample.files["mask"].append((f"mask/{mask_path.name}", mask_path))
-        checked = check_sample(sample, Path.read_bytes, kind_types, layout.INFERENCE_KINDS,
-                               object_mask_kinds=layout.OBJECT_MASK_KINDS)
-        if checked.reasons:
-            problems.append((name, "; ".join(checked.reasons)))
-        for note, where in checked.notes.items():
-            notes[note].extend(where)
-    if problems:
-        raise ValueError(format_problems(problems, f"{len(problems)} bad input(s) in {input_dir}:"))
-    log_notes(logger, notes, str(input_dir))
+    predictions = predict_pairs(predictor, input_dir, threshold, pairs=pairs)  # raises here for bad inputs
 
     for kind in kinds:
         (output / kind).mkdir(parents=True, exist_ok=True)
     sizes, light = {}, {}
-    for name, image_path, mask_path in tqdm(pairs, desc="predict", unit="image"):
-        # Decoded again here, one pair at a time, so memory holds one full-size image, not all.
-        image = read_kind(image_path.read_bytes(), kind_types["noshadow"], name=str(image_path))[0]
-        mask = read_kind(mask_path.read_bytes(), kind_types["mask"], name=str(mask_path))[0]
-        result = predictor.predict(image, mask, name=name)
+    for done in tqdm(predictions, total=len(pairs), desc="predict", unit="image"):
+        name, image, result = done.name, done.image, done.result
         for kind, array in (("shadow", result.image), ("robject", result.robject), ("rshadow", result.rshadow)):
             targets[name][kind].write_bytes(encode_png(array))
-        object_mask = mask >= MASK_THRESHOLD
-        check = light_consistency(result.image, image, object_mask, result.robject, result.rshadow, mask_threshold=threshold)
-        light[name] = check.as_row()
+        light[name] = done.check.as_row()
         if overlays:
-            targets[name][OVERLAY_KIND].write_bytes(encode_png(draw_direction_overlay(result.image, object_mask, check)))
+            targets[name][OVERLAY_KIND].write_bytes(encode_png(draw_direction_overlay(result.image, done.object_mask, done.check)))
         sizes[name] = f"{image.shape[1]}x{image.shape[0]}"
     logger.info("Wrote %d predictions to %s", len(pairs), output)
     scores = [row["light_consistency"] for row in light.values() if row["light_consistency"] is not None]
