@@ -7,7 +7,6 @@ import torch
 from torchvision.models.vgg import cfgs, make_layers
 
 from gan_pipelines.models import PerceptualLoss, dice_loss
-from gan_pipelines.models.losses import dilate_mask, region_mse
 
 
 def test_dice_loss_hand_values():
@@ -28,31 +27,6 @@ def test_dice_loss_pools_the_batch_and_is_fp32():
     assert loss.item() == pytest.approx(1 - 2 / 3)
     with pytest.raises(ValueError, match="differ in shape"):
         dice_loss(probs, target[:1])
-
-
-def test_region_mse_hand_values_ignore_pixels_outside_the_region():
-    prediction = torch.tensor([[[[1.0, 3.0, 100.0]]]])  # (1, 1, 1, 3)
-    target = torch.tensor([[[[0.0, 0.0, 0.0]]]])
-    region = torch.tensor([[[[1.0, 1.0, 0.0]]]])
-    # (1^2 + 3^2) / 2 region pixels; the 100 outside does not count
-    assert region_mse(prediction, target, region).item() == pytest.approx(5.0)
-    # RGB: the count is region pixels x channels
-    rgb = prediction.expand(2, 3, 1, 3)
-    assert region_mse(rgb, target.expand(2, 3, 1, 3), region.expand(2, 1, 1, 3)).item() == pytest.approx(5.0)
-    assert region_mse(prediction, target, torch.zeros_like(region)).item() == 0.0
-    with pytest.raises(ValueError, match="region must be"):
-        region_mse(prediction, target, region[..., :2])
-
-
-def test_dilate_mask_grows_by_the_radius_in_every_direction():
-    mask = torch.zeros(1, 1, 7, 7)
-    mask[0, 0, 3, 3] = 1.0
-    assert dilate_mask(mask, 0) is mask
-    grown = dilate_mask(mask, 2)
-    assert grown.sum().item() == 25  # the 5 x 5 square around the pixel
-    assert grown[0, 0, 1:6, 1:6].min().item() == 1.0
-    with pytest.raises(ValueError, match="radius"):
-        dilate_mask(mask, -1)
 
 
 @pytest.fixture(scope="module")

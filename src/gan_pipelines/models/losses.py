@@ -40,36 +40,6 @@ def dice_loss(probs: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> to
     return (1.0 - (2.0 * intersection + eps) / (total + eps)).mean()
 
 
-def dilate_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    """Binary dilation of ``mask`` (N, 1, H, W), values in {0, 1}, by a (2r+1)-pixel square
-    (a max-pool with stride 1); ``radius`` 0 returns the mask unchanged. Raises ValueError for a
-    negative radius."""
-    if radius < 0:
-        raise ValueError(f"dilation radius must be >= 0, got {radius}")
-    if radius == 0:
-        return mask
-    return F.max_pool2d(mask.float(), kernel_size=2 * radius + 1, stride=1, padding=radius)
-
-
-def region_mse(prediction: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the pixels of ``region`` only.
-
-    ``prediction`` and ``target`` are (N, C, H, W); ``region`` is (N, 1, H, W) in {0, 1} (weights
-    in [0, 1] also work). The sum of squared errors inside the region is divided by the number
-    of region pixels times C, pooled over the batch, so the value is on the scale of
-    ``F.mse_loss`` and does not shrink when the region is small (unlike a whole-image MSE, where
-    a small region's error is diluted by the image area). 0 when the region is empty.
-    """
-    if prediction.shape != target.shape or prediction.ndim != 4:
-        raise ValueError(f"region_mse expects two (N, C, H, W) tensors of one shape, got {tuple(prediction.shape)} and {tuple(target.shape)}")
-    if region.ndim != 4 or region.shape[1] != 1 or region.shape[0] != prediction.shape[0] or region.shape[2:] != prediction.shape[2:]:
-        raise ValueError(f"region must be (N, 1, H, W) matching {tuple(prediction.shape)}, got {tuple(region.shape)}")
-    region = region.float()
-    squared = (prediction.float() - target.float()).pow(2) * region
-    count = region.sum() * prediction.shape[1]
-    return squared.sum() / count.clamp_min(1.0)
-
-
 class PerceptualLoss(nn.Module):
     """Distance between VGG16 relu3_3 feature maps of two images in [-1, 1].
 

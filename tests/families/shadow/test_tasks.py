@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from gan_pipelines.families.shadow.networks import build_attention_net, build_shadow_generator
 from gan_pipelines.models.discriminators import build_discriminator
 from gan_pipelines.families.shadow.tasks import (
-    AttentionTask, GeneratorLossWeights, ShadowGANTask, light_direction_loss, to_signed, true_shadow_directions,
+    MISSED_SHADOW_ERROR_DEG, AttentionTask, GeneratorLossWeights, ShadowGANTask, direction_scores, to_signed,
 )
 from gan_pipelines.training import PairedImageDataset, ResumeMismatchError, TrainerConfig, fit, make_loader
 
@@ -83,77 +83,19 @@ def test_generator_and_discriminator_losses_are_combined_as_documented():
     assert float(0.5 * l2 + 3.0 * adversarial) != pytest.approx(step.losses["generator"], rel=1e-3)
 
 
-def test_shadow_region_term_is_the_l2_over_object_and_true_shadow_dilated():
-    weights = GeneratorLossWeights(l2=1.0, perceptual=0.0, adversarial=0.0, shadow_region=4.0)
-    task = _task(weights)
-    task.shadow_region_dilation = 1
-    batch = _batch()
-    batch["mask"].zero_()
-    batch["shadow_mask"].zero_()
-    batch["mask"][0, 0, 10, 10] = 1.0
-    batch["shadow_mask"][1, 0, 20, 5] = 1.0
-    region = task.shadow_region(batch)
-    assert region.sum().item() == 18  # two 3 x 3 squares, one per image
-    generator = copy.deepcopy(task.generator)
-    with torch.no_grad():
-        output = generator(batch["noshadow"], to_signed(batch["mask"]), to_signed(batch["robject"]),
-                           to_signed(batch["rshadow"]))
-    target = batch["shadow"]
-    l2 = F.mse_loss(output.coarse, target) + F.mse_loss(output.refined, target)
-    inside = region.expand_as(target).bool()
-    local = ((output.coarse - target)[inside] ** 2).mean() + ((output.refined - target)[inside] ** 2).mean()
-    step = RecordingStep(task.modules)
-    logged = task.train_step(batch, step)
-    assert float(logged["shadow_region"]) == pytest.approx(float(local), rel=1e-4)
-    assert step.losses["generator"] == pytest.approx(float(l2 + 4.0 * local), rel=1e-4)
-
-
-def test_shadow_region_dilation_must_be_a_non_negative_integer():
-    generator = build_shadow_generator({**TINY_UNET, "refinement_blocks": 1})
-    for bad in (-1, 1.5, True):
-        with pytest.raises(ValueError, match="shadow_region_dilation"):
-            ShadowGANTask(generator, build_discriminator(TINY_D), lr_generator=1e-3, lr_discriminator=1e-3,
-                          shadow_region_dilation=bad)
-
-
-def test_true_shadow_directions_follow_the_direction_metric_convention():
-    mask, shadow = torch.zeros(3, 1, 16, 16), torch.zeros(3, 1, 16, 16)
-    mask[:, 0, 4:8, 6:8] = 1.0            # contact point (row 7, col 6.5)
-    shadow[0, 0, 7, 8:12] = 1.0           # to the right: 0 degrees
-    shadow[1, 0, 9:13, 6:8] = 1.0         # below: 90 degrees (rows grow downwards)
-    vectors, valid = true_shadow_directions({"mask": mask, "shadow_mask": shadow})  # image 2: no shadow
-    assert torch.allclose(vectors[:2], torch.tensor([[1.0, 0.0], [0.0, 1.0]]), atol=1e-6)
-    assert valid.tolist() == [1.0, 1.0, 0.0]
-
-
-def test_light_direction_loss_is_one_minus_cosine_over_valid_images():
-    target = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
-    valid = torch.tensor([1.0, 1.0, 0.0])
-    # same way (any length) -> 0; right angles -> 1; the invalid third image does not count
-    assert light_direction_loss(torch.tensor([[3.0, 0.0], [1.0, 0.0], [-1.0, 0.0]]), target, valid).item() == pytest.approx(0.5)
-    assert light_direction_loss(-target, target, valid).item() == pytest.approx(2.0)
-    assert light_direction_loss(target, target, torch.zeros(3)).item() == 0.0
-
-
-def test_light_head_is_supervised_only_when_asked_and_needs_the_head():
-    batch = _batch()
-    plain = _task(GeneratorLossWeights(l2=1.0, perceptual=0.0, adversarial=0.0, light_direction=1.0))
-    with pytest.raises(ValueError, match="light_head"):
-        plain.train_step(batch, RecordingStep(plain.modules))
-    torch.manual_seed(0)
-    generator = build_shadow_generator({**TINY_UNET, "refinement_blocks": 1, "light_head": True})
-    task = ShadowGANTask(generator, build_discriminator(TINY_D), lr_generator=1e-3, lr_discriminator=1e-3,
-                         weights=GeneratorLossWeights(l2=1.0, perceptual=0.0, adversarial=0.0, light_direction=2.0))
-    with torch.no_grad():
-        output = copy.deepcopy(generator)(batch["noshadow"], to_signed(batch["mask"]), to_signed(batch["robject"]),
-                                          to_signed(batch["rshadow"]))
-    assert output.light_direction.shape == (2, 2)
-    expected = light_direction_loss(output.light_direction, *true_shadow_directions(batch))
-    l2 = F.mse_loss(output.coarse, batch["shadow"]) + F.mse_loss(output.refined, batch["shadow"])
-    step = RecordingStep(task.modules)
-    logged = task.train_step(batch, step)
-    assert float(logged["light_direction"]) == pytest.approx(float(expected), rel=1e-4)
-    assert step.losses["generator"] == pytest.approx(float(l2 + 2.0 * expected), rel=1e-4)
+def test_direction_scores_measure_where_the_drawn_shadow_points():
+    size = 16
+    noshadow = torch.zeros(3, 3, size, size)
+    mask, shadow_mask = torch.zeros(3, 1, size, size), torch.zeros(3, 1, size, size)
+    mask[:, 0, 4:8, 6:8] = 1.0                 # contact point (row 7, col 6.5)
+    shadow_mask[:, 0, 7, 8:12] = 1.0           # the true shadow points right (0 degrees)
+    refined = noshadow.clone()
+    refined[0, :, 7, 8:12] = -0.5              # image 0: drawn where the truth is
+    refined[1, :, 9:13, 6:8] = -0.5            # image 1: drawn below (90 degrees off)
+    # image 2: nothing drawn -> a miss at 180 degrees
+    scores = direction_scores(refined, {"noshadow": noshadow, "mask": mask, "shadow_mask": shadow_mask})
+    assert scores["within_30deg"] == pytest.approx(1 / 3)
+    assert scores["angle_error_deg"] == pytest.approx((0.0 + 90.0 + MISSED_SHADOW_ERROR_DEG) / 3)
 
 
 def test_discriminator_gets_no_weight_gradients_from_the_generator_pass():

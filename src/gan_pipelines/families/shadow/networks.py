@@ -124,9 +124,6 @@ class ShadowGeneratorOutput(NamedTuple):
     refined: torch.Tensor  # noshadow + refined_layer: the model's result
     coarse_layer: torch.Tensor  # what the coarse head adds to noshadow
     refined_layer: torch.Tensor  # what the refinement branch adds to noshadow
-    # (N, 2) the light head's guess of the inserted object's shadow direction (unnormalised
-    # (cos, sin) in image coordinates); None without a light head. Training only.
-    light_direction: torch.Tensor | None = None
 
 
 class ShadowGenerator(nn.Module):
@@ -140,12 +137,6 @@ class ShadowGenerator(nn.Module):
     - a refinement branch: ``refinement_blocks`` x [BatchNorm(C), ReLU, conv3x3 C -> C], then
       conv3x3 C -> 3.
 
-    With ``light_head`` an auxiliary head (global average pool of the deepest encoder features,
-    Linear -> ReLU -> Linear to 2) guesses the direction of the inserted object's shadow; training
-    supervises it with the true direction so that the encoder has to work out where the light
-    comes from, which the decoder then draws with (this project's addition, not ARShadowGAN's).
-    Inference ignores it.
-
     Each head gives a 3-channel shadow layer that is added to noshadow. The two output convs start
     at zero, so an untrained generator returns noshadow itself (the identity baseline) instead
     of noise; their weights get gradients from the first step. Outputs are not clamped (clamping
@@ -158,7 +149,6 @@ class ShadowGenerator(nn.Module):
         encoder: str = "resnet18",
         decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
         refinement_blocks: int = 4,
-        light_head: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels = 6
@@ -174,12 +164,6 @@ class ShadowGenerator(nn.Module):
         for head in (self.coarse_head, self.refined_head):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
-        self.light_head = None
-        if light_head:
-            deepest = int(self.encoder.out_channels[-1])
-            self.light_head = nn.Sequential(
-                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(deepest, 64), nn.ReLU(), nn.Linear(64, 2)
-            )
 
     def forward(
         self,
@@ -192,8 +176,7 @@ class ShadowGenerator(nn.Module):
         for name, tensor in (("mask", mask), ("robject", robject), ("rshadow", rshadow)):
             _check_input(name, tensor, 1, like=noshadow)
         _check_spatial(noshadow)
-        encoded = self.encoder(torch.cat([noshadow, mask, robject, rshadow], dim=1))
-        features = self.decoder(encoded)
+        features = self.decoder(self.encoder(torch.cat([noshadow, mask, robject, rshadow], dim=1)))
         coarse_layer = self.coarse_head(features)
         refined_layer = self.refined_head(self.refinement(features))
         return ShadowGeneratorOutput(
@@ -201,7 +184,6 @@ class ShadowGenerator(nn.Module):
             refined=noshadow + refined_layer,
             coarse_layer=coarse_layer,
             refined_layer=refined_layer,
-            light_direction=self.light_head(encoded[-1]) if self.light_head is not None else None,
         )
 
 
@@ -250,9 +232,7 @@ ATTENTION_DEFAULTS: dict[str, Any] = {
     "weights_path": None,  # a local .pth / .safetensors encoder state dict, looked at first
     "if_unavailable": "random",  # "random" (WARNING, random encoder) | "error"
 }
-GENERATOR_DEFAULTS: dict[str, Any] = {
-    **ATTENTION_DEFAULTS, "encoder": "resnet18", "refinement_blocks": 4, "light_head": False,
-}
+GENERATOR_DEFAULTS: dict[str, Any] = {**ATTENTION_DEFAULTS, "encoder": "resnet18", "refinement_blocks": 4}
 _SUGGESTED_ENCODERS = ("resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet-b0", "vgg11")
 
 
@@ -324,8 +304,6 @@ def build_shadow_generator(config: Mapping[str, Any] | None = None) -> ShadowGen
     blocks = settings["refinement_blocks"]
     if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:
         raise ValueError(f"generator refinement_blocks must be a non-negative integer, got {blocks!r}")
-    if not isinstance(settings["light_head"], bool):
-        raise ValueError(f"generator light_head must be true or false, got {settings['light_head']!r}")
-    model = ShadowGenerator(settings["encoder"], settings["decoder_channels"], blocks, settings["light_head"])
+    model = ShadowGenerator(settings["encoder"], settings["decoder_channels"], blocks)
     model.weights_status = _load_encoder_weights(model, settings)
     return model

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,69 +20,43 @@ from torch import nn
 from gan_pipelines.families.shadow.networks import (
     AttentionNet, ShadowGenerator, attention_to_generator_input, to_uint8_images,
 )
-from gan_pipelines.families.shadow.shadow_direction import contact_point, direction_metrics, region_direction
+from gan_pipelines.families.shadow.shadow_direction import direction_metrics
 from gan_pipelines.metrics.segmentation import ber_from_counts, confusion_counts, iou_from_counts
 from gan_pipelines.models.gan_losses import GANLoss
-from gan_pipelines.models.losses import PerceptualLoss, dice_loss, dilate_mask, region_mse
+from gan_pipelines.models.losses import PerceptualLoss, dice_loss
 from gan_pipelines.training.gan import discriminator_step, frozen
 
 ATTENTION_MASK_MODES = ("ground_truth", "predicted", "mixed")
 MISSED_SHADOW_ERROR_DEG = 180.0  # angle error charged when the model drew no shadow (or there is no true one)
 
 
-def true_shadow_directions(batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unit vectors (N, 2) = (cos, sin) of each image's true shadow direction (image coordinates,
-    as :func:`~gan_pipelines.families.shadow.shadow_direction.direction_metrics`: contact point to
-    the centroid of the true shadow outside the object), and a (N,) {0, 1} mask of the images
-    that have one (an empty object or shadow mask has none)."""
-    objects = (batch["mask"][:, 0] > 0.5).cpu().numpy()
-    shadows = (batch["shadow_mask"][:, 0] > 0.5).cpu().numpy()
-    vectors, valid = [], []
-    for obj, shadow in zip(objects, shadows):
-        angle = math.nan
-        if obj.any():
-            angle = region_direction(shadow & ~obj, contact_point(obj)).angle_deg
-        valid.append(0.0 if math.isnan(angle) else 1.0)
-        radians = 0.0 if math.isnan(angle) else math.radians(angle)
-        vectors.append((math.cos(radians), math.sin(radians)))
-    device = batch["mask"].device
-    return torch.tensor(vectors, device=device), torch.tensor(valid, device=device)
-
-
-def light_direction_loss(predicted: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Mean of ``1 - cos(angle between predicted and target)`` over the valid images: 0 when every
-    guess points the true way, 1 at right angles, 2 opposite. ``predicted`` (N, 2) need not be
-    unit length; ``target`` (N, 2) unit vectors; ``valid`` (N,) in {0, 1}. 0 when none is valid."""
-    cosine = F.cosine_similarity(predicted.float(), target.float(), dim=1, eps=1e-6)
-    return ((1.0 - cosine) * valid).sum() / valid.sum().clamp_min(1.0)
+def to_signed(mask: torch.Tensor) -> torch.Tensor:
+    """{0, 1} mask -> {-1, +1}, the range every network input uses."""
+    return mask * 2.0 - 1.0
 
 
 def direction_scores(refined: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> dict[str, float]:
     """Batch means of the shadow-direction metrics of ``shadow.evaluate`` (same definitions, same
-    threshold: :func:`~gan_pipelines.families.shadow.shadow_direction.direction_metrics`), so a
-    checkpoint can be chosen by where its shadows point and not only by their pixel error.
+    threshold: :func:`~gan_pipelines.families.shadow.shadow_direction.direction_metrics`), so that
+    a checkpoint can be chosen by where its shadows point and not only by their pixel error.
 
-    ``within_30deg``: share of images whose shadow points within 30 degrees of the true one;
-    ``angle_error_deg``: mean angle error in degrees, an image with no predicted (or no true)
-    shadow region counting as :data:`MISSED_SHADOW_ERROR_DEG`, so drawing nothing never pays.
+    ``refined``: (N, 3, H, W) outputs in [-1, 1]; ``batch``: ``noshadow`` (N, 3, H, W) in [-1, 1],
+    ``mask`` and ``shadow_mask`` (N, 1, H, W) in {0, 1}. Returns ``within_30deg`` (share of
+    images whose shadow points within 30 degrees of the true one, 0..1) and ``angle_error_deg``
+    (mean angle error, 0..180 degrees), where an image with no predicted shadow region, no true
+    one or no object counts as :data:`MISSED_SHADOW_ERROR_DEG`: drawing nothing never pays.
     """
     predicted, noshadow = to_uint8_images(refined), to_uint8_images(batch["noshadow"])
     objects = (batch["mask"][:, 0] > 0.5).cpu().numpy()
     shadows = (batch["shadow_mask"][:, 0] > 0.5).cpu().numpy()
     errors = []
     for index in range(len(predicted)):
-        if not objects[index].any():  # no inserted object: no contact point to measure from
-            errors.append(MISSED_SHADOW_ERROR_DEG)
-            continue
-        error = direction_metrics(predicted[index], noshadow[index], objects[index], shadows[index])["shadow_angle_error_deg"]
+        error = math.nan
+        if objects[index].any():  # no inserted object: no contact point to measure from
+            error = direction_metrics(predicted[index], noshadow[index], objects[index], shadows[index])["shadow_angle_error_deg"]
         errors.append(MISSED_SHADOW_ERROR_DEG if math.isnan(error) else float(error))
     errors_array = np.asarray(errors)
     return {"within_30deg": float((errors_array <= 30.0).mean()), "angle_error_deg": float(errors_array.mean())}
-
-
-def to_signed(mask: torch.Tensor) -> torch.Tensor:
-    """{0, 1} mask -> {-1, +1}, the range every network input uses."""
-    return mask * 2.0 - 1.0
 
 
 class AttentionTask:
@@ -132,24 +106,17 @@ class AttentionTask:
 
 @dataclass(frozen=True)
 class GeneratorLossWeights:
-    """Generator loss = l2 * L2 + perceptual * Lper + adversarial * Ladv (reference 10, 1, 0.01)
-    + shadow_region * L2 over the shadow region + light_direction * the light head's cosine loss
-    (both this project's additions; 0 = the reference)."""
+    """Generator loss = l2 * L2 + perceptual * Lper + adversarial * Ladv (reference 10, 1, 0.01)."""
 
     l2: float = 10.0
     perceptual: float = 1.0
     adversarial: float = 0.01
-    shadow_region: float = 0.0
-    light_direction: float = 0.0
 
 
 class ShadowGANTask:
     """Shadow generator + patch discriminator, LSGAN.
 
     Generator loss = l2 * (L2(coarse) + L2(refined)) + perceptual * VGG16 relu3_3 distance
-    + shadow_region * (L2 of coarse and refined over the shadow region: the inserted object's
-    pixels and its true shadow, dilated by ``shadow_region_dilation`` pixels; see
-    :func:`~gan_pipelines.models.losses.region_mse`)
     + adversarial * LSGAN(D(refined) -> 1), with D frozen in that pass; then D's step,
     0.5 * (LSGAN(D(real) -> 1) + LSGAN(D(refined, detached) -> 0)).
 
@@ -171,7 +138,6 @@ class ShadowGANTask:
         perceptual: PerceptualLoss | None = None,
         attention: AttentionNet | None = None,
         attention_masks: str = "ground_truth",
-        shadow_region_dilation: int = 0,
         seed: int = 0,
         settings: Mapping[str, Any] | None = None,
     ) -> None:
@@ -192,11 +158,6 @@ class ShadowGANTask:
         self.perceptual = perceptual
         self.attention = attention.eval().requires_grad_(False) if attention is not None else None
         self.attention_masks = attention_masks
-        if isinstance(shadow_region_dilation, bool) or not isinstance(shadow_region_dilation, int) or shadow_region_dilation < 0:
-            raise ValueError(
-                f"shadow.train_generator.shadow_region_dilation must be a non-negative integer (pixels); got {shadow_region_dilation!r}"
-            )
-        self.shadow_region_dilation = shadow_region_dilation
         self.seed = seed
         self.gan_loss = GANLoss("lsgan")
         # Part of the resume fingerprint (with ``settings``: augmentation, the attention checkpoint
@@ -204,8 +165,7 @@ class ShadowGANTask:
         self.hparams = {
             "lr_generator": float(lr_generator),
             "lr_discriminator": float(lr_discriminator),
-            "loss_weights": asdict(weights),
-            "shadow_region_dilation": shadow_region_dilation,
+            "loss_weights": {"l2": weights.l2, "perceptual": weights.perceptual, "adversarial": weights.adversarial},
             "perceptual": perceptual is not None,
             "attention_masks": attention_masks,
             **dict(settings or {}),
@@ -239,42 +199,18 @@ class ShadowGANTask:
         with step.autocast():
             return generator(batch["noshadow"], to_signed(batch["mask"]), robject, rshadow)
 
-    def shadow_region(self, batch) -> torch.Tensor:
-        """(N, 1, H, W) {0, 1}: the inserted object and its true shadow, dilated so that a shadow
-        drawn just beside the true one, or pointing elsewhere from the object, is inside too."""
-        region = torch.maximum(batch["mask"], batch["shadow_mask"]).float()
-        return dilate_mask(region, self.shadow_region_dilation)
-
-    def _reconstruction_losses(self, output, target, batch) -> dict[str, torch.Tensor]:
+    def _reconstruction_losses(self, output, target) -> dict[str, torch.Tensor]:
         coarse, refined = output.coarse.float(), output.refined.float()
         losses = {"l2": F.mse_loss(coarse, target) + F.mse_loss(refined, target)}
-        if self.weights.shadow_region > 0:
-            region = self.shadow_region(batch)
-            losses["shadow_region"] = region_mse(coarse, target, region) + region_mse(refined, target, region)
-        if self.weights.light_direction > 0:
-            if output.light_direction is None:
-                raise ValueError(
-                    "shadow.train_generator.loss_weights.light_direction > 0 needs the generator's light head "
-                    "(shadow.train_generator.model.light_head: true)"
-                )
-            losses["light_direction"] = light_direction_loss(output.light_direction, *true_shadow_directions(batch))
         if self.perceptual is not None:
             # One VGG pass over both outputs, and the target's features once (not twice).
             losses["perceptual"] = self.perceptual.pair(coarse, refined, target)
         return losses
 
-    def _weighted(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """The weighted sum of the reconstruction terms present in ``losses``."""
-        total = self.weights.l2 * losses["l2"]
-        for name in ("perceptual", "shadow_region", "light_direction"):
-            if name in losses:
-                total = total + getattr(self.weights, name) * losses[name]
-        return total
-
     def train_step(self, batch, step) -> dict[str, torch.Tensor]:
         target = batch["shadow"].float()
         output = self._generate(step.module("generator"), batch, step, training=True)
-        losses = self._reconstruction_losses(output, target, batch)
+        losses = self._reconstruction_losses(output, target)
         # The generator's adversarial term needs gradients through D into the fake image but not
         # into D's weights (its own step zeroes them anyway): freezing D skips computing them.
         # The plain module, not its DDP wrapper: D is not being trained in this pass.
@@ -282,7 +218,9 @@ class ShadowGANTask:
             with step.autocast():
                 fake_score = self.discriminator(output.refined)
             losses["adversarial"] = self.gan_loss(fake_score, True, for_discriminator=False)
-            generator_loss = self._weighted(losses) + self.weights.adversarial * losses["adversarial"]
+            generator_loss = self.weights.l2 * losses["l2"] + self.weights.adversarial * losses["adversarial"]
+            if "perceptual" in losses:
+                generator_loss = generator_loss + self.weights.perceptual * losses["perceptual"]
             step.backward_and_step(generator_loss, "generator")
 
         # D sees the image alone (unconditional), as the reference did.
@@ -296,8 +234,10 @@ class ShadowGANTask:
     def validation_step(self, batch, step) -> dict[str, float]:
         target = batch["shadow"].float()
         output = self._generate(self.generator, batch, step, training=False)
-        losses = self._reconstruction_losses(output, target, batch)
-        loss = self._weighted(losses)
+        losses = self._reconstruction_losses(output, target)
+        loss = self.weights.l2 * losses["l2"]
+        if "perceptual" in losses:
+            loss = loss + self.weights.perceptual * losses["perceptual"]
         # Error inside the inserted object's shadow, on the 0..255 scale (LRMSE of the protocol,
         # pooled over the batch): the number that says whether a shadow appeared where it should.
         squared = ((output.refined.float().clamp(-1, 1) - target) * 127.5).pow(2)

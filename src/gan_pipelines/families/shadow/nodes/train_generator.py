@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, replace
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,10 +19,7 @@ from gan_pipelines.stages.training_setup import (
 logger = logging.getLogger(__name__)
 
 SECTION = "shadow.train_generator"
-KEYS = COMMON_KEYS | {
-    "discriminator", "lr_generator", "lr_discriminator", "loss_weights", "perceptual", "attention_masks",
-    "shadow_region_dilation",
-}
+KEYS = COMMON_KEYS | {"discriminator", "lr_generator", "lr_discriminator", "loss_weights", "perceptual", "attention_masks"}
 
 
 IMAGE_KEYS = ("noshadow", "shadow")
@@ -49,9 +45,6 @@ def train_generator(
     check_learning_rate(params.get("lr_generator", 1e-4), f"{SECTION}.lr_generator")
     check_learning_rate(params.get("lr_discriminator", 1e-6), f"{SECTION}.lr_discriminator")
     _loss_weights(params.get("loss_weights") or {})
-    dilation = params.get("shadow_region_dilation", 0)
-    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 0:
-        raise ValueError(f"{SECTION}.shadow_region_dilation must be a non-negative integer (pixels); got {dilation!r}")
     attention_masks = params.get("attention_masks", "ground_truth")
     if attention_masks not in ATTENTION_MASK_MODES:
         raise ValueError(f"{SECTION}.attention_masks must be one of {ATTENTION_MASK_MODES}; got {attention_masks!r}")
@@ -112,7 +105,7 @@ def fit_generator(
     discriminator = build_discriminator(dict(params.get("discriminator") or {}))
     perceptual, perceptual_status = build_perceptual_loss(params.get("perceptual") or {})
     if perceptual is None:
-        weights = replace(weights, perceptual=0.0)
+        weights = GeneratorLossWeights(weights.l2, 0.0, weights.adversarial)
     logger.info("Perceptual loss: %s", perceptual_status)
     train_loader, val_loader = build_loaders(
         train_arrays, val_arrays, params, SECTION, kinds=training_kinds(IMAGE_KEYS + MASK_KEYS),
@@ -124,8 +117,7 @@ def fit_generator(
         lr_discriminator=float(params.get("lr_discriminator", 1e-6)),
         weights=weights, perceptual=perceptual,
         attention=attention_from_bundle(attention_checkpoint),
-        attention_masks=params.get("attention_masks", "ground_truth"),
-        shadow_region_dilation=params.get("shadow_region_dilation", 0), seed=config.seed,
+        attention_masks=params.get("attention_masks", "ground_truth"), seed=config.seed,
         settings={
             "augmentation": dict(params.get("augmentation") or {}),
             # The attention net behind the predicted maps: another checkpoint, another run.
@@ -142,7 +134,7 @@ def fit_generator(
         "weights_status": generator.weights_status,
         "perceptual": perceptual_status,
         "attention_masks": task.attention_masks,
-        "loss_weights": asdict(weights),
+        "loss_weights": {"l2": weights.l2, "perceptual": weights.perceptual, "adversarial": weights.adversarial},
     }
     return result, info
 
@@ -150,7 +142,7 @@ def fit_generator(
 def _loss_weights(params: Mapping[str, Any]):
     from gan_pipelines.families.shadow.tasks import GeneratorLossWeights
 
-    check_known_keys(params, set(GeneratorLossWeights.__dataclass_fields__), f"{SECTION}.loss_weights")
+    check_known_keys(params, {"l2", "perceptual", "adversarial"}, f"{SECTION}.loss_weights")
     for key, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{SECTION}.loss_weights.{key} must be a non-negative number; got {value!r}")
