@@ -72,6 +72,20 @@ def test_generator_outputs_are_noshadow_plus_layers():
     assert torch.equal(output.refined, inputs[0]) and torch.equal(output.coarse, inputs[0])
 
 
+def test_generator_never_changes_the_inserted_object_pixels():
+    torch.manual_seed(0)
+    model = build_shadow_generator(TINY_UNET)
+    for head in (model.coarse_head, model.refined_head):  # non-zero heads: a trained-like generator
+        torch.nn.init.normal_(head.weight, std=0.5)
+    noshadow, mask, robject, rshadow = _images(2, 64, 96)
+    mask = -torch.ones_like(mask)
+    mask[:, :, 20:40, 30:50] = 1.0
+    output = model(noshadow, mask, robject, rshadow)
+    inside = mask.expand_as(noshadow) > 0
+    assert torch.equal(output.refined[inside], noshadow[inside]) and torch.equal(output.coarse[inside], noshadow[inside])
+    assert (output.refined_layer[~inside].abs() > 1e-4).float().mean() > 0.5  # outside, the layer does act
+
+
 def test_generator_default_is_reference_architecture():
     model = build_shadow_generator()
     assert model.encoder_name == "resnet18" and model.encoder.conv1.in_channels == 6

@@ -137,7 +137,8 @@ class ShadowGenerator(nn.Module):
     - a refinement branch: ``refinement_blocks`` x [BatchNorm(C), ReLU, conv3x3 C -> C], then
       conv3x3 C -> 3.
 
-    Each head gives a 3-channel shadow layer that is added to noshadow. The two output convs start
+    Each head gives a 3-channel shadow layer that is zero on the inserted object's pixels
+    (``mask`` > 0: an object does not shadow itself in these pairs) and is added to noshadow. The two output convs start
     at zero, so an untrained generator returns noshadow itself (the identity baseline) instead
     of noise; their weights get gradients from the first step. Outputs are not clamped (clamping
     would zero the gradient of out-of-range pixels); map them with :func:`to_uint8_images`.
@@ -177,8 +178,11 @@ class ShadowGenerator(nn.Module):
             _check_input(name, tensor, 1, like=noshadow)
         _check_spatial(noshadow)
         features = self.decoder(self.encoder(torch.cat([noshadow, mask, robject, rshadow], dim=1)))
-        coarse_layer = self.coarse_head(features)
-        refined_layer = self.refined_head(self.refinement(features))
+        # The inserted object's own pixels never change: its shadow falls on other surfaces (in the
+        # Shadow-AR pairs and in the renderer, noshadow and shadow agree on the object).
+        outside_object = (mask < 0).to(features.dtype)
+        coarse_layer = self.coarse_head(features) * outside_object
+        refined_layer = self.refined_head(self.refinement(features)) * outside_object
         return ShadowGeneratorOutput(
             coarse=noshadow + coarse_layer,
             refined=noshadow + refined_layer,
