@@ -18,7 +18,7 @@ TINY_PARAMS = {
         "ingest": {"synthetic": {"num_train": 24, "num_test": 6, "resolution": 64}},
         "preprocess": {"resolution": 32, "val_fraction": 0.2},
         "train_attention": {"batch_size": 4, "training": {"epochs": 2, "progress": False}},
-        "train_generator": {"batch_size": 4, "training": {"epochs": 10, "progress": False}},
+        "train_generator": {"batch_size": 4, "training": {"epochs": 10, "lr_constant_epochs": 5, "progress": False}},
         "report": {"num_examples": 2},
     }
 }
