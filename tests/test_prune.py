@@ -64,6 +64,19 @@ def test_dry_run_lists_sizes_and_deletes_nothing(filled, capsys):
     assert lines[-1] == "Dry run: 5 item(s), 1.0 MB would be removed. Add --apply to delete them."
 
 
+def test_datasets_of_pipelines_never_run_are_counted_not_listed_unless_all(filled, capsys):
+    main(["--project", str(filled)])
+    lines = capsys.readouterr().out.splitlines()
+    assert not any("no snapshots yet" in line for line in lines)
+    assert not any(line.startswith("pix2pix.raw ") for line in lines)
+    counted = [line for line in lines if "pipelines never run here" in line]
+    assert len(counted) == 1
+    main(["--project", str(filled), "--all"])
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.endswith("[no snapshots yet]")]
+    assert "pix2pix.raw  data/01_raw/pix2pix_raw  (0 item(s), 0.0 MB)  [no snapshots yet]" in listed
+    assert counted[0].startswith(f"({len(listed)} dataset(s)")  # the count is the number --all lists
+
+
 def test_apply_keeps_the_newest_n_the_latest_and_the_pinned(filled, capsys):
     raw = filled / "data/01_raw/shadow_raw"
     assert main(["--project", str(filled), "--keep", "2", "--apply",

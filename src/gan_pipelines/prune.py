@@ -39,6 +39,7 @@ from typing import Any
 from gan_pipelines.versions import split_versions
 
 DEFAULT_KEEP = 2
+NEVER_RUN = "no snapshots yet"  # the note of a dataset whose pipeline has not run here
 
 
 @dataclass
@@ -89,7 +90,7 @@ def plan_versions(path: Path, keep: int, pinned: Iterable[str] = ()) -> Entry:
     to keep: the newest ``keep`` (>= 1, so always the latest) and every ``pinned`` version."""
     entry = Entry(title="", path=path)
     if not path.is_dir():
-        entry.note = "no snapshots yet"
+        entry.note = NEVER_RUN
         return entry
     children = [child for child in path.iterdir() if child.is_dir()]
     versions, others = split_versions(child.name for child in children)
@@ -220,9 +221,14 @@ def plan(project: Path, *, env: str | None, keep: int, pins: Mapping[str, str],
     return entries
 
 
-def report(entries: Sequence[Entry], project: Path, *, apply: bool) -> str:
+def report(entries: Sequence[Entry], project: Path, *, apply: bool, show_all: bool = False) -> str:
+    """The listing: per dataset its snapshots, sizes and fate, then the total. Datasets with no
+    snapshot at all (pipelines never run) are counted in one line unless ``show_all``."""
     lines = []
     total = 0
+    never_run = [entry for entry in entries if entry.note == NEVER_RUN]
+    if not show_all:
+        entries = [entry for entry in entries if entry.note != NEVER_RUN]
     for entry in entries:
         shown = entry.path.relative_to(project) if entry.path.is_relative_to(project) else entry.path
         size = sum(s.size for s in entry.snapshots)
@@ -234,6 +240,8 @@ def report(entries: Sequence[Entry], project: Path, *, apply: bool) -> str:
         for folder, folder_size in entry.ignored:
             lines.append(f"  {folder.name + '/':<48} {human(folder_size):>10}  not a version: never touched")
         total += sum(s.size for s in entry.removable)
+    if never_run and not show_all:
+        lines.append(f"({len(never_run)} dataset(s) of pipelines never run here have no snapshots; --all lists them.)")
     count = sum(len(entry.removable) for entry in entries)
     if apply:
         lines.append(f"Removed {count} item(s), {human(total)} freed.")
@@ -270,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="versions to keep whatever their age (as for kedro run; repeatable, comma-separated)")
     parser.add_argument("--env", default=None, help="Kedro environment whose catalog and parameters to read")
     parser.add_argument("--project", default=".", help="project folder (default: the current one)")
+    parser.add_argument("--all", action="store_true", dest="show_all",
+                        help="also list the datasets that have no snapshot yet (pipelines never run)")
     args = parser.parse_args(argv)
     if args.keep < 1:
         parser.error("--keep must be at least 1: the latest snapshot is never removed")
@@ -283,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if args.apply:
         remove(entries)
-    print(report(entries, project, apply=args.apply))
+    print(report(entries, project, apply=args.apply, show_all=args.show_all))
     return 0
 
 
