@@ -84,7 +84,7 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from paired_speed import task_step_fn  # noqa: E402
-from shadow_speed import PROJECT, Timer, _cycle, peak_memory  # noqa: E402
+from shadow_speed import PROJECT, Timer, _cycle, add_timing_options, peak_memory  # noqa: E402
 
 from gan_pipelines.families.paired.networks import build_paired_generator, check_resolution  # noqa: E402
 from gan_pipelines.families.paired.nodes.train import check_train_params, fit_generator  # noqa: E402
@@ -534,14 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--pairs", type=int, default=16, help="scenes rendered for the benchmark data")
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per measurement")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto", help="auto, bf16, fp16 or fp32 (the project's path)")
-    parser.add_argument("--no-channels-last", action="store_true")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the modules (project's path)")
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (both paths)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    add_timing_options(parser, workers_help="DataLoader workers (both paths)")
     parser.add_argument("--profile", choices=["spade"], default=None,
                         help="profile project-path SPADE steps instead of comparing the two paths")
     parser.add_argument("--profile-steps", type=int, default=3)

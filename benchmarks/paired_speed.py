@@ -42,7 +42,7 @@ from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shadow_speed import Timer, peak_memory, project_step_context  # noqa: E402
+from shadow_speed import Timer, add_timing_options, peak_memory, project_step_context  # noqa: E402
 
 from gan_pipelines.models.discriminators import NLayerPatchDiscriminator  # noqa: E402
 from gan_pipelines.models.gan_losses import GANLoss  # noqa: E402
@@ -203,14 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--pairs", type=int, default=32, help="pairs drawn for the benchmark data")
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per measurement")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto", help="auto, bf16, fp16 or fp32 (the project's path)")
-    parser.add_argument("--no-channels-last", action="store_true")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the modules (project's path)")
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (both paths)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    add_timing_options(parser, workers_help="DataLoader workers (both paths)")
     args = parser.parse_args(argv)
 
     device = select_device(args.device)

@@ -319,6 +319,19 @@ def bench_inference(params, device, precision, channels_last, compile_, resoluti
     return rows
 
 
+def add_timing_options(parser: argparse.ArgumentParser, *, workers_help: str) -> None:
+    """The timing flags every benchmark script shares: --steps, --warmup, --device, --precision,
+    --no-channels-last, --compile, --workers, --threads."""
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", help="auto, bf16, fp16 or fp32 (the project's path)")
+    parser.add_argument("--no-channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the modules (project's path)")
+    parser.add_argument("--workers", type=int, default=0, help=workers_help)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", nargs="+", default=["compare"], choices=["attention", "generator", "inference", "data", "compare"])
@@ -326,14 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--scenes", type=int, default=64, help="scenes rendered for the benchmark data")
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per measurement")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto", help="auto, bf16, fp16 or fp32 (the project's path)")
-    parser.add_argument("--no-channels-last", action="store_true")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the modules (project's path)")
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (project's path)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    add_timing_options(parser, workers_help="DataLoader workers (project's path)")
     parser.add_argument("--no-perceptual", action="store_true")
     args = parser.parse_args(argv)
 
