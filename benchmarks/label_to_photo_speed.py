@@ -84,13 +84,12 @@ from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from paired_speed import task_step_fn  # noqa: E402
-from shadow_speed import PROJECT, Timer, _cycle, add_timing_options, peak_memory  # noqa: E402
+from shadow_speed import PROJECT, Timer, _cycle, add_timing_options, apply_timing_options, peak_memory  # noqa: E402
 
 from gan_pipelines.families.paired.networks import build_paired_generator, check_resolution  # noqa: E402
 from gan_pipelines.families.paired.nodes.train import check_train_params, fit_generator  # noqa: E402
 from gan_pipelines.models import count_parameters  # noqa: E402
 from gan_pipelines.models.discriminators import build_discriminator  # noqa: E402
-from gan_pipelines.training import configure_cpu_threads, select_device, select_precision  # noqa: E402
 
 MODELS = ("pix2pixhd", "spade")
 # --widths -> Kedro environment merged over conf/base ("local" is what a plain `kedro run` reads).
@@ -540,11 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-steps", type=int, default=3)
     args = parser.parse_args(argv)
 
-    device = select_device(args.device)
-    precision = select_precision(device, args.precision)
-    if device.type == "cpu":
-        configure_cpu_threads(args.threads)
-    channels_last = not args.no_channels_last
+    device, precision, channels_last = apply_timing_options(args)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(
         f"device={device} ({where}), "

@@ -42,14 +42,13 @@ from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shadow_speed import Timer, add_timing_options, peak_memory, project_step_context  # noqa: E402
+from shadow_speed import Timer, add_timing_options, apply_timing_options, peak_memory, project_step_context  # noqa: E402
 
 from gan_pipelines.models.discriminators import NLayerPatchDiscriminator  # noqa: E402
 from gan_pipelines.models.gan_losses import GANLoss  # noqa: E402
 from gan_pipelines.models.generators import UNetGenerator  # noqa: E402
 from gan_pipelines.training import (  # noqa: E402
-    PairedGANTask, PairedImageDataset, ResizeCropFlip, batch_to_device, configure_cpu_threads, make_loader,
-    select_device, select_precision,
+    PairedGANTask, PairedImageDataset, ResizeCropFlip, batch_to_device, make_loader,
 )
 
 NUM_CLASSES = 6
@@ -206,11 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     add_timing_options(parser, workers_help="DataLoader workers (both paths)")
     args = parser.parse_args(argv)
 
-    device = select_device(args.device)
-    precision = select_precision(device, args.precision)
-    if device.type == "cpu":
-        configure_cpu_threads(args.threads)
-    channels_last = not args.no_channels_last
+    device, precision, channels_last = apply_timing_options(args)
     print(
         f"device={device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
         f"precision={precision.name}, channels_last={channels_last}, compile={args.compile}, workers={args.workers}, "

@@ -332,6 +332,16 @@ def add_timing_options(parser: argparse.ArgumentParser, *, workers_help: str) ->
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
 
 
+def apply_timing_options(args: argparse.Namespace):
+    """(device, precision, channels_last) from the flags of :func:`add_timing_options`; on the CPU
+    also sets torch's thread count (--threads)."""
+    device = select_device(args.device)
+    precision = select_precision(device, args.precision)
+    if device.type == "cpu":
+        configure_cpu_threads(args.threads)
+    return device, precision, not args.no_channels_last
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", nargs="+", default=["compare"], choices=["attention", "generator", "inference", "data", "compare"])
@@ -343,11 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-perceptual", action="store_true")
     args = parser.parse_args(argv)
 
-    device = select_device(args.device)
-    precision = select_precision(device, args.precision)
-    if device.type == "cpu":
-        configure_cpu_threads(args.threads)
-    channels_last = not args.no_channels_last
+    device, precision, channels_last = apply_timing_options(args)
     perceptual = not args.no_perceptual
     params = load_params(args.env)
     torch.manual_seed(0)
