@@ -74,7 +74,7 @@ def test_family_end_to_end(tmp_path, kedro_run, family, one_thread):
         assert metrics["model"]["diversity"] > 0
         assert metrics["model"]["style_reconstruction_psnr"] > 0 and -1 <= metrics["model"]["style_reconstruction_ssim"] <= 1
         ingest = json.loads(next((project / "data/01_raw").glob("spade_vae_ingest_summary.json/*/*.json")).read_text())
-        assert ingest["palette"] == "random"
+        assert ingest["palette"] == "random_objects"
 
     checkpoint = list((project / "data/06_models").glob(f"{family}_generator.pt/*/{family}_generator.pt"))
     assert len(checkpoint) == 1

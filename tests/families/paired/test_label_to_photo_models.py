@@ -230,7 +230,7 @@ def test_style_codes_are_seeded_and_backend_free():
 
 def _multimodal(count=8, size=32, seed=0):
     """One label map layout per pair of samples, each painted in random colours: a map has
-    several right pictures (like palette: random)."""
+    several right pictures (like palette: random_objects)."""
     rng = np.random.default_rng(seed)
     arrays = _arrays(count, size, seed)
     palettes = rng.integers(0, 256, (count, 3, 3)).astype(np.uint8)

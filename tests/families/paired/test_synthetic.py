@@ -70,8 +70,23 @@ def test_per_class_palette_fixes_object_colours_and_random_does_not():
     random_config, _ = synthetic_config({"resolution": 32, "palette": "random"}, "s")
     random_scene = render_scene(random_config, scene_seed(random_config, "train", 1))
     assert any(obj.colour != KIND_ALBEDO[obj.kind] for obj in random_scene.objects)
-    with pytest.raises(ValueError, match="s.palette must be one of per_class, random"):
+    with pytest.raises(ValueError, match="s.palette must be one of per_class, random_objects, random"):
         synthetic_config({"palette": "pastel"}, "s")
+
+
+def test_random_objects_palette_varies_only_the_object_colours():
+    per_class, _ = synthetic_config({"resolution": 32}, "s")
+    objects_only, _ = synthetic_config({"resolution": 32, "palette": "random_objects"}, "s")
+    assert objects_only.object_colours == "random"
+    assert objects_only.ground_tint == per_class.ground_tint and objects_only.light_azimuth_deg == per_class.light_azimuth_deg
+    plain = render_scene(per_class, scene_seed(per_class, "train", 1))
+    coloured = render_scene(objects_only, scene_seed(objects_only, "train", 1))
+    # the colour draw happens in both, so the layout (label map) and the light are the same scene's
+    assert np.array_equal(plain.buffers.class_id, coloured.buffers.class_id)
+    assert plain.light_azimuth_deg == coloured.light_azimuth_deg
+    assert any(obj.colour != KIND_ALBEDO[obj.kind] for obj in coloured.objects)
+    ground = plain.buffers.object_id == -1
+    assert ground.any() and np.array_equal(plain.buffers.colour[ground], coloured.buffers.colour[ground])
 
 
 def test_renders_split_lazily_with_scene_names():

@@ -9,8 +9,10 @@
 
 ``appearance`` (``palette``): ``per_class`` fixes each object class's albedo, draws the ground
 from two textures in one colour and the light from a narrow sector, so the picture is nearly a function of
-the label map and per-pixel metrics mean something; ``random`` keeps the renderer's random
-colours, all textures and any light (multi-modal targets).
+the label map and per-pixel metrics mean something; ``random_objects`` is ``per_class`` with a
+random colour for every object (one map has many right pictures, but only in the objects:
+SPADE+VAE's default data); ``random`` keeps the renderer's random colours, all textures
+(photos included) and any light (multi-modal everywhere, and much harder).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from gan_pipelines.families.paired.layout import LABEL_TO_PHOTO
 
-PALETTES = ("per_class", "random")
+PALETTES = ("per_class", "random_objects", "random")
 # per_class: what the renderer gets on top of the user's synthetic settings (they may override).
 PER_CLASS_SCENES = {
     "object_colours": "per_kind",
@@ -35,6 +37,9 @@ PER_CLASS_SCENES = {
     "light_elevation_deg": (45.0, 55.0),
     "ambient": (0.4, 0.45),
 }
+# random_objects: the same ground and light, but every object keeps the renderer's random colour.
+RANDOM_OBJECT_SCENES = {**PER_CLASS_SCENES, "object_colours": "random"}
+PALETTE_SCENES = {"per_class": PER_CLASS_SCENES, "random_objects": RANDOM_OBJECT_SCENES, "random": {}}
 # Photos that ship inside the scikit-image wheel (no download), colour ones only.
 REAL_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
 CREASE_DEGREES = 35.0
@@ -48,7 +53,7 @@ def synthetic_config(params: Mapping[str, Any], section: str):
     palette = params.pop("palette", "per_class")
     if palette not in PALETTES:
         raise ValueError(f"{section}.palette must be one of {', '.join(PALETTES)}; got {palette!r}")
-    settings = {**(PER_CLASS_SCENES if palette == "per_class" else {}), **params}
+    settings = {**PALETTE_SCENES[palette], **params}
     return SyntheticConfig.from_params(settings, section=section), palette
 
 

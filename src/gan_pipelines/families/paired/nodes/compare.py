@@ -1,7 +1,7 @@
 """paired_compare: every trained label map -> photo model side by side on ONE test split.
 
 Each model family evaluates itself on its own data (spade_vae even trains on the
-``palette: random`` renders), so their metric files are not one table. This node takes the
+``palette: random_objects`` renders), so their metric files are not one table. This node takes the
 reference family's test split and segmentation judge (:data:`REFERENCE_FAMILY`: pix2pix's
 ``per_class`` data), runs every trained generator of :data:`COMPARED_FAMILIES` on those same
 label maps, and scores them all, the two baselines and the real pictures with one protocol
@@ -181,8 +181,8 @@ def _report(metrics, outputs, test, labels, names, per_image, num_examples) -> t
     not_trained = meta["not_trained"]
     notes = (f"<p>All models on the same {meta['num_test_images']} test label maps of data version "
              f"<code>{meta['data_version']}</code> ({meta['reference']}), {meta['resolution']} px. "
-             "spade_vae trains on the palette: random renders and draws its colours from z, so its L1/PSNR against "
-             "these per_class pictures measure a different thing than its segmentation score.</p>")
+             "spade_vae trains on the palette: random_objects renders and draws its objects' colours from z, so its L1/PSNR "
+             "against these per_class pictures measure a different thing than its segmentation score.</p>")
     if not_trained:
         notes += "<p>Not trained yet: " + "; ".join(f"{f}: {why}" for f, why in not_trained.items()) + "</p>"
     unavailable = meta.get("unavailable") or {}
