@@ -9,7 +9,7 @@ import pytest
 from gan_pipelines.families.paired.layout import FAMILY_KINDS, KIND_TYPES
 from gan_pipelines.families.paired.nodes.ingest import ingest_paired_data
 from gan_pipelines.families.paired.synthetic import geometry_lines, render_split, synthetic_config, xdog_sketch
-from gan_pipelines.synthetic import CLASS_IDS, KIND_ALBEDO, render_scene, scene_seed
+from gan_pipelines.synthetic import CLASS_IDS, GROUND_ID, KIND_ALBEDO, render_scene, scene_seed
 
 SMALL = {"resolution": 32, "num_train": 3, "num_test": 1}
 
@@ -85,7 +85,7 @@ def test_random_objects_palette_varies_only_the_object_colours():
     assert np.array_equal(plain.buffers.class_id, coloured.buffers.class_id)
     assert plain.light_azimuth_deg == coloured.light_azimuth_deg
     assert any(obj.colour != KIND_ALBEDO[obj.kind] for obj in coloured.objects)
-    ground = plain.buffers.object_id == -1
+    ground = plain.buffers.object_id == GROUND_ID
     assert ground.any() and np.array_equal(plain.buffers.colour[ground], coloured.buffers.colour[ground])
 
 
@@ -97,7 +97,7 @@ def test_renders_split_lazily_with_scene_names():
 
 
 def test_ground_tint_gives_the_ground_one_colour_and_bad_values_are_named():
-    from gan_pipelines.synthetic import GROUND_ID, SyntheticConfig
+    from gan_pipelines.synthetic import SyntheticConfig
 
     config, _ = synthetic_config({"resolution": 32}, "s")
     scene = render_scene(config, scene_seed(config, "train", 2))
