@@ -162,6 +162,20 @@ def test_best_epoch_follows_the_validation_metric(tmp_path):
         result.best_state_dicts["generator"].values(), result.last_state_dicts["generator"].values()))
 
 
+def test_monitor_null_keeps_the_last_epoch(tmp_path):
+    # "max" on the error would keep epoch 1 (the worst); without a monitor the last one is kept
+    picked = fit(_task(), *_loaders(), _config(tmp_path, "a", epochs=3, monitor="mae", monitor_mode="max"))
+    assert picked.best_epoch == 1
+    result = fit(_task(), *_loaders(), _config(tmp_path, "b", epochs=3, monitor=None))
+    assert result.best_epoch == 3
+    assert result.best_metrics["mae"] == pytest.approx(result.history["val_mae"].iloc[-1])
+    for key, tensor in result.last_state_dicts["generator"].items():
+        assert torch.equal(tensor, result.best_state_dicts["generator"][key]), key
+    for bad in ("", 3):
+        with pytest.raises(ValueError, match=r"training\.monitor must be"):
+            TrainerConfig(epochs=1, monitor=bad)
+
+
 def test_resumed_run_ends_with_exactly_the_same_weights(tmp_path):
     augment = AugmentConfig(hflip_p=0.5, rotate_p=0.5)
     # scheduler_mode "max" on a falling loss cuts the LR every epoch: the schedule state matters

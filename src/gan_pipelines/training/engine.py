@@ -141,7 +141,9 @@ class TrainerConfig:
 
     ``epochs`` is the total number of epochs, counting those done before a resume. Metrics
     named by ``monitor`` and ``scheduler_metric`` are keys of the task's ``validation_step``
-    output. ``log_every_steps`` throttles per-step TensorBoard scalars and the tqdm postfix;
+    output. ``monitor: None`` keeps the last epoch's weights instead of the best (the GAN
+    references, pix2pix and SPADE, keep the latest: a validation loss such as L1 can prefer a
+    blurry early epoch to a sharp later one). ``log_every_steps`` throttles per-step TensorBoard scalars and the tqdm postfix;
     ``cpu_threads`` sets torch's CPU threads (None: torch default, or the cores shared out over
     the workers); ``deterministic`` asks torch for deterministic kernels (GPU; CPU is deterministic
     anyway). ``devices`` > 1 trains data-parallel in that many processes (GPUs, or CPU processes);
@@ -176,7 +178,7 @@ class TrainerConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
-    monitor: str = "loss"
+    monitor: str | None = "loss"
     monitor_mode: str = "min"
     scheduler_metric: str = "loss"
     scheduler_mode: str = "min"
@@ -234,6 +236,8 @@ class TrainerConfig:
                 fail(name, "must be a positive integer")
         if self.fused_optimizer not in ("auto", True, False):
             fail("fused_optimizer", "must be auto, true or false")
+        if self.monitor is not None and (not isinstance(self.monitor, str) or not self.monitor):
+            fail("monitor", "must be a validation metric name, or null to keep the last epoch")
         if not isinstance(self.compile, bool):
             fail("compile", "must be true or false")
         if not is_int(self.devices) or self.devices < 1:
@@ -716,8 +720,12 @@ def _fit(
                 for scheduler in schedulers.values():
                     scheduler.step()
 
-            monitor_value = _metric(val_metrics, config.monitor, "monitor")
-            if _is_better(monitor_value, best["value"], config.monitor_mode):
+            if config.monitor is None:  # keep the last epoch
+                monitor_value, keep = None, True
+            else:
+                monitor_value = _metric(val_metrics, config.monitor, "monitor")
+                keep = _is_better(monitor_value, best["value"], config.monitor_mode)
+            if keep:
                 best = {
                     "epoch": epoch,
                     "value": monitor_value,
@@ -738,7 +746,7 @@ def _fit(
                 epoch, config.epochs,
                 ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith(("train_", "val_"))),
                 seconds,
-                " best" if best["epoch"] == epoch else "",
+                " best" if best["epoch"] == epoch and config.monitor is not None else "",
             )
 
             if writer is not None:

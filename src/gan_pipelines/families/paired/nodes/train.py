@@ -179,7 +179,8 @@ def half_resolution(arrays: Mapping[str, np.ndarray], kinds: Mapping[str, str]) 
 def train_generator(
     model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any], *, family: str, stage: str = "train",
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Train the generator on train, choose the best epoch on val; return (bundle, history).
+    """Train the generator on train and keep the best epoch on val (``training.monitor``), or the
+    last one (``monitor: null``); return (bundle, history).
     ``family``/``stage`` (bound by the pipeline) name the namespace and parameter group."""
     from gan_pipelines.families.paired.networks import check_resolution, global_generator_config
 
@@ -219,7 +220,8 @@ def train_generator(
                         "val_metrics": {k: float(v) for k, v in global_result.best_metrics.items()},
                         "generator": global_generator_config(settings["generator"])}
     result, info = run_training(fit_generator, (train_arrays, val_arrays, params, section, global_state), config)
-    logger.info("%s: best epoch %d, val %s", section, result.best_epoch,
+    logger.info("%s: kept epoch %d (%s), val %s", section, result.best_epoch,
+                f"best {config.monitor}" if config.monitor else "the last",
                 ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items()))
     meta = {
         "family": family,
