@@ -33,7 +33,7 @@ def _tiny(family):
     params = {
         "ingest": {"synthetic": {"resolution": 32, "num_train": 24, "num_test": 4}},
         "preprocess": {"resolution": 32, "val_fraction": 0.2},
-        "train_judge": {"batch_size": 8, "training": {**training, "epochs": 2}},
+        "train_judge": {"batch_size": 8, "training": {**training, "epochs": 2, "lr_constant_epochs": 1}},
         "train": {"batch_size": 8, "model": models[family], "discriminator": discriminator,
                   "training": {**training, "epochs": 2, "lr_constant_epochs": 1}},
         "evaluate": {"diversity_samples": 3} if family.startswith("spade") else {},

@@ -25,7 +25,9 @@ def _tiny(family):
     params = {
         "ingest": {"synthetic": {"resolution": 64 if family == "pix2pix" else 32, "num_train": 330 if family == "pix2pix" else 64, "num_test": 16}},
         "preprocess": {"resolution": 64 if family == "pix2pix" else 32, "val_fraction": 0.15},
-        "train_judge": {"batch_size": 8, "training": {**training, "epochs": 25}},
+        # the tiny judge this test was tuned with: 25 epochs at a constant lr
+        "train_judge": {"batch_size": 8, "training": {**training, "epochs": 25, "scheduler": "none",
+                                                      "lr_constant_epochs": None}},
         "train": train,
         "report": {"num_examples": 2},
     }
