@@ -139,19 +139,20 @@ class TrainingTask(Protocol):
 class TrainerConfig:
     """Settings of :func:`fit`; :meth:`from_params` builds one from a ``training`` parameters block.
 
-    ``epochs`` is the total number of epochs, counting those done before a resume. Metrics
-    named by ``monitor`` and ``scheduler_metric`` are keys of the task's ``validation_step``
-    output. ``monitor: None`` keeps the last epoch's weights instead of the best (the GAN
-    references, pix2pix and SPADE, keep the latest: a validation loss such as L1 can prefer a
-    blurry early epoch to a sharp later one). ``log_every_steps`` throttles per-step TensorBoard scalars and the tqdm postfix;
-    ``cpu_threads`` sets torch's CPU threads (None: torch default, or the cores shared out over
-    the workers); ``deterministic`` asks torch for deterministic kernels (GPU; CPU is deterministic
-    anyway). ``devices`` > 1 trains data-parallel in that many processes (GPUs, or CPU processes);
-    the training node launches them (:func:`gan_pipelines.training.distributed.launch`) and
-    :func:`fit` runs inside each. ``sync_batchnorm`` (CUDA only) then shares BatchNorm statistics.
-    ``compile`` runs the modules through ``torch.compile`` (slow first steps, then faster
-    kernels; the saved state dicts are unchanged). ``fused_optimizer``: ``auto`` uses the fused
-    Adam kernels on CUDA and CPU, ``true`` on any device, ``false`` never.
+    ``epochs`` is the total number of epochs, counting those done before a resume. Metrics named
+    by ``monitor`` and ``scheduler_metric`` are keys of the task's ``validation_step`` output.
+    ``monitor: None`` keeps the last epoch's weights instead of the best (the GAN references,
+    pix2pix and SPADE, keep the latest: a validation loss such as L1 can prefer a blurry early
+    epoch to a sharp later one). ``log_every_steps`` throttles per-step TensorBoard scalars and
+    the tqdm postfix; ``cpu_threads`` sets torch's CPU threads (None: torch default, or the
+    cores shared out over the workers); ``deterministic`` asks torch for deterministic kernels
+    (GPU; CPU is deterministic anyway). ``devices`` > 1 trains data-parallel in that many
+    processes (GPUs, or CPU processes); the training node launches them
+    (:func:`gan_pipelines.training.distributed.launch`) and :func:`fit` runs inside each.
+    ``sync_batchnorm`` (CUDA only) then shares BatchNorm statistics. ``compile`` runs the
+    modules through ``torch.compile`` (slow first steps, then faster kernels; the saved state
+    dicts are unchanged). ``fused_optimizer``: ``auto`` uses the fused Adam kernels on CUDA and
+    CPU, ``true`` on any device, ``false`` never.
 
     Learning-rate schedule (``scheduler``, one per optimiser, stepped after every epoch):
 
