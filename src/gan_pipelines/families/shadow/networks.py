@@ -140,8 +140,9 @@ class ShadowGenerator(nn.Module):
     Each head gives a 3-channel shadow layer that is zero on the inserted object's pixels
     (``mask`` > 0: an object does not shadow itself in these pairs) and is added to noshadow.
     The two output convs start at zero, so an untrained generator returns noshadow itself (the
-    identity baseline) instead of noise; their weights get gradients from the first step. Outputs are not clamped (clamping
-    would zero the gradient of out-of-range pixels); map them with :func:`to_uint8_images`.
+    identity baseline) instead of noise; their weights get gradients from the first step.
+    Outputs are not clamped (clamping would zero the gradient of out-of-range pixels); map them
+    with :func:`to_uint8_images`.
     Reference encoder: resnet18.
     """
 
