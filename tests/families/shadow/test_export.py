@@ -10,12 +10,15 @@ import torch
 from gan_pipelines.families.shadow.export import export_shadow_model, read_onnx_metadata
 from gan_pipelines.images import encode_png, read_image
 from gan_pipelines.families.shadow.networks import build_attention_net, build_shadow_generator
+from gan_pipelines.families.shadow.projection import projected_shadow_hint
 from gan_pipelines.families.shadow.bundles import shadow_inference_from_bundles
 from gan_pipelines.families.shadow.nodes.export import export_shadow_onnx
 from gan_pipelines.families.shadow.nodes.predict import predict_shadow_folder, predictor_settings
 from gan_pipelines.families.shadow.predict import OnnxShadowPredictor, ShadowPredictor, predict_folder
 
 SMALL = {"encoder": "resnet18", "decoder_channels": [16, 16, 16, 16, 16]}
+# The shipped generator's options: the projection hint and the multiplicative layer must export too.
+GENERATOR = {**SMALL, "projection_hint": True, "composition": "multiplicative"}
 RESOLUTION = 64
 # Bounds for ONNX Runtime vs eager PyTorch, both fp32 on CPU. Measured on the tiny model: about
 # 1e-6 on images in [-1, 1]; the bound leaves room for other CPUs' kernels.
@@ -28,7 +31,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 def _bundles():
     torch.manual_seed(0)
-    attention, generator = build_attention_net(SMALL), build_shadow_generator(SMALL)
+    attention, generator = build_attention_net(SMALL), build_shadow_generator(GENERATOR)
     # The generator's output heads start at zero (identity); give the refined head weights so the
     # shadow layer depends on the input, plus a darkening bias so the layer is active.
     with torch.no_grad():
@@ -41,7 +44,7 @@ def _bundles():
     }
     generator_bundle = {
         "state_dicts": {"generator": generator.state_dict()},
-        "model_config": {"generator": SMALL},
+        "model_config": {"generator": GENERATOR},
         "meta": {"resolution": RESOLUTION, "trained_at": "2026-01-02T00:00:00Z", "model_input_version": "v-gen"},
     }
     return attention_bundle, generator_bundle
@@ -119,6 +122,41 @@ def test_onnxruntime_matches_eager_pytorch(torch_model, onnx_predictor):
     print(f"attention mask pixels that differ: {int(differing.sum())} of {differing.size}")
     assert np.all(np.abs(expected[2][differing] - 0.5) <= MAX_ABS_DIFF)
     assert 0 < want_masks.mean() < 1  # the test sees both sides of the threshold
+
+
+class _MapsFromImage(torch.nn.Module):
+    """Stands in for the attention net: robject / rshadow logits read off the image's red and
+    green channels, so a test decides the maps the projection hint is fitted to."""
+
+    def forward(self, noshadow, mask):
+        return 20.0 * noshadow[:, 0:2]
+
+
+def test_projection_hint_exports_and_matches_eager_pytorch():
+    from gan_pipelines.families.shadow.inference import ShadowInference
+    from gan_pipelines.families.shadow.onnx_export import shadow_inference_to_onnx
+    from gan_pipelines.families.shadow.projection import cast_shadow
+    import onnxruntime
+
+    torch.manual_seed(0)
+    generator = build_shadow_generator(GENERATOR).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(generator.refined_head.weight, std=0.05)
+    occluders = torch.zeros(2, 1, RESOLUTION, RESOLUTION)
+    occluders[:, :, 20:32, 10:14] = 1
+    shadows = torch.cat([cast_shadow(occluders[:1], torch.tensor([a]), torch.tensor([1.0])) for a in (20.0, 150.0)]).float()
+    noshadow = torch.cat([occluders, shadows, torch.zeros_like(shadows)], dim=1) * 2 - 1
+    mask = -torch.ones(2, 1, RESOLUTION, RESOLUTION)
+    mask[:, :, 40:48, 30:34] = 1
+    hint = projected_shadow_hint(mask, noshadow[:, 0:1], noshadow[:, 1:2])
+    assert (hint > 0).flatten(1).any(dim=1).all()  # the hint is drawn for both images
+    model = ShadowInference(_MapsFromImage(), generator).eval()
+    session = onnxruntime.InferenceSession(shadow_inference_to_onnx(model, RESOLUTION))
+    with torch.no_grad():
+        expected = [t.numpy() for t in model(noshadow, mask)]
+    got = session.run(None, {"noshadow": noshadow.numpy(), "mask": mask.numpy()})
+    for name, want, have in zip(("result", "shadow_layer", "attention"), expected, got):
+        assert float(np.abs(have - want).max()) <= MAX_ABS_DIFF, name
 
 
 def test_batch_axis_is_dynamic(torch_model, onnx_predictor):

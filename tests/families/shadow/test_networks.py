@@ -86,6 +86,48 @@ def test_generator_never_changes_the_inserted_object_pixels():
     assert (output.refined_layer[~inside].abs() > 1e-4).float().mean() > 0.5  # outside, the layer does act
 
 
+def test_multiplicative_generator_scales_noshadow_by_the_exp_of_its_layer():
+    torch.manual_seed(0)
+    model = build_shadow_generator({**TINY_UNET, "composition": "multiplicative"}).eval()
+    noshadow, mask, robject, rshadow = _images(1, 64, 64)
+    assert torch.equal(model(noshadow, mask, robject, rshadow).refined, noshadow)  # zero heads: identity
+    with torch.no_grad():
+        model.refined_head.bias.copy_(torch.tensor([np.log(0.5), 0.0, 0.0]))  # red halved, others kept
+    noshadow = torch.full((1, 3, 64, 64), 0.2)  # 0.6 on the [0, 1] scale
+    mask = -torch.ones(1, 1, 64, 64)
+    mask[:, :, 10:20, 10:20] = 1.0
+    refined = model(noshadow, mask, robject, rshadow).refined
+    outside = mask[0, 0] < 0
+    assert torch.allclose(refined[0, 0][outside], torch.tensor(-0.4))  # (0.2 + 1) * 0.5 - 1
+    assert torch.allclose(refined[0, 1:], noshadow[0, 1:]) and torch.equal(refined[0, 0][~outside], noshadow[0, 0][~outside])
+
+
+def test_projection_hint_is_the_generators_seventh_input():
+    from gan_pipelines.families.shadow.projection import projected_shadow_hint
+
+    torch.manual_seed(0)
+    model = build_shadow_generator({**TINY_UNET, "projection_hint": True}).eval()
+    assert model.encoder.conv1.in_channels == 7
+    noshadow, mask, robject, rshadow = _images(2, 64, 64)
+    seen = {}
+    model.encoder.conv1.register_forward_hook(lambda module, args, out: seen.update(x=args[0]))
+    model(noshadow, mask, robject, rshadow)
+    assert torch.equal(seen["x"][:, :6], torch.cat([noshadow, mask, robject, rshadow], dim=1))
+    assert torch.equal(seen["x"][:, 6:], projected_shadow_hint(mask, robject, rshadow))
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"composition": "screen"}, "composition must be one of"),
+        ({"projection_hint": "yes"}, "projection_hint must be true or false"),
+    ],
+)
+def test_bad_generator_options_are_named(config, message):
+    with pytest.raises(ValueError, match=message):
+        build_shadow_generator(config)
+
+
 def test_generator_default_is_reference_architecture():
     model = build_shadow_generator()
     assert model.encoder_name == "resnet18" and model.encoder.conv1.in_channels == 6

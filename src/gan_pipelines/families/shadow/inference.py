@@ -13,7 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from gan_pipelines.families.shadow.networks import AttentionNet, ShadowGenerator, attention_to_generator_input
+from gan_pipelines.families.shadow.networks import (
+    AttentionNet, ShadowGenerator, ShadowGeneratorOutput, attention_to_generator_input,
+)
 from gan_pipelines.images import MASK_THRESHOLD
 
 
@@ -34,7 +36,13 @@ class ShadowInference(nn.Module):
         logits = self.attention(noshadow, mask)
         robject, rshadow = attention_to_generator_input(logits, self.threshold)
         output = self.generator(noshadow, mask, robject, rshadow)
-        return output.refined, output.refined_layer, torch.sigmoid(logits.float())
+        return output.refined, shadow_change(output, noshadow), torch.sigmoid(logits.float())
+
+
+def shadow_change(output: ShadowGeneratorOutput, noshadow: torch.Tensor) -> torch.Tensor:
+    """What the generator changed, ``refined - noshadow`` (N, 3, H, W) in [-1, 1] image units
+    (negative = darker), whatever its composition (for an additive one this is its layer)."""
+    return output.refined.float() - noshadow.float()
 
 
 @dataclass
@@ -94,7 +102,7 @@ def predict_shadows(
                 result, layer, probs = model(x, m)
             else:
                 output = model.generator(x, m, _to_tensor_mask(robject[part], device), _to_tensor_mask(rshadow[part], device))
-                result, layer, probs = output.refined, output.refined_layer, None
+                result, layer, probs = output.refined, shadow_change(output, x), None
         images.append(_to_uint8(result))
         layers.append(layer.float().permute(0, 2, 3, 1).cpu().numpy())
         if probs is not None:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gan_pipelines.families.shadow.projection import projected_shadow_hint
 from gan_pipelines.models.pretrained import ENCODER_IF_UNAVAILABLE, load_imagenet_encoder
 from gan_pipelines.params import check_known_keys
 
@@ -117,28 +118,43 @@ class AttentionNet(nn.Module):
         return self.segmentation_head(self.decoder(features))
 
 
+COMPOSITIONS = ("additive", "multiplicative")  # how a shadow layer is applied to noshadow
+
+
 class ShadowGeneratorOutput(NamedTuple):
     """What :class:`ShadowGenerator` returns; all (N, 3, H, W), images in [-1, 1] (unclamped)."""
 
-    coarse: torch.Tensor  # noshadow + coarse_layer
-    refined: torch.Tensor  # noshadow + refined_layer: the model's result
-    coarse_layer: torch.Tensor  # what the coarse head adds to noshadow
-    refined_layer: torch.Tensor  # what the refinement branch adds to noshadow
+    coarse: torch.Tensor  # noshadow composed with coarse_layer
+    refined: torch.Tensor  # noshadow composed with refined_layer: the model's result
+    coarse_layer: torch.Tensor  # the coarse head's shadow layer (see ShadowGenerator.composition)
+    refined_layer: torch.Tensor  # the refinement branch's shadow layer
 
 
 class ShadowGenerator(nn.Module):
     """Shadow-generation block.
 
     U-Net body (smp encoder + decoder, no segmentation head) on 6 channels: noshadow RGB, mask,
-    robject, rshadow, all in [-1, 1]. Its last decoder features (C = ``decoder_channels[-1]``,
-    16 by default) feed
+    robject, rshadow, all in [-1, 1]; with ``projection_hint`` a 7th, the inserted object's hard
+    shadow cast with the light fitted to the occluders' shadows
+    (:func:`~gan_pipelines.families.shadow.projection.projected_shadow_hint`, computed inside
+    ``forward`` so that training, evaluation, predict and the ONNX export all see the same).
+    Its last decoder features (C = ``decoder_channels[-1]``, 16 by default) feed
 
     - a coarse head: conv3x3 C -> 3, and
     - a refinement branch: ``refinement_blocks`` x [BatchNorm(C), ReLU, conv3x3 C -> C], then
       conv3x3 C -> 3.
 
     Each head gives a 3-channel shadow layer that is zero on the inserted object's pixels
-    (``mask`` > 0: an object does not shadow itself in these pairs) and is added to noshadow.
+    (``mask`` > 0: an object does not shadow itself in these pairs). ``composition`` says how it
+    is applied to noshadow:
+
+    - ``additive`` (the reference): ``noshadow + layer``, in the [-1, 1] image range;
+    - ``multiplicative``: the layer is a per-channel log shadow ratio, ``x * exp(layer)`` with
+      ``x = (noshadow + 1) / 2`` in [0, 1], mapped back to [-1, 1]. A cast shadow scales the light
+      a surface gets, so it darkens each pixel in proportion to its brightness; as a ratio the
+      layer is flat over a textured ground instead of having to copy the texture (the ratio /
+      matte view of shadows of SGRNet, Hong et al., AAAI 2022, and of intrinsic-image shading).
+
     The two output convs start at zero, so an untrained generator returns noshadow itself (the
     identity baseline) instead of noise; their weights get gradients from the first step.
     Outputs are not clamped (clamping would zero the gradient of out-of-range pixels); map them
@@ -151,9 +167,15 @@ class ShadowGenerator(nn.Module):
         encoder: str = "resnet18",
         decoder_channels: Sequence[int] = DEFAULT_DECODER_CHANNELS,
         refinement_blocks: int = 4,
+        composition: str = "additive",
+        projection_hint: bool = False,
     ) -> None:
         super().__init__()
-        self.in_channels = 6
+        if composition not in COMPOSITIONS:
+            raise ValueError(f"generator composition must be one of {COMPOSITIONS}, got {composition!r}")
+        self.composition = composition
+        self.projection_hint = bool(projection_hint)
+        self.in_channels = 7 if self.projection_hint else 6
         self.encoder_name = encoder
         self.encoder, self.decoder, _ = _build_unet_parts(encoder, self.in_channels, decoder_channels)
         features = int(decoder_channels[-1])
@@ -178,18 +200,31 @@ class ShadowGenerator(nn.Module):
         for name, tensor in (("mask", mask), ("robject", robject), ("rshadow", rshadow)):
             _check_input(name, tensor, 1, like=noshadow)
         _check_spatial(noshadow)
-        features = self.decoder(self.encoder(torch.cat([noshadow, mask, robject, rshadow], dim=1)))
+        inputs = [noshadow, mask, robject, rshadow]
+        if self.projection_hint:
+            inputs.append(projected_shadow_hint(mask, robject, rshadow).to(noshadow.dtype))
+        features = self.decoder(self.encoder(torch.cat(inputs, dim=1)))
         # The inserted object's own pixels never change: its shadow falls on other surfaces (in the
         # Shadow-AR pairs and in the renderer, noshadow and shadow agree on the object).
         outside_object = (mask < 0).to(features.dtype)
         coarse_layer = self.coarse_head(features) * outside_object
         refined_layer = self.refined_head(self.refinement(features)) * outside_object
         return ShadowGeneratorOutput(
-            coarse=noshadow + coarse_layer,
-            refined=noshadow + refined_layer,
+            coarse=self._compose(noshadow, coarse_layer),
+            refined=self._compose(noshadow, refined_layer),
             coarse_layer=coarse_layer,
             refined_layer=refined_layer,
         )
+
+
+    def _compose(self, noshadow: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
+        if self.composition == "additive":
+            return noshadow + layer
+        # x * exp(layer) in [0, 1] is noshadow + (noshadow + 1) * (exp(layer) - 1) in [-1, 1]; written
+        # so that a zero layer returns noshadow exactly. In float32 like the additive sum (noshadow
+        # is float32): a bf16 image would be off by up to a grey level.
+        noshadow = noshadow.float()
+        return noshadow + (noshadow + 1.0) * (torch.exp(layer.float()) - 1.0)
 
 
 def attention_probabilities(logits: torch.Tensor) -> torch.Tensor:
@@ -237,7 +272,10 @@ ATTENTION_DEFAULTS: dict[str, Any] = {
     "weights_path": None,  # a local .pth / .safetensors encoder state dict, looked at first
     "if_unavailable": "random",  # "random" (WARNING, random encoder) | "error"
 }
-GENERATOR_DEFAULTS: dict[str, Any] = {**ATTENTION_DEFAULTS, "encoder": "resnet18", "refinement_blocks": 4}
+GENERATOR_DEFAULTS: dict[str, Any] = {
+    **ATTENTION_DEFAULTS, "encoder": "resnet18", "refinement_blocks": 4, "composition": "additive",
+    "projection_hint": False,
+}
 _SUGGESTED_ENCODERS = ("resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet-b0", "vgg11")
 
 
@@ -309,6 +347,12 @@ def build_shadow_generator(config: Mapping[str, Any] | None = None) -> ShadowGen
     blocks = settings["refinement_blocks"]
     if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:
         raise ValueError(f"generator refinement_blocks must be a non-negative integer, got {blocks!r}")
-    model = ShadowGenerator(settings["encoder"], settings["decoder_channels"], blocks)
+    if settings["composition"] not in COMPOSITIONS:
+        raise ValueError(f"generator composition must be one of {COMPOSITIONS}, got {settings['composition']!r}")
+    if not isinstance(settings["projection_hint"], bool):
+        raise ValueError(f"generator projection_hint must be true or false, got {settings['projection_hint']!r}")
+    model = ShadowGenerator(
+        settings["encoder"], settings["decoder_channels"], blocks, settings["composition"], settings["projection_hint"]
+    )
     model.weights_status = _load_encoder_weights(model, settings)
     return model
