@@ -7,9 +7,11 @@ import json
 import math
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from gan_pipelines.images import read_image
 from gan_pipelines.pipeline_registry import register_pipelines
 
 
@@ -48,6 +50,10 @@ def test_shadow_pipeline_end_to_end(tiny_trained_project, project, kedro_run):
     html = (data / "08_reporting/shadow_report.html").read_text()
     assert html.count("data:image/png;base64,") >= 5  # 3 grids + 2 curve figures
     assert "ground_truth_attention" in html
+    # The default generator takes the projection hint: evaluate saves it for the report's grids.
+    (predictions,) = list((data / "07_model_output/shadow_test_predictions").iterdir())
+    hints = [read_image(p) for p in (predictions / "shadow_test_predictions/test/projection_hint").glob("*.png")]
+    assert len(hints) == 6 and all(set(np.unique(h)) <= {0, 255} for h in hints)
 
     # A second run adds snapshots instead of overwriting the first. It runs on a copy of the raw
     # data (in the fresh `project`), so the shared tiny project stays as the full run left it.

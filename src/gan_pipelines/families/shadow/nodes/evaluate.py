@@ -147,7 +147,21 @@ def evaluate_shadow_model(
         predictions[image_key("test", "rshadow", name)] = predicted.rshadow[index]
         predictions[image_key("test", "shadow_layer", name)] = shadow_layer_to_uint8(predicted.shadow_layer[index])
         predictions[image_key("test", "output_gt_attention", name)] = with_true_maps.image[index]
+    if model.generator.projection_hint:  # what the generator was told, for the report's pictures
+        hints = projection_hints(data["mask"], predicted.robject, predicted.rshadow)
+        for index, name in enumerate(names):
+            predictions[image_key("test", "projection_hint", name)] = hints[index]
     return table, metrics, predictions
+
+
+def projection_hints(mask: np.ndarray, robject: np.ndarray, rshadow: np.ndarray) -> np.ndarray:
+    """The generator's projection hint for uint8 0/255 (N, H, W) masks, as 0/255 uint8 (N, H, W)."""
+    import torch
+
+    from gan_pipelines.families.shadow.projection import projected_shadow_hint
+
+    signed = [torch.from_numpy(m >= MASK_THRESHOLD).float()[:, None] * 2 - 1 for m in (mask, robject, rshadow)]
+    return ((projected_shadow_hint(*signed)[:, 0] > 0).numpy() * 255).astype(np.uint8)
 
 
 def _json_safe(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,10 +25,12 @@ GRID_COLUMNS = (
     ("mask", "object mask", "model_input"),
     ("robject", "pred. robject", "predictions"),
     ("rshadow", "pred. rshadow", "predictions"),
+    ("projection_hint", "projection hint", "predictions"),  # only when the generator uses it
     ("shadow_layer", "shadow layer", "predictions"),
     ("output", "output", "predictions"),
     ("shadow", "ground truth", "model_input"),
 )
+OPTIONAL_COLUMNS = {"projection_hint"}  # shown when the predictions have it
 # The project's own shadow direction metrics (shadow_direction.py), with the constant-direction
 # baseline as an extra column; metrics JSONs written before they existed show n/a.
 DIRECTION_ORDER = (
@@ -138,12 +140,16 @@ def build_report(
     threshold = float(meta["predicted_mask_threshold"])
     for label, names in examples.items():
         rows = []
+        columns = [
+            c for c in GRID_COLUMNS
+            if c[0] not in OPTIONAL_COLUMNS or all(image_key("test", c[0], n) in sources[c[2]] for n in names)
+        ]
         for name in names:
-            row = [sources[src][image_key("test", kind, name)]() for kind, _, src in GRID_COLUMNS]
-            kinds = {kind: image for (kind, _, _), image in zip(GRID_COLUMNS, row)}
+            row = [sources[src][image_key("test", kind, name)]() for kind, _, src in columns]
+            kinds = {kind: image for (kind, _, _), image in zip(columns, row)}
             true_maps = [model_input[image_key("test", kind, name)]() for kind in ("robject", "rshadow")]
             rows.append([*row, direction_overlay(kinds["noshadow"], kinds["output"], kinds["mask"], *true_maps, threshold)])
-        titles = [title for _, title, _ in GRID_COLUMNS] + [DIRECTION_COLUMN_TITLE]
+        titles = [title for _, title, _ in columns] + [DIRECTION_COLUMN_TITLE]
         figure = image_grid_figure(rows, titles, [f"{n}\n{rank_by} {scores[n]:.1f}" for n in names])
         sections.append((f"{label.capitalize()} test samples by {rank_by}", image_tag(png_data_uri(figure), label)))
 
