@@ -216,7 +216,6 @@ class ShadowGenerator(nn.Module):
             refined_layer=refined_layer,
         )
 
-
     def _compose(self, noshadow: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
         if self.composition == "additive":
             return noshadow + layer

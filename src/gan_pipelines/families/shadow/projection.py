@@ -19,7 +19,7 @@ correct, not a renderer.
 * :func:`projected_shadow_hint` does both, as the generator's extra input channel.
 
 All tensors are torch, without gradients (the hint is an input, not a learned path); the
-functions trace to ONNX (gather, min, argmax; loops unroll).
+functions trace to ONNX (indexing, gather, max, argmax; the loops unroll).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ _COVER = 1.0 - 1e-6  # reach * |v| at or above this covers a pixel (float slack 
 def run_lengths(mask: torch.Tensor) -> torch.Tensor:
     """Pixel heights of a silhouette: at each run's bottom pixel, the run's length.
 
-    ``mask``: (N, 1, H, W), > 0.5 (or > 0 for signed {-1, 1} masks, see callers) means object.
+    ``mask``: (N, 1, H, W) in {0, 1}; > 0.5 means object.
     A *run* is a vertical stretch of object pixels in one column; its bottom pixel is where the
     column meets the ground. Returns (N, H, W) float32: the run length in pixels (1..H) at run
     bottoms, 0 everywhere else.
@@ -117,7 +117,7 @@ def fit_shadow_vector(robject: torch.Tensor, rshadow: torch.Tensor) -> tuple[tor
     ``robject``, ``rshadow``: (N, 1, H, W) occluder and occluder-shadow masks (> 0.5 = in).
     Returns ``(angle_deg, magnitude, iou)``, each (N,): the grid point of ``FIT_ANGLES_DEG`` x
     ``FIT_MAGNITUDES`` whose projected occluder shadows overlap ``rshadow`` best (IoU outside the
-    occluders, at ``FIT_SIZE`` px), and that IoU (0 when there are no occluder shadows).
+    occluders, at about ``FIT_SIZE`` px), and that IoU (0 when there are no occluder shadows).
     """
     # Max-pooled by an integer factor (sides are multiples of 32), which also exports to ONNX.
     factor = max(1, int(robject.shape[-1]) // FIT_SIZE)
