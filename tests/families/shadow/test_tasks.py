@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from gan_pipelines.families.shadow.networks import build_attention_net, build_shadow_generator
 from gan_pipelines.models.discriminators import build_discriminator
 from gan_pipelines.families.shadow.tasks import (
-    MISSED_SHADOW_ERROR_DEG, AttentionTask, GeneratorLossWeights, ShadowGANTask, direction_scores, to_signed,
+    MISSED_SHADOW_ERROR_DEG, AttentionTask, GeneratorLossWeights, ShadowGANTask, direction_scores, region_mse, to_signed,
 )
 from gan_pipelines.training import PairedImageDataset, ResumeMismatchError, TrainerConfig, fit, make_loader
 
@@ -81,6 +81,40 @@ def test_generator_and_discriminator_losses_are_combined_as_documented():
     assert float(logged["adversarial"]) == pytest.approx(float(adversarial), rel=1e-4)
     # Swapping the two weights changes the generator's loss: the weights are not interchangeable.
     assert float(0.5 * l2 + 3.0 * adversarial) != pytest.approx(step.losses["generator"], rel=1e-3)
+
+
+def test_region_mse_averages_over_the_region_pixels_only():
+    output = torch.zeros(2, 3, 2, 2)
+    target = torch.zeros(2, 3, 2, 2)
+    target[0, :, 0, 0] = 3.0     # inside the region: squared error 9 on 3 channels
+    target[1, :, 1, 1] = 100.0   # outside it: ignored
+    region = torch.zeros(2, 1, 2, 2)
+    region[0, 0, 0, 0] = region[0, 0, 0, 1] = region[1, 0, 0, 0] = 1.0
+    # 3 region pixels x 3 channels; only the 3 entries of pixel (0, 0, 0) are wrong, each by 9.
+    assert float(region_mse(output, target, region)) == pytest.approx(27.0 / 9.0)
+    assert float(region_mse(output, target, torch.zeros_like(region))) == 0.0  # no region: 0, not NaN
+
+
+def test_shadow_region_term_adds_the_region_l2_of_both_outputs():
+    weights = GeneratorLossWeights(l2=3.0, perceptual=0.0, adversarial=0.5, shadow_region=2.0)
+    task = _task(weights)
+    batch = _batch(seed=1)
+    generator, discriminator = copy.deepcopy(task.generator), copy.deepcopy(task.discriminator)
+    with torch.no_grad():
+        output = generator(batch["noshadow"], to_signed(batch["mask"]), to_signed(batch["robject"]),
+                           to_signed(batch["rshadow"]))
+        l2 = F.mse_loss(output.coarse, batch["shadow"]) + F.mse_loss(output.refined, batch["shadow"])
+        adversarial = ((discriminator(output.refined) - 1) ** 2).mean()
+        region = batch["shadow_mask"].expand(-1, 3, -1, -1).bool()
+        in_region = (output.coarse - batch["shadow"])[region].pow(2).mean() + \
+            (output.refined - batch["shadow"])[region].pow(2).mean()
+    step = RecordingStep(task.modules)
+    logged = task.train_step(batch, step)
+    assert float(logged["shadow_region_l2"]) == pytest.approx(float(in_region), rel=1e-4)
+    assert step.losses["generator"] == pytest.approx(float(3.0 * l2 + 0.5 * adversarial + 2.0 * in_region), rel=1e-4)
+    # Off by default (the reference's loss): no region term is computed or logged.
+    reference = _task(GeneratorLossWeights())
+    assert "shadow_region_l2" not in reference.train_step(batch, RecordingStep(reference.modules))
 
 
 def test_direction_scores_measure_where_the_drawn_shadow_points():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,16 @@ MISSED_SHADOW_ERROR_DEG = 180.0  # angle error charged when the model drew no sh
 def to_signed(mask: torch.Tensor) -> torch.Tensor:
     """{0, 1} mask -> {-1, +1}, the range every network input uses."""
     return mask * 2.0 - 1.0
+
+
+def region_mse(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the pixels where ``region`` is 1, pooled over the batch.
+
+    output, target: (N, C, H, W); region: (N, 1, H, W) in {0, 1}. A batch with no region pixel
+    gives 0 (nothing to fit there), not NaN.
+    """
+    squared = (output - target).pow(2) * region
+    return squared.sum() / (region.sum() * output.shape[1]).clamp_min(1.0)
 
 
 def direction_scores(refined: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> dict[str, float]:
@@ -106,18 +116,22 @@ class AttentionTask:
 
 @dataclass(frozen=True)
 class GeneratorLossWeights:
-    """Generator loss = l2 * L2 + perceptual * Lper + adversarial * Ladv (reference 10, 1, 0.01)."""
+    """Generator loss = l2 * L2 + perceptual * Lper + adversarial * Ladv (reference 10, 1, 0.01)
+    + shadow_region * L2 over the inserted object's true shadow pixels (not in the reference: 0)."""
 
     l2: float = 10.0
     perceptual: float = 1.0
     adversarial: float = 0.01
+    shadow_region: float = 0.0
 
 
 class ShadowGANTask:
     """Shadow generator + patch discriminator, LSGAN.
 
     Generator loss = l2 * (L2(coarse) + L2(refined)) + perceptual * VGG16 relu3_3 distance
-    + adversarial * LSGAN(D(refined) -> 1), with D frozen in that pass; then D's step,
+    + adversarial * LSGAN(D(refined) -> 1) [+ shadow_region * the same L2s averaged over the
+    pixels of ``shadow_mask`` only, the inserted object's true shadow], with D frozen in that
+    pass; then D's step,
     0.5 * (LSGAN(D(real) -> 1) + LSGAN(D(refined, detached) -> 0)).
 
     ``attention_masks`` says which robject/rshadow maps the generator trains on:
@@ -165,7 +179,7 @@ class ShadowGANTask:
         self.hparams = {
             "lr_generator": float(lr_generator),
             "lr_discriminator": float(lr_discriminator),
-            "loss_weights": {"l2": weights.l2, "perceptual": weights.perceptual, "adversarial": weights.adversarial},
+            "loss_weights": asdict(weights),
             "perceptual": perceptual is not None,
             "attention_masks": attention_masks,
             **dict(settings or {}),
@@ -199,9 +213,11 @@ class ShadowGANTask:
         with step.autocast():
             return generator(batch["noshadow"], to_signed(batch["mask"]), robject, rshadow)
 
-    def _reconstruction_losses(self, output, target) -> dict[str, torch.Tensor]:
+    def _reconstruction_losses(self, output, target, shadow_mask) -> dict[str, torch.Tensor]:
         coarse, refined = output.coarse.float(), output.refined.float()
         losses = {"l2": F.mse_loss(coarse, target) + F.mse_loss(refined, target)}
+        if self.weights.shadow_region > 0:
+            losses["shadow_region_l2"] = region_mse(coarse, target, shadow_mask) + region_mse(refined, target, shadow_mask)
         if self.perceptual is not None:
             # One VGG pass over both outputs, and the target's features once (not twice).
             losses["perceptual"] = self.perceptual.pair(coarse, refined, target)
@@ -210,7 +226,7 @@ class ShadowGANTask:
     def train_step(self, batch, step) -> dict[str, torch.Tensor]:
         target = batch["shadow"].float()
         output = self._generate(step.module("generator"), batch, step, training=True)
-        losses = self._reconstruction_losses(output, target)
+        losses = self._reconstruction_losses(output, target, batch["shadow_mask"])
         # The generator's adversarial term needs gradients through D into the fake image but not
         # into D's weights (its own step zeroes them anyway): freezing D skips computing them.
         # The plain module, not its DDP wrapper: D is not being trained in this pass.
@@ -221,6 +237,8 @@ class ShadowGANTask:
             generator_loss = self.weights.l2 * losses["l2"] + self.weights.adversarial * losses["adversarial"]
             if "perceptual" in losses:
                 generator_loss = generator_loss + self.weights.perceptual * losses["perceptual"]
+            if "shadow_region_l2" in losses:
+                generator_loss = generator_loss + self.weights.shadow_region * losses["shadow_region_l2"]
             step.backward_and_step(generator_loss, "generator")
 
         # D sees the image alone (unconditional), as the reference did.
@@ -234,7 +252,7 @@ class ShadowGANTask:
     def validation_step(self, batch, step) -> dict[str, float]:
         target = batch["shadow"].float()
         output = self._generate(self.generator, batch, step, training=False)
-        losses = self._reconstruction_losses(output, target)
+        losses = self._reconstruction_losses(output, target, batch["shadow_mask"])
         loss = self.weights.l2 * losses["l2"]
         if "perceptual" in losses:
             loss = loss + self.weights.perceptual * losses["perceptual"]

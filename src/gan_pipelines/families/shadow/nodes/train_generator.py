@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 import numpy as np
@@ -93,7 +94,7 @@ def fit_generator(
     each data-parallel worker. Returns (FitResult, what the checkpoint's meta should record)."""
     from gan_pipelines.families.shadow.bundles import attention_from_bundle
     from gan_pipelines.families.shadow.networks import build_shadow_generator
-    from gan_pipelines.families.shadow.tasks import GeneratorLossWeights, ShadowGANTask
+    from gan_pipelines.families.shadow.tasks import ShadowGANTask
     from gan_pipelines.models import build_perceptual_loss, count_parameters
     from gan_pipelines.models.discriminators import build_discriminator
     from gan_pipelines.training import fit, seed_everything
@@ -105,7 +106,7 @@ def fit_generator(
     discriminator = build_discriminator(dict(params.get("discriminator") or {}))
     perceptual, perceptual_status = build_perceptual_loss(params.get("perceptual") or {})
     if perceptual is None:
-        weights = GeneratorLossWeights(weights.l2, 0.0, weights.adversarial)
+        weights = replace(weights, perceptual=0.0)
     logger.info("Perceptual loss: %s", perceptual_status)
     train_loader, val_loader = build_loaders(
         train_arrays, val_arrays, params, SECTION, kinds=training_kinds(IMAGE_KEYS + MASK_KEYS),
@@ -134,7 +135,7 @@ def fit_generator(
         "weights_status": generator.weights_status,
         "perceptual": perceptual_status,
         "attention_masks": task.attention_masks,
-        "loss_weights": {"l2": weights.l2, "perceptual": weights.perceptual, "adversarial": weights.adversarial},
+        "loss_weights": asdict(weights),
     }
     return result, info
 
@@ -142,7 +143,7 @@ def fit_generator(
 def _loss_weights(params: Mapping[str, Any]):
     from gan_pipelines.families.shadow.tasks import GeneratorLossWeights
 
-    check_known_keys(params, {"l2", "perceptual", "adversarial"}, f"{SECTION}.loss_weights")
+    check_known_keys(params, {field.name for field in fields(GeneratorLossWeights)}, f"{SECTION}.loss_weights")
     for key, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError(f"{SECTION}.loss_weights.{key} must be a non-negative number; got {value!r}")
