@@ -56,17 +56,24 @@ def _task(weights):
     return ShadowGANTask(generator, discriminator, lr_generator=1e-3, lr_discriminator=1e-3, weights=weights)
 
 
-def test_generator_and_discriminator_losses_are_combined_as_documented():
-    weights = GeneratorLossWeights(l2=3.0, perceptual=0.0, adversarial=0.5)
-    task = _task(weights)
-    batch = _batch()
-    # The expected values, computed independently on copies before the task steps anything.
+def _independent_losses(task, batch):
+    """The generator's outputs, L2 and LSGAN terms, computed on copies before the task steps anything."""
     generator, discriminator = copy.deepcopy(task.generator), copy.deepcopy(task.discriminator)
     with torch.no_grad():
         output = generator(batch["noshadow"], to_signed(batch["mask"]), to_signed(batch["robject"]),
                            to_signed(batch["rshadow"]))
         l2 = F.mse_loss(output.coarse, batch["shadow"]) + F.mse_loss(output.refined, batch["shadow"])
         adversarial = ((discriminator(output.refined) - 1) ** 2).mean()
+    return output, l2, adversarial
+
+
+def test_generator_and_discriminator_losses_are_combined_as_documented():
+    weights = GeneratorLossWeights(l2=3.0, perceptual=0.0, adversarial=0.5)
+    task = _task(weights)
+    batch = _batch()
+    output, l2, adversarial = _independent_losses(task, batch)
+    with torch.no_grad():
+        discriminator = copy.deepcopy(task.discriminator)
         real, fake = discriminator(batch["shadow"]), discriminator(output.refined)
     expected_generator = 3.0 * l2 + 0.5 * adversarial
     expected_discriminator = 0.5 * (((real - 1) ** 2).mean() + (fake**2).mean())
@@ -99,12 +106,8 @@ def test_shadow_region_term_adds_the_region_l2_of_both_outputs():
     weights = GeneratorLossWeights(l2=3.0, perceptual=0.0, adversarial=0.5, shadow_region=2.0)
     task = _task(weights)
     batch = _batch(seed=1)
-    generator, discriminator = copy.deepcopy(task.generator), copy.deepcopy(task.discriminator)
+    output, l2, adversarial = _independent_losses(task, batch)
     with torch.no_grad():
-        output = generator(batch["noshadow"], to_signed(batch["mask"]), to_signed(batch["robject"]),
-                           to_signed(batch["rshadow"]))
-        l2 = F.mse_loss(output.coarse, batch["shadow"]) + F.mse_loss(output.refined, batch["shadow"])
-        adversarial = ((discriminator(output.refined) - 1) ** 2).mean()
         region = batch["shadow_mask"].expand(-1, 3, -1, -1).bool()
         in_region = (output.coarse - batch["shadow"])[region].pow(2).mean() + \
             (output.refined - batch["shadow"])[region].pow(2).mean()
