@@ -4,7 +4,9 @@ import torch
 
 from gan_pipelines.images import encode_png
 from gan_pipelines.families.shadow.networks import build_attention_net, build_shadow_generator
-from gan_pipelines.families.shadow.predict import ShadowPredictor, find_input_pairs, predict_folder
+from gan_pipelines.families.shadow.predict import (
+    LAYER_EPSILON, ShadowPredictor, composite_full_resolution, find_input_pairs, predict_folder,
+)
 
 SMALL = {"encoder": "resnet18", "decoder_channels": [16, 16, 16, 16, 16]}
 
@@ -39,6 +41,23 @@ def test_full_resolution_output_keeps_size_and_applies_the_layer(predictor):
     # Pixels change only where the shadow layer is active, and become darker there.
     assert not (changed & ~active).any()
     assert result.image[active].astype(int).mean() < image[active].astype(int).mean()
+
+
+def test_full_resolution_shadow_scales_the_texture_under_it():
+    # A 60 / 180 checkerboard at 8x8 that the model saw at 2x2 as flat 120 grey, darkened there
+    # by 0.3 in [-1, 1] units (38.25 grey levels): a shadow ratio of (120 - 38.25) / 120.
+    image = np.full((8, 8, 3), 60, np.uint8)
+    image[(np.add.outer(np.arange(8), np.arange(8)) % 2).astype(bool)] = 180
+    small_image = np.full((2, 2, 3), 120, np.uint8)
+    layer = np.full((2, 2, 3), -0.3, np.float32)
+    empty = np.zeros((2, 2), np.uint8)
+    result = composite_full_resolution(image, small_image, layer, empty, empty)
+    ratio = (120 - 38.25) / 120
+    assert set(np.unique(result.image)) == {round(60 * ratio), round(180 * ratio)}  # 41, 123: texture kept
+    assert np.allclose(result.shadow_layer, (result.image.astype(np.float32) - image) / 127.5)
+    # A change below LAYER_EPSILON leaves every pixel exactly as it was.
+    faint = composite_full_resolution(image, small_image, np.full_like(layer, -LAYER_EPSILON / 2), empty, empty)
+    assert np.array_equal(faint.image, image) and not faint.shadow_layer.any()
 
 
 def test_mask_size_mismatch_is_refused(predictor):

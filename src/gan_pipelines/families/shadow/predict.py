@@ -10,9 +10,11 @@ from gan_pipelines.families.shadow.predict import OnnxShadowPredictor  # the sam
 predictor = OnnxShadowPredictor("data/06_models/shadow_model.onnx")   # onnxruntime, no checkpoint
 ```
 
-The model runs at its training resolution; the predicted shadow layer is upsampled and added to
-the image at full resolution, and pixels where the layer is negligible are left exactly as they
-were, so a 640x480 photo keeps its detail everywhere but in the shadow.
+The model runs at its training resolution. What it did to each low-resolution pixel is turned into
+a shadow ratio (output / input: a cast shadow scales the light a surface gets), upsampled, and
+multiplied into the full-resolution image; pixels where the change is negligible are left exactly
+as they were. So a 640x480 photo keeps its detail everywhere, its texture included inside the
+shadow, which a low-resolution difference added at full size would flatten.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ INPUT_PARAMETER = "shadow.predict.input_dir"
 # A layer smaller than this (in [-1, 1] image units, about 1.5 grey levels) is treated as "no
 # change", so upsampling noise does not touch pixels away from the shadow.
 LAYER_EPSILON = 3.0 / 255.0
+# The shadow ratio of a low-resolution pixel is (input + change) / input on [0, 1] images; near
+# black inputs make it meaningless, so the input is floored here (0..1) and the ratio clipped.
+RATIO_FLOOR = 8.0 / 255.0
+RATIO_RANGE = (0.0, 2.0)
 
 
 @dataclass
@@ -57,27 +63,38 @@ class FullResolutionPrediction:
     shadow_layer: np.ndarray
 
 
-def composite_full_resolution(
-    image: np.ndarray, layer: np.ndarray, robject: np.ndarray, rshadow: np.ndarray
-) -> FullResolutionPrediction:
-    """Apply a shadow layer predicted at the model's resolution to the full-size ``image``.
-
-    ``layer`` float32 (h, w, 3) in [-1, 1] image units is upsampled bilinearly to the image's
-    size and added where it is above :data:`LAYER_EPSILON`; every other pixel is returned
-    unchanged. ``robject``/``rshadow`` (h, w) 0/255 masks are resized nearest-neighbour."""
+def _upsample(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """float32 (h, w, c) -> (height, width, c), bilinear."""
     import torch
     import torch.nn.functional as F
 
+    small = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(2, 0, 1)[None]
+    return F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+
+
+def composite_full_resolution(
+    image: np.ndarray, small_image: np.ndarray, layer: np.ndarray, robject: np.ndarray, rshadow: np.ndarray
+) -> FullResolutionPrediction:
+    """Apply a shadow predicted at the model's resolution to the full-size ``image``.
+
+    ``small_image`` uint8 (h, w, 3) is what the model saw and ``layer`` float32 (h, w, 3) in
+    [-1, 1] image units what it changed there. Their ratio ``(small + change) / small`` (on
+    [0, 1] images, the input floored at :data:`RATIO_FLOOR`, the ratio clipped to
+    :data:`RATIO_RANGE`) is upsampled bilinearly and multiplies ``image`` where the upsampled
+    layer is above :data:`LAYER_EPSILON`; every other pixel is returned unchanged.
+    ``robject``/``rshadow`` (h, w) 0/255 masks are resized nearest-neighbour. The returned
+    ``shadow_layer`` is the change applied at full size, in [-1, 1] image units."""
     height, width = image.shape[:2]
-    small = torch.from_numpy(np.ascontiguousarray(layer, dtype=np.float32)).permute(2, 0, 1)[None]
-    layer = F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
-    active = np.abs(layer).max(axis=2) > LAYER_EPSILON
-    shaded = np.clip((image.astype(np.float32) / 127.5 - 1.0 + layer + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+    small = small_image.astype(np.float32) / 255.0
+    ratio = np.clip((small + layer / 2.0) / np.maximum(small, RATIO_FLOOR), *RATIO_RANGE)
+    active = np.abs(_upsample(layer, height, width)).max(axis=2) > LAYER_EPSILON
+    shaded = np.clip(image.astype(np.float32) * _upsample(ratio, height, width), 0, 255).round().astype(np.uint8)
+    shaded = np.where(active[..., None], shaded, image)
     return FullResolutionPrediction(
-        image=np.where(active[..., None], shaded, image),
+        image=shaded,
         robject=resize_mask(robject, (height, width)),
         rshadow=resize_mask(rshadow, (height, width)),
-        shadow_layer=np.where(active[..., None], layer, 0.0).astype(np.float32),
+        shadow_layer=((shaded.astype(np.float32) - image.astype(np.float32)) / 127.5).astype(np.float32),
     )
 
 
@@ -108,8 +125,9 @@ class _FullResolutionPredictor:
         if not mask.any():
             raise ValueError(f"{name}: the mask is empty: no pixel marks the object ({MASK_RULE})")
         size = (self.resolution, self.resolution)
-        layer, robject, rshadow = self._predict_small(resize_image(image, size), resize_mask(mask, size))
-        return composite_full_resolution(image, layer, robject, rshadow)
+        small_image = resize_image(image, size)
+        layer, robject, rshadow = self._predict_small(small_image, resize_mask(mask, size))
+        return composite_full_resolution(image, small_image, layer, robject, rshadow)
 
 
 class ShadowPredictor(_FullResolutionPredictor):
