@@ -346,8 +346,6 @@ def build_shadow_generator(config: Mapping[str, Any] | None = None) -> ShadowGen
     blocks = settings["refinement_blocks"]
     if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:
         raise ValueError(f"generator refinement_blocks must be a non-negative integer, got {blocks!r}")
-    if settings["composition"] not in COMPOSITIONS:
-        raise ValueError(f"generator composition must be one of {COMPOSITIONS}, got {settings['composition']!r}")
     if not isinstance(settings["projection_hint"], bool):
         raise ValueError(f"generator projection_hint must be true or false, got {settings['projection_hint']!r}")
     model = ShadowGenerator(

@@ -87,8 +87,10 @@ def composite_full_resolution(
     height, width = image.shape[:2]
     small = small_image.astype(np.float32) / 255.0
     ratio = np.clip((small + layer / 2.0) / np.maximum(small, RATIO_FLOOR), *RATIO_RANGE)
-    active = np.abs(_upsample(layer, height, width)).max(axis=2) > LAYER_EPSILON
-    shaded = np.clip(image.astype(np.float32) * _upsample(ratio, height, width), 0, 255).round().astype(np.uint8)
+    # One interpolation for both: channels 0-2 the ratio, 3-5 the layer.
+    upsampled = _upsample(np.concatenate([ratio, layer], axis=2), height, width)
+    active = np.abs(upsampled[..., 3:]).max(axis=2) > LAYER_EPSILON
+    shaded = np.clip(image.astype(np.float32) * upsampled[..., :3], 0, 255).round().astype(np.uint8)
     shaded = np.where(active[..., None], shaded, image)
     return FullResolutionPrediction(
         image=shaded,

@@ -258,10 +258,7 @@ class ShadowGANTask:
             loss = loss + self.weights.perceptual * losses["perceptual"]
         # Error inside the inserted object's shadow, on the 0..255 scale (LRMSE of the protocol,
         # pooled over the batch): the number that says whether a shadow appeared where it should.
-        squared = ((output.refined.float().clamp(-1, 1) - target) * 127.5).pow(2)
-        shadow_pixels = batch["shadow_mask"].expand_as(squared)
-        count = shadow_pixels.sum().clamp_min(1.0)
-        local_rmse = ((squared * shadow_pixels).sum() / count).sqrt()
+        local_rmse = region_mse(output.refined.float().clamp(-1, 1), target, batch["shadow_mask"]).sqrt() * 127.5
         return {
             "loss": loss.item(), "l2": losses["l2"].item(), "local_rmse": local_rmse.item(),
             **direction_scores(output.refined, batch),
