@@ -42,11 +42,10 @@ def scenes():
 
 @pytest.fixture(scope="module")
 def sky_scenes():
-    """A camera pitched so low that the top quarter of the frame is sky (not reachable with the
-    default camera ranges, so the ranges are patched for this render only)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(renderer, "CAMERA_PITCH_DEG", (12.0, 12.0))
-        return [render_scene(SMALL, scene_seed(SMALL, "test", i)) for i in range(2)]
+    """A camera pitched so low that the top quarter of the frame is sky (the default camera
+    ranges never show it)."""
+    low = SyntheticConfig.from_params({"resolution": 64, "camera_pitch_deg": [12.0, 12.0]}, section=SECTION)
+    return [render_scene(low, scene_seed(low, "test", i)) for i in range(2)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,6 +291,10 @@ def test_from_params_needs_the_callers_section():
         ({"ground_textures": ["lily"]}, "ground_textures", "lily"),
         ({"min_shadow_fraction": 0.5}, "min_shadow_fraction", "between"),
         ({"seed": True}, "seed", "integer"),
+        ({"object_materials": ["matte", "chrome"]}, "object_materials", "chrome"),
+        ({"backdrop_probability": 1.5}, "backdrop_probability", "between 0 and 1"),
+        ({"camera_pitch_deg": [2.0, 30.0]}, "camera_pitch_deg", "within"),
+        ({"camera_height": [0.1, 1.0]}, "camera_height", "within"),
     ],
 )
 def test_config_errors_name_the_parameter_in_the_callers_section(params, name, what):

@@ -12,7 +12,9 @@ Scene model (world units, z up, ground plane z = 0):
 
 - a pinhole camera at ``(0, 0, height)`` looking along +y, pitched down so the ground fills the
   frame; image columns grow with +x, rows grow downwards;
-- one textured ground plane (scikit-image photos or procedural patterns, see ``textures``);
+- one textured ground plane (scikit-image photos or procedural patterns, see ``textures``) and,
+  in a configurable share of scenes, a vertical *backdrop* wall behind the objects, textured with
+  another photo, like the wall behind a table in an indoor snapshot;
 - one *focus* object near the image centre and 1-8 *other* objects anywhere in the lower part of
   the frame: boxes (with yaw), vertical cylinders, spheres resting on the ground and upright
   cones, not intersecting one another. Object index 0 is the focus object, 1.. the others;
@@ -23,14 +25,23 @@ Scene model (world units, z up, ground plane z = 0):
   directions spread over a cone of half-angle ``penumbra_deg``.
 
 Shading is Lambert plus ambient, in display space: ``colour = albedo * exposure * (ambient +
-direct)`` where ``direct`` is the mean over light samples of ``max(0, n.l) * visible``. The ambient
+direct) + exposure * specular`` where ``direct`` is the mean over light samples of
+``max(0, n.l) * visible`` and ``specular`` the same mean of a white Blinn-Phong highlight
+``k_s * max(0, n.h)^shininess`` (zero on ``matte`` objects and on the ground). The ambient
 term is chosen per scene so that fully shadowed ground is ``ambient`` (0.35-0.5) times as
-bright as lit ground: shadows are always clearly darker.
+bright as lit ground: shadows are always clearly darker. Object materials (``MATERIALS``):
+``matte`` (one albedo), ``glossy`` (plus the highlight) and ``textured`` (the albedo modulated by
+a photo or pattern laid on the surface, like a printed label).
 
 Shadow rays skip the surface's own object: all shapes are convex, so their unlit sides come from
 ``n.l <= 0`` alone, and the focus object can never shadow itself. That is what makes
 ``SceneBuffers.colour`` and ``colour_without_focus_shadow`` differ exactly on ``focus_shadow``
 and nowhere else.
+
+Reproducibility: everything the realism options add (backdrop, materials) is drawn from a second
+generator seeded from the scene seed, so switching them on or off leaves the camera, light and
+layout draws of the scene as they were (a layout is only re-drawn when an object would stand
+behind the backdrop).
 """
 
 from __future__ import annotations
@@ -60,6 +71,16 @@ SPLITS: tuple[str, ...] = ("train", "test")
 # albedo of its kind below, so colour follows the class; the random draw still happens, which
 # keeps every other draw of the scene, and thus its layout, the same as with ``random``).
 OBJECT_COLOURS: tuple[str, ...] = ("random", "per_kind")
+# Object materials (module docstring): each object draws one of ``SyntheticConfig.object_materials``.
+MATERIALS: tuple[str, ...] = ("matte", "glossy", "textured")
+# glossy: highlight strength k_s and Blinn-Phong exponent, drawn per object.
+GLOSSY_SPECULAR = (0.25, 0.6)
+GLOSSY_SHININESS = (15.0, 60.0)
+# textured: how strongly the laid-on texture modulates the object's albedo (0 = plain).
+TEXTURE_CONTRAST = (0.5, 1.0)
+# The backdrop's foot (where it meets the ground) lies at this share of the image height from the
+# top, measured at the centre column: the wall fills the top 5-35 % of the frame.
+BACKDROP_FOOT_ROW = (0.05, 0.35)
 KIND_ALBEDO: dict[str, tuple[float, float, float]] = {
     "box": (0.75, 0.3, 0.25),
     "cylinder": (0.25, 0.45, 0.75),
@@ -67,9 +88,11 @@ KIND_ALBEDO: dict[str, tuple[float, float, float]] = {
     "cone": (0.8, 0.7, 0.25),
 }
 
-# Camera ranges: with a 48 deg field of view and a pitch of at least 35 deg the top image row
-# looks 11 deg below the horizon, so the ground fills the frame and objects about 1 unit tall
-# at the frame centre cover a few percent of the image.
+# Default camera ranges (SyntheticConfig.camera_height / camera_pitch_deg): with a 48 deg field of
+# view and a pitch of at least 35 deg the top image row looks 11 deg below the horizon, so the
+# ground fills the frame and objects about 1 unit tall at the frame centre cover a few percent of
+# the image. Pitches below half the field of view (24 deg) show the horizon: the sky, unless a
+# backdrop stands in front of it.
 CAMERA_HEIGHT = (3.0, 4.5)
 CAMERA_PITCH_DEG = (35.0, 50.0)
 CAMERA_VFOV_DEG = 48.0
@@ -88,6 +111,9 @@ MAX_LIGHT_DRAWS = 5
 
 _GROUND = GROUND_ID
 _SKY = SKY_ID
+# Backdrop pixels during tracing; the buffers report them as GROUND_ID / class ground (the scene's
+# background surfaces), so families and label maps see no new id.
+_BACKDROP = -3
 _T_EPS = 1e-9
 _SHADOW_OFFSET = 1e-5
 _SPLIT_IDS = {split: index for index, split in enumerate(SPLITS)}
@@ -185,6 +211,13 @@ class SyntheticConfig:
     # (jittered) colours.
     ground_tint: tuple[float, float, float] | None = None
     ground_contrast: float = 1.0
+    # Camera height above the ground (world units) and pitch below the horizon (deg), drawn per scene.
+    camera_height: tuple[float, float] = CAMERA_HEIGHT
+    camera_pitch_deg: tuple[float, float] = CAMERA_PITCH_DEG
+    # Share of scenes (0..1) with a photo-textured backdrop wall behind the objects.
+    backdrop_probability: float = 0.0
+    # Materials drawn per object from this list (see MATERIALS); ("matte",) is the plain Lambert look.
+    object_materials: tuple[str, ...] = ("matte",)
     # Where these parameters live, for error messages only (see the class docstring).
     section: str = field(default="synthetic", compare=False, repr=False)
 
@@ -226,6 +259,12 @@ class SyntheticConfig:
         contrast = _check_float(q("ground_contrast"), self.ground_contrast)
         if not 0.0 <= contrast <= 1.0:
             raise ValueError(f"{q('ground_contrast')} must be between 0 and 1, got {self.ground_contrast!r}")
+        _check_range(q("camera_height"), self.camera_height, 0.5, 20.0)
+        _check_range(q("camera_pitch_deg"), self.camera_pitch_deg, 5.0, 85.0)
+        backdrop = _check_float(q("backdrop_probability"), self.backdrop_probability)
+        if not 0.0 <= backdrop <= 1.0:
+            raise ValueError(f"{q('backdrop_probability')} must be between 0 and 1, got {self.backdrop_probability!r}")
+        _check_names(q("object_materials"), self.object_materials, MATERIALS)
         if self.object_colours not in OBJECT_COLOURS:
             raise ValueError(
                 f"{q('object_colours')} must be one of {', '.join(OBJECT_COLOURS)}, got {self.object_colours!r}"
@@ -247,7 +286,7 @@ class SyntheticConfig:
         for key, value in params.items():
             if isinstance(value, (list, tuple)):
                 value = tuple(value)
-            elif key in ("object_kinds", "ground_textures") and isinstance(value, str):
+            elif key in ("object_kinds", "ground_textures", "object_materials") and isinstance(value, str):
                 value = (value,)
             converted[key] = value
         return cls(**converted, section=section)
@@ -334,13 +373,35 @@ def _first_positive(*candidates: np.ndarray) -> np.ndarray:
     return best
 
 
+@dataclass(frozen=True, eq=False)
+class Material:
+    """How an object's surface reflects light (module docstring, ``MATERIALS``).
+
+    ``specular`` is the Blinn-Phong highlight strength k_s (0: none; the highlight is white and
+    added to the Lambert term), ``shininess`` its exponent; ``texture`` a
+    :class:`~gan_pipelines.synthetic.textures.GroundTexture` laid on the surface (None: the plain
+    albedo) whose colour ratio to its mean multiplies the albedo, scaled by ``texture_contrast``
+    in [0, 1].
+    """
+
+    kind: str = "matte"
+    specular: float = 0.0
+    shininess: float = 1.0
+    texture: Any = None
+    texture_contrast: float = 0.0
+
+
+MATTE = Material()
+
+
 @dataclass(frozen=True)
 class SceneObject:
     """One object standing on the ground at ``(x, y)``.
 
     ``size_x``/``size_y`` are full footprint extents (box, before ``yaw``) or the diameter (round
     shapes), ``height`` the top's height (a sphere's is its diameter). ``colour`` is linear-ish
-    RGB albedo in [0, 1]; ``role`` is ``"focus"`` (the scene's focus object) or ``"other"``.
+    RGB albedo in [0, 1]; ``role`` is ``"focus"`` (the scene's focus object) or ``"other"``;
+    ``material`` is its :class:`Material` (plain Lambert unless the config asks for others).
     """
 
     kind: str
@@ -352,6 +413,7 @@ class SceneObject:
     yaw: float
     colour: tuple[float, float, float]
     role: str
+    material: Material = MATTE
 
     @property
     def footprint_radius(self) -> float:
@@ -587,6 +649,9 @@ class Scene:
     texture: str
     ambient: float
     attempts: int
+    # The backdrop wall's plane y = backdrop_y (world units) and its texture's name; None without one.
+    backdrop_y: float | None = None
+    backdrop_texture: str | None = None
 
     @property
     def objects(self) -> tuple[SceneObject, ...]:
@@ -641,10 +706,39 @@ def _random_shape(kind: str, size: float, rng: np.random.Generator) -> tuple[flo
     return (diameter, diameter, size * rng.uniform(1.0, 1.6), 0.0)
 
 
+def _random_material(config: SyntheticConfig, rng: np.random.Generator) -> Material:
+    """One of ``config.object_materials`` with its parameters; ``matte`` draws nothing."""
+    materials = config.object_materials
+    kind = materials[0] if len(materials) == 1 else str(materials[int(rng.integers(len(materials)))])
+    if kind == "glossy":
+        return Material("glossy", specular=float(rng.uniform(*GLOSSY_SPECULAR)),
+                        shininess=float(rng.uniform(*GLOSSY_SHININESS)))
+    if kind == "textured":
+        name = str(config.ground_textures[int(rng.integers(len(config.ground_textures)))])
+        return Material("textured", texture=make_ground_texture(name, rng),
+                        texture_contrast=float(rng.uniform(*TEXTURE_CONTRAST)))
+    return MATTE
+
+
+def _backdrop_plane(config: SyntheticConfig, camera: Camera, ground_texture: str,
+                    rng: np.random.Generator) -> tuple[float, Any, str] | None:
+    """``(y, texture, texture name)`` of the scene's backdrop wall, or None (no backdrop drawn,
+    or its foot row would lie above the horizon). Its texture is another of the configured ones
+    than the ground's where there is a choice."""
+    if config.backdrop_probability <= 0.0 or rng.uniform() >= config.backdrop_probability:
+        return None
+    foot = camera.ground_point(0.5 * camera.resolution, rng.uniform(*BACKDROP_FOOT_ROW) * camera.resolution)
+    if foot is None:
+        return None
+    names = [n for n in config.ground_textures if n != ground_texture] or list(config.ground_textures)
+    name = str(names[int(rng.integers(len(names)))])
+    return float(foot[1]), make_ground_texture(name, rng), name
+
+
 def _place_object(role: str, config: SyntheticConfig, camera: Camera, placed: list[SceneObject],
-                  rng: np.random.Generator) -> SceneObject | None:
+                  rng: np.random.Generator, backdrop_y: float | None = None) -> SceneObject | None:
     """Draw a shape and a ground position seen in a central window of the image; retry until it
-    stays fully in view and clear of the objects already placed."""
+    stays fully in view, clear of the objects already placed and in front of the backdrop."""
     res = camera.resolution
     # The focus object sits nearer the centre, the others anywhere in the lower 3/4.
     window = ((0.25, 0.75), (0.4, 0.8)) if role == "focus" else ((0.08, 0.92), (0.28, 0.92))
@@ -669,6 +763,8 @@ def _place_object(role: str, config: SyntheticConfig, camera: Camera, placed: li
         if outline.min() < margin or outline.max() > res - margin:
             continue
         gap = 0.15 * config.object_size[0]
+        if backdrop_y is not None and obj.y + obj.footprint_radius + gap > backdrop_y:
+            continue
         if any(math.hypot(obj.x - o.x, obj.y - o.y) < obj.footprint_radius + o.footprint_radius + gap
                for o in placed):
             continue
@@ -731,24 +827,33 @@ class _Trace:
     """Geometry and lighting of every pixel of one view (flat, row-major)."""
 
     dirs: np.ndarray  # (P, 3) primary ray directions
-    owner: np.ndarray  # (P,) object index, _GROUND or _SKY
+    owner: np.ndarray  # (P,) object index, _GROUND, _BACKDROP or _SKY
     t: np.ndarray  # (P,) primary hit distance
     hit: np.ndarray  # indices of pixels that hit something
     points: np.ndarray  # (H, 3) hit points of ``hit``
     direct: np.ndarray  # (H,) unshadowed direct light, mean over light samples of max(0, n.l)
     shade_occ: np.ndarray  # (H,) direct light left with the other objects casting shadows
     shade_all: np.ndarray  # (H,) ... with the focus object casting as well
+    spec_occ: np.ndarray  # (H,) white highlight (glossy objects) with the other objects casting shadows
+    spec_all: np.ndarray  # (H,) ... with the focus object casting as well
     unoccluded_focus: int  # pixels the focus object would cover with no other object in front
 
 
-def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarray, tan_spread: float) -> _Trace:
-    """Primary and shadow rays of one view. ``objects[0]`` is the focus object."""
+def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarray, tan_spread: float,
+           backdrop_y: float | None = None) -> _Trace:
+    """Primary and shadow rays of one view. ``objects[0]`` is the focus object; ``backdrop_y``
+    places the vertical backdrop plane y = backdrop_y (facing the camera), None for none."""
     origin = camera.position
     dirs = camera.ray_directions()
 
-    # Primary rays: ground first, then every object through its bounding sphere.
+    # Primary rays: ground and backdrop first, then every object through its bounding sphere.
     t_best = np.where(dirs[:, 2] < -1e-12, -origin[2] / np.minimum(dirs[:, 2], -1e-12), np.inf)
     owner = np.where(np.isfinite(t_best), _GROUND, _SKY).astype(np.int64)
+    if backdrop_y is not None:
+        t_wall = np.where(dirs[:, 1] > 1e-12, (backdrop_y - origin[1]) / np.maximum(dirs[:, 1], 1e-12), np.inf)
+        wall = t_wall < t_best
+        t_best[wall] = t_wall[wall]
+        owner[wall] = _BACKDROP
     unoccluded_focus = 0
     for index, obj in enumerate(objects):
         cand = np.flatnonzero(_bound_hit_primary(origin, dirs, obj))
@@ -766,15 +871,37 @@ def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarra
     owner_hit = owner[hit]
     normals = np.zeros_like(points)
     normals[:, 2] = 1.0
+    normals[owner_hit == _BACKDROP] = np.array([0.0, -1.0, 0.0])
     for index, obj in enumerate(objects):
         sel = np.flatnonzero(owner_hit == index)
         if sel.size:
             normals[sel] = obj.normal(points[sel])
 
-    # Unshadowed direct light: constant on the ground, n.l per light sample on objects.
+    # Unshadowed direct light: constant on the ground, n.l per light sample on objects and backdrop.
     direct = np.full(hit.size, float(np.maximum(light_dirs[:, 2], 0.0).mean()))
-    on_object = np.flatnonzero(owner_hit >= 0)
+    on_object = np.flatnonzero((owner_hit >= 0) | (owner_hit == _BACKDROP))
     direct[on_object] = np.maximum(normals[on_object] @ light_dirs.T, 0.0).mean(axis=1)
+
+    # Blinn-Phong highlight per light sample on glossy objects (rows of ``glossy``), white.
+    glossy = np.zeros(0, np.int64)
+    highlight = np.zeros((0, light_dirs.shape[0]))
+    glossy_parts = [(index, obj) for index, obj in enumerate(objects) if obj.material.specular > 0.0]
+    if glossy_parts:
+        glossy = np.flatnonzero(np.isin(owner_hit, [index for index, _ in glossy_parts]))
+        to_camera = -dirs[hit[glossy]]
+        halfway = light_dirs[None, :, :] + to_camera[:, None, :]
+        halfway /= np.linalg.norm(halfway, axis=2, keepdims=True)
+        n = normals[glossy]
+        n_dot_h = np.maximum(np.einsum("pj,psj->ps", n, halfway), 0.0)
+        facing = (n @ light_dirs.T) > 0.0
+        highlight = np.zeros_like(n_dot_h)
+        for index, obj in glossy_parts:
+            rows = owner_hit[glossy] == index
+            highlight[rows] = obj.material.specular * n_dot_h[rows] ** obj.material.shininess * facing[rows]
+    spec_direct = np.zeros(hit.size)
+    spec_direct[glossy] = highlight.mean(axis=1)
+    glossy_row = np.full(hit.size, -1, np.int64)
+    glossy_row[glossy] = np.arange(glossy.size)
 
     # Shadow rays, only from lit points towards objects whose bounding cylinder they may reach, and
     # never against the point's own object (convex shapes: n.l already darkens their far side).
@@ -798,6 +925,8 @@ def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarra
 
     shade_occ = direct.copy()
     shade_all = direct.copy()
+    spec_occ = spec_direct.copy()
+    spec_all = spec_direct.copy()
     if tests:
         tested = np.zeros(lit.size, bool)
         for _, cand, _ in tests:
@@ -812,7 +941,12 @@ def _trace(camera: Camera, objects: Sequence[SceneObject], light_dirs: np.ndarra
         n_dot_l = np.maximum(normals[pixel_rows] @ light_dirs.T, 0.0)
         shade_occ[pixel_rows] = (n_dot_l * ~blocked_occ).mean(axis=1)
         shade_all[pixel_rows] = (n_dot_l * ~(blocked_occ | blocked_ins)).mean(axis=1)
-    return _Trace(dirs, owner, t_best, hit, points, direct, shade_occ, shade_all, unoccluded_focus)
+        shiny = glossy_row[pixel_rows] >= 0
+        if np.any(shiny):
+            spec = highlight[glossy_row[pixel_rows[shiny]]]
+            spec_occ[pixel_rows[shiny]] = (spec * ~blocked_occ[shiny]).mean(axis=1)
+            spec_all[pixel_rows[shiny]] = (spec * ~(blocked_occ[shiny] | blocked_ins[shiny])).mean(axis=1)
+    return _Trace(dirs, owner, t_best, hit, points, direct, shade_occ, shade_all, spec_occ, spec_all, unoccluded_focus)
 
 
 def _others_shadow(trace: _Trace) -> np.ndarray:
@@ -834,21 +968,54 @@ def _acceptable(trace: _Trace, focus_shadow: np.ndarray, min_fraction: float) ->
                 and np.count_nonzero(_others_shadow(trace)) >= min_pixels)
 
 
+# Surface texture coordinates on objects are scaled up so a 1-unit object shows a few texture
+# details (a ground texture spans 3-9 units).
+_OBJECT_TEXTURE_SCALE = 4.0
+
+
+def _footprint(trace: _Trace, rows: np.ndarray, camera: Camera, normal_axis: int) -> np.ndarray:
+    """Surface length one pixel covers at hit rows ``rows`` of a plane whose normal is world axis
+    ``normal_axis``: distance / focal, stretched by the grazing angle (for mip level choice)."""
+    cos_incidence = np.abs(trace.dirs[trace.hit[rows], normal_axis])
+    return trace.t[trace.hit[rows]] / camera.focal_px / np.sqrt(np.maximum(cos_incidence, 1e-3))
+
+
+def _textured_albedo(obj: SceneObject, points: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """Albedo (N, 3) of a textured object at surface ``points``: its colour times the texture's
+    colour relative to the texture's mean, contrast ``material.texture_contrast``, in [0, 1].
+    The texture is laid by the point's offset from the object's axis and its height."""
+    material = obj.material
+    dx, dy, z = points[:, 0] - obj.x, points[:, 1] - obj.y, points[:, 2]
+    scale = _OBJECT_TEXTURE_SCALE
+    sample = material.texture.sample(scale * (dx + 0.7 * dy), scale * (z + 0.7 * (dx - dy)), scale * footprint)
+    mean = material.texture.levels[-1].reshape(-1, 3).mean(axis=0)
+    ratio = sample / np.maximum(mean, 1e-3)[None, :]
+    pattern = 1.0 + material.texture_contrast * (ratio - 1.0)
+    return np.clip(np.asarray(obj.colour, np.float32)[None, :] * pattern, 0.0, 1.0).astype(np.float32)
+
+
 def _render(camera: Camera, objects: Sequence[SceneObject], texture, light_dirs: np.ndarray,
-            ambient_term: float, exposure: float, tan_spread: float) -> tuple[SceneBuffers, _Trace]:
-    """Ray-cast and shade one scene into its buffers. ``objects[0]`` is the focus object."""
+            ambient_term: float, exposure: float, tan_spread: float,
+            backdrop: tuple[float, Any] | None = None) -> tuple[SceneBuffers, _Trace]:
+    """Ray-cast and shade one scene into its buffers. ``objects[0]`` is the focus object;
+    ``backdrop`` is the wall's ``(y, texture)`` or None."""
     res = camera.resolution
-    trace = _trace(camera, objects, light_dirs, tan_spread)
+    trace = _trace(camera, objects, light_dirs, tan_spread, None if backdrop is None else backdrop[0])
     owner_hit = trace.owner[trace.hit]
     albedo = np.empty((trace.hit.size, 3), np.float32)
     g = np.flatnonzero(owner_hit == _GROUND)
     if g.size:
-        # Ground length one pixel covers: distance / focal, stretched by the grazing angle.
-        cos_incidence = np.abs(trace.dirs[trace.hit[g], 2])
-        footprint = trace.t[trace.hit[g]] / camera.focal_px / np.sqrt(np.maximum(cos_incidence, 1e-3))
-        albedo[g] = texture.sample(trace.points[g, 0], trace.points[g, 1], footprint)
+        albedo[g] = texture.sample(trace.points[g, 0], trace.points[g, 1], _footprint(trace, g, camera, 2))
+    w = np.flatnonzero(owner_hit == _BACKDROP)
+    if w.size:
+        albedo[w] = backdrop[1].sample(trace.points[w, 0], trace.points[w, 2], _footprint(trace, w, camera, 1))
     for index, obj in enumerate(objects):
-        albedo[owner_hit == index] = np.asarray(obj.colour, np.float32)
+        on = np.flatnonzero(owner_hit == index)
+        if obj.material.texture is not None and on.size:
+            footprint = trace.t[trace.hit[on]] / camera.focal_px
+            albedo[on] = _textured_albedo(obj, trace.points[on], footprint)
+        else:
+            albedo[on] = np.asarray(obj.colour, np.float32)
 
     base = albedo * np.float32(exposure)
     count = trace.owner.size
@@ -859,10 +1026,13 @@ def _render(camera: Camera, objects: Sequence[SceneObject], texture, light_dirs:
         rgb_without[sky] = rgb_all[sky] = _sky(trace.dirs[sky])
     rgb_without[trace.hit] = base * (ambient_term + trace.shade_occ).astype(np.float32)[:, None]
     rgb_all[trace.hit] = base * (ambient_term + trace.shade_all).astype(np.float32)[:, None]
+    if np.any(trace.spec_all > 0.0):  # white highlights of glossy objects
+        rgb_without[trace.hit] += (exposure * trace.spec_occ).astype(np.float32)[:, None]
+        rgb_all[trace.hit] += (exposure * trace.spec_all).astype(np.float32)[:, None]
     colour_without = _to_uint8(rgb_without).reshape(res, res, 3)
     colour = _to_uint8(rgb_all).reshape(res, res, 3)
 
-    object_id = trace.owner.reshape(res, res).copy()
+    object_id = np.where(trace.owner == _BACKDROP, _GROUND, trace.owner).reshape(res, res)
     # Class of every owner value: a lookup table indexed by owner - SKY_ID (sky, ground, objects...).
     owner_class = np.array([CLASS_IDS["sky"], CLASS_IDS["ground"], *(CLASS_IDS[obj.kind] for obj in objects)],
                            np.int64)
@@ -916,14 +1086,19 @@ def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
     ``MAX_LIGHT_DRAWS`` times.
     """
     rng = np.random.default_rng(scene_seed)
+    # The realism options draw from their own generators (module docstring, "Reproducibility").
+    backdrop_rng = np.random.default_rng([scene_seed, 1])
+    material_rng = np.random.default_rng([scene_seed, 2])
     res = config.resolution
-    camera = Camera(height=float(rng.uniform(*CAMERA_HEIGHT)), pitch_deg=float(rng.uniform(*CAMERA_PITCH_DEG)),
-                    vfov_deg=CAMERA_VFOV_DEG, resolution=res)
+    camera = Camera(height=float(rng.uniform(*config.camera_height)),
+                    pitch_deg=float(rng.uniform(*config.camera_pitch_deg)), vfov_deg=CAMERA_VFOV_DEG, resolution=res)
     ambient = float(rng.uniform(*config.ambient))
     texture_name = str(config.ground_textures[int(rng.integers(len(config.ground_textures)))])
     texture = make_ground_texture(texture_name, rng)
     if config.ground_tint is not None:
         texture = _tinted(texture, config.ground_tint, config.ground_contrast)
+    backdrop = _backdrop_plane(config, camera, texture_name, backdrop_rng)
+    backdrop_y = None if backdrop is None else backdrop[0]
     tan_spread = math.tan(math.radians(config.penumbra_deg))
     # Layouts are screened on a quarter-resolution geometry pass first (about 1/16 of the rays),
     # so rejected layouts cost little; the full-resolution render is checked again.
@@ -945,19 +1120,21 @@ def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
             num_occluders = int(rng.integers(config.num_occluders[0], config.num_occluders[1] + 1))
             placed: list[SceneObject] = []
             for role in ["focus"] + ["other"] * num_occluders:
-                obj = _place_object(role, config, camera, placed, rng)
+                obj = _place_object(role, config, camera, placed, rng, backdrop_y)
                 if obj is None:
                     break
                 placed.append(obj)
             if len(placed) != num_occluders + 1:
                 continue
             if preview is not None:
-                rough = _trace(preview, placed, light_dirs, tan_spread)
+                rough = _trace(preview, placed, light_dirs, tan_spread, backdrop_y)
                 rough_shadow = np.zeros(rough.owner.size, bool)
                 rough_shadow[rough.hit] = rough.shade_all < rough.shade_occ - 1e-9
                 if not _acceptable(rough, rough_shadow, config.min_shadow_fraction):
                     continue
-            buffers, trace = _render(camera, placed, texture, light_dirs, ambient_term, exposure, tan_spread)
+            placed = [replace(obj, material=_random_material(config, material_rng)) for obj in placed]
+            buffers, trace = _render(camera, placed, texture, light_dirs, ambient_term, exposure, tan_spread,
+                                     None if backdrop is None else backdrop[:2])
             if not _acceptable(trace, buffers.focus_shadow.reshape(-1), config.min_shadow_fraction):
                 continue
             return Scene(
@@ -972,6 +1149,8 @@ def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
                 texture=texture_name,
                 ambient=ambient,
                 attempts=attempt,
+                backdrop_y=backdrop_y,
+                backdrop_texture=None if backdrop is None else backdrop[2],
             )
     raise RuntimeError(
         f"Could not lay out scene seed {scene_seed} in {attempt} attempts with visible shadows; "
