@@ -3,12 +3,15 @@ truth), run as shadow.predict runs it (predict_pairs), with the light-consistenc
 
 build_report gets small hand-made inputs (one synthetic test sample) and tiny untrained
 checkpoint bundles at 32 px; the values of the section are checked against predict_pairs run on
-the same folder with the same model."""
+the same folder with the same model. The comparison with an earlier model's outputs
+(shadow.report.real_photos_before) is checked on hand-made "earlier outputs" of known values."""
 
 from __future__ import annotations
 
+import html
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,10 +21,13 @@ from families.shadow.test_predict import SMALL
 from families.shadow.test_shadow_direction import StandInPredictor
 
 from gan_pipelines.families.shadow.networks import build_attention_net, build_shadow_generator
-from gan_pipelines.families.shadow.nodes.report import METHODS, METRIC_ORDER, build_report, real_photos_section
+from gan_pipelines.families.shadow.nodes.report import (
+    METHODS, METRIC_ORDER, build_report, real_photos_before_setting, real_photos_section,
+)
 from gan_pipelines.families.shadow.predict import ShadowPredictor, predict_pairs
+from gan_pipelines.families.shadow.shadow_direction import draw_direction_overlay, light_consistency
 from gan_pipelines.image_folders import image_key
-from gan_pipelines.images import encode_png
+from gan_pipelines.images import encode_png, read_image
 
 THRESHOLD = 10.0
 
@@ -217,3 +223,261 @@ def test_predict_pairs_is_what_predict_folder_writes(tmp_path):
     row = summary["light_consistency"]["a"]
     assert row == done.check.as_row()
     assert math.isclose(row["light_consistency"], 1 - row["light_angle_diff_deg"] / 180, abs_tol=1e-3)
+
+
+# --- An earlier model's outputs beside the current one's (shadow.report.real_photos_before) ---
+
+OBJECT = (slice(30, 44), slice(20, 30))  # rows, columns of the object in the flat photos below
+NOW_TITLES = ("input", "output", "|output - input| x3", "direction\n(red: shadow, cyan: scene)")
+
+
+def flat_photos(root, sizes=(("a", 64, 64), ("b", 64, 80), ("c", 72, 64))):
+    """Uniform grey photos (150) with the object at :data:`OBJECT`: {name: image}. The stand-in
+    model draws its shadow to the right of the object and reports a scene shadow to the right."""
+    images = {}
+    for name, height, width in sizes:
+        image = np.full((height, width, 3), 150, np.uint8)
+        mask = np.zeros((height, width), np.uint8)
+        mask[OBJECT] = 255
+        write_pair(root, name, image, mask)
+        images[name] = image
+    return images
+
+
+def write_before(folder, name, array, suffix=".png"):
+    """An earlier model's output as shadow.predict writes it: <folder>/shadow/<name><suffix>."""
+    (folder / "shadow").mkdir(parents=True, exist_ok=True)
+    path = folder / "shadow" / f"{name}{suffix}"
+    if suffix.lower() == ".png":
+        path.write_bytes(encode_png(array))
+    else:
+        from PIL import Image
+
+        Image.fromarray(array).save(path, format="JPEG", quality=95)
+    return path
+
+
+def capture_picture_rows(monkeypatch):
+    """Record every picture row the section draws: [(pictures, column titles, row title)]."""
+    from gan_pipelines.reporting import html_report
+
+    calls, draw = [], html_report.image_grid_figure
+
+    def record(rows, column_titles, row_titles):
+        (pictures,) = rows
+        calls.append(([np.asarray(p) for p in pictures], tuple(column_titles), list(row_titles)))
+        return draw(rows, column_titles, row_titles)
+
+    monkeypatch.setattr(html_report, "image_grid_figure", record)
+    return calls
+
+
+def table_rows(body):
+    """The section table: (header cells, {name: cells})."""
+    table = body[:body.index("</table>")]
+    header = re.findall(r"<th>([^<]*)</th>", table[:table.index("</thead>")])
+    rows = {m[0]: re.findall(r"<td>([^<]*)</td>", m[1]) for m in re.findall(r"<tr><th>(\w+)</th>(.*?)</tr>", table)}
+    return header, rows
+
+
+def cell(value):
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def grey_diff_x3(a, b):
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64)).mean(axis=2) * 3
+    return np.clip(diff, 0, 255).round().astype(np.uint8)
+
+
+def test_before_columns_show_the_earlier_output_its_difference_and_its_score(tmp_path, monkeypatch):
+    photos, earlier = tmp_path / "photos", tmp_path / "earlier"
+    images = flat_photos(photos)
+    before = {"a": np.full((64, 64, 3), 170, np.uint8)}  # input + 20 everywhere: |before - input| x3 = 60
+    before["b"] = images["b"].copy()
+    before["b"][41:44, 10:19] = 100  # a shadow to the LEFT of the object: 50 x3 = 150 there, against the scene
+    before["c"] = images["c"].copy()
+    before["c"][41:44, 31:39] = 90  # to the right, as the scene; stored as JPEG (lossy): compared as read back
+    for name in ("a", "b"):
+        write_before(earlier, name, before[name])
+    jpeg = write_before(earlier, "c", before["c"], ".JPG")
+    before["c"] = read_image(jpeg)
+    (earlier / "shadow/.DS_Store").write_bytes(b"litter")  # ignored, as everywhere
+    (earlier / "overlay").mkdir()  # shadow.predict's other folders are not read
+
+    calls = capture_picture_rows(monkeypatch)
+    setting = real_photos_before_setting({"real_photos_before": str(earlier), "real_photos_before_label": "v1"})
+    body, line = real_photos_section(str(photos), StandInPredictor, THRESHOLD, before=setting)
+
+    now = {done.name: done for done in predict_pairs(StandInPredictor(), photos, THRESHOLD)}
+    titles = ("input", "v1\noutput", "now\noutput", "v1\n|output - input| x3", "now\n|output - input| x3",
+              "now direction\n(red: shadow, cyan: scene)")
+    assert [(title, row_title) for _, title, row_title in calls] == [
+        (titles, ["a\n64x64"]), (titles, ["b\n80x64"]), (titles, ["c\n64x72"])]
+    for (pictures, _, _), name in zip(calls, "abc"):
+        done = now[name]
+        expected = [images[name], before[name], done.result.image, grey_diff_x3(before[name], images[name]),
+                    grey_diff_x3(done.result.image, images[name]),
+                    draw_direction_overlay(done.result.image, done.object_mask, done.check)]
+        assert len(pictures) == 6
+        for picture, want in zip(pictures, expected):
+            np.testing.assert_array_equal(picture, want)
+    assert (calls[0][0][3] == 60).all()
+    b_diff = calls[1][0][3]
+    assert (b_diff[41:44, 10:19] == 150).all() and b_diff.sum() == 150 * 3 * 9
+
+    # The table: the now columns as before, then the earlier outputs', scored against this model's scene.
+    header, rows = table_rows(body)
+    assert header == ["name", "size", "light_consistency", "light_angle_diff_deg", "light_note",
+                      "v1 light_consistency", "v1 light_angle_diff_deg", "v1 light_note"]
+    checks = {}
+    for name, done in now.items():
+        checks[name] = light_consistency(before[name], images[name], done.object_mask, done.result.robject,
+                                         done.result.rshadow, mask_threshold=THRESHOLD).as_row()
+        mine, was = done.check.as_row(), checks[name]
+        assert rows[name][1:] == [cell(mine["light_consistency"]), cell(mine["light_angle_diff_deg"]), mine["light_note"],
+                                  cell(was["light_consistency"]), cell(was["light_angle_diff_deg"]), was["light_note"]]
+    assert checks["b"]["light_consistency"] < 0.2 < 0.8 < now["b"].check.score  # left vs right: the scores differ
+    assert checks["c"]["light_consistency"] > 0.8
+    note = html.unescape(body[body.index("<p class='note'>"):body.index("</p>")])
+    assert f"v1 = the earlier model's outputs read from {earlier}/shadow/" in note
+    assert "The v1 scores use this model's scene estimate" in note
+
+    now_scores = [done.check.score for done in now.values()]
+    was_scores = [checks[n]["light_consistency"] for n in now if checks[n]["light_consistency"] is not None]
+    both = [n for n in now if checks[n]["light_consistency"] is not None]
+    assert len(both) >= 2  # b and c at least
+    assert line == (
+        f"Real photos: 3 shown from {photos}; mean light_consistency {np.mean(now_scores):.3f} over 3 of 3 scored; "
+        f"v1 (the earlier outputs in {earlier}, scored against this model's scene estimate): mean light_consistency "
+        f"{np.mean(was_scores):.3f} over {len(was_scores)} of 3 scored; on the {len(both)} scored by both, v1 "
+        f"{np.mean([checks[n]['light_consistency'] for n in both]):.3f} vs now "
+        f"{np.mean([now[n].check.score for n in both]):.3f}."
+    )
+
+
+def test_earlier_outputs_equal_to_the_current_ones_score_the_same(bundles, tmp_path, monkeypatch):
+    """Through build_report with the real (untrained) model: the earlier outputs are this model's own,
+    so the before columns repeat the now columns exactly."""
+    monkeypatch.chdir(tmp_path)
+    photos, earlier = tmp_path / "photos", tmp_path / "earlier"
+    write_pair(photos, "kitchen", *photo(48, 64, 1))
+    for done in predict_pairs(ShadowPredictor(*bundles), photos, THRESHOLD):
+        write_before(earlier, done.name, done.result.image)
+    written = files_under(tmp_path)
+    page, summary = build_report(**report_inputs(*bundles, {"real_photos_dir": str(photos),
+                                                            "real_photos_before": str(earlier)}))
+    assert files_under(tmp_path) == written
+    header, rows = table_rows(real_photos_html(page).split("<h2>Real photos</h2>")[1])
+    assert header[-3:] == ["before light_consistency", "before light_angle_diff_deg", "before light_note"]
+    assert rows["kitchen"][1:4] == rows["kitchen"][4:7]
+    (line,) = [line for line in summary.splitlines() if line.startswith("Real photos:")]
+    assert f"; before (the earlier outputs in {earlier}, scored against this model's scene estimate): " in line
+
+
+class CountingPredictor(StandInPredictor):
+    """The stand-in model, counting its predictions (class-wide)."""
+
+    calls = 0
+
+    def _predict_small(self, image, mask):
+        type(self).calls += 1
+        return super()._predict_small(image, mask)
+
+
+def run_section(photos, earlier):
+    CountingPredictor.calls = 0
+    setting = real_photos_before_setting({"real_photos_before": str(earlier)})
+    return real_photos_section(str(photos), CountingPredictor, THRESHOLD, before=setting)
+
+
+def test_missing_folder_names_the_parameter_and_the_path(tmp_path):
+    photos = tmp_path / "photos"
+    flat_photos(photos)
+    written = files_under(tmp_path)
+    with pytest.raises(ValueError) as error:
+        run_section(photos, tmp_path / "nowhere")
+    assert str(error.value).startswith(f"shadow.report.real_photos_before ({tmp_path / 'nowhere'}) is not a folder")
+    (tmp_path / "earlier/overlay").mkdir(parents=True)  # a folder, but not shadow.predict's output_dir
+    with pytest.raises(ValueError) as error:
+        run_section(photos, tmp_path / "earlier")
+    assert str(error.value).startswith(
+        f"shadow.report.real_photos_before ({tmp_path / 'earlier'}) has no shadow/ folder ({tmp_path / 'earlier/shadow'})")
+    assert CountingPredictor.calls == 0 and files_under(tmp_path) == written
+
+
+def test_every_missing_or_bad_earlier_output_is_listed_before_any_prediction(tmp_path):
+    photos, earlier = tmp_path / "photos", tmp_path / "earlier"
+    images = flat_photos(photos, (("a", 64, 64), ("b", 64, 64), ("c", 64, 64), ("d", 40, 50), ("e", 32, 32),
+                                  ("f", 32, 32)))
+    write_before(earlier, "a", images["a"])  # fine
+    write_before(earlier, "d", np.zeros((50, 40, 3), np.uint8))  # 40x50 instead of 50x40
+    (earlier / "shadow/e.png").write_bytes(b"not an image")
+    write_before(earlier, "f", images["f"])
+    write_before(earlier, "f", images["f"], ".jpg")  # which one?
+    (earlier / "shadow/b.txt").write_text("not an image file: not an output of b")
+    written = files_under(tmp_path)
+    with pytest.raises(ValueError) as error:
+        run_section(photos, earlier)
+    message = str(error.value)
+    assert message.startswith(f"5 problem(s) with the earlier outputs of shadow.report.real_photos_before ({earlier};")
+    lines = message.splitlines()[1:]
+    assert lines[0] == f"  b: missing {earlier / 'shadow/b'}.png|jpg"
+    assert lines[1] == f"  c: missing {earlier / 'shadow/c'}.png|jpg"
+    assert lines[2] == f"  d: {earlier / 'shadow/d.png'} is 40x50 but the photo {photos / 'noshadow/d.png'} is 50x40"
+    assert lines[3].startswith(f"  e: {earlier / 'shadow/e.png'}: cannot be read (")
+    assert lines[4] == f"  f: 2 files for one photo ({earlier / 'shadow/f.jpg'}, {earlier / 'shadow/f.png'}); keep one"
+    assert len(lines) == 5  # a is fine
+    assert CountingPredictor.calls == 0 and files_under(tmp_path) == written
+
+
+def test_bad_photos_are_reported_before_the_earlier_outputs(tmp_path):
+    photos = tmp_path / "photos"
+    flat_photos(photos, (("a", 32, 32),))
+    (photos / "noshadow/a.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match=r"1 bad input\(s\) in .*\n  a: noshadow/a.png: not a readable image"):
+        run_section(photos, tmp_path / "nowhere")
+
+
+def test_null_keeps_the_section_as_it_was(tmp_path, monkeypatch):
+    photos = tmp_path / "photos"
+    flat_photos(photos)
+    calls = capture_picture_rows(monkeypatch)
+    assert real_photos_before_setting({"real_photos_before_label": "v1"}) is None
+    body, line = real_photos_section(str(photos), StandInPredictor, THRESHOLD, before=None)
+    assert [title for _, title, _ in calls] == [NOW_TITLES] * 3
+    now = {done.name: done for done in predict_pairs(StandInPredictor(), photos, THRESHOLD)}
+    for (pictures, _, _), done in zip(calls, now.values()):
+        expected = [done.image, done.result.image, grey_diff_x3(done.result.image, done.image),
+                    draw_direction_overlay(done.result.image, done.object_mask, done.check)]
+        assert len(pictures) == 4
+        for picture, want in zip(pictures, expected):
+            np.testing.assert_array_equal(picture, want)
+    header, rows = table_rows(body)
+    assert header == ["name", "size", "light_consistency", "light_angle_diff_deg", "light_note"]
+    text = body[:body.index("<img")]  # the table and the note
+    assert "earlier" not in text and "now" not in text and "before" not in text
+    scores = [done.check.score for done in now.values()]
+    assert line == f"Real photos: 3 shown from {photos}; mean light_consistency {np.mean(scores):.3f} over 3 of 3 scored."
+
+
+def test_the_configured_defaults_keep_the_section_as_it_was(bundles):
+    import yaml
+
+    path = Path(__file__).resolve().parents[3] / "conf/base/shadow/parameters_report.yml"
+    conf = yaml.safe_load(path.read_text())["shadow"]["report"]
+    assert conf["real_photos_before"] is None and conf["real_photos_before_label"] == "before"
+    assert real_photos_before_setting(conf) is None
+    page, summary = build_report(**report_inputs(*bundles, {**conf, "real_photos_dir": None}))  # keys accepted
+    assert "Real photos: not configured (shadow.report.real_photos_dir is null)." in summary
+
+
+@pytest.mark.parametrize("value", [3, ["data"], "", "  ", True])
+def test_real_photos_before_must_be_a_path_or_null(bundles, value):
+    with pytest.raises(ValueError, match=r"^shadow\.report\.real_photos_before must be a folder path .* or null"):
+        build_report(**report_inputs(*bundles, {"real_photos_before": value}))
+
+
+@pytest.mark.parametrize("label", [3, None, "", " ", "now", "two\nlines", "x" * 25])
+def test_real_photos_before_label_must_be_a_short_title(bundles, label):
+    with pytest.raises(ValueError, match=r"^shadow\.report\.real_photos_before_label must be a one-line title"):
+        build_report(**report_inputs(*bundles, {"real_photos_before": "earlier", "real_photos_before_label": label}))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,34 @@ REAL_PHOTOS_DEFAULT = "data/00_source/real_photos"
 REAL_PHOTOS_LAYOUT = "noshadow/<name>.png|jpg with the object's mask as mask/<name>.png|jpg (same name and size, any size)"
 REAL_PHOTO_COLUMNS = ("input", "output", "|output - input| x3", DIRECTION_COLUMN_TITLE)
 DIFF_GAIN = 3  # the difference picture is amplified so faint smudges show
+# An earlier model's outputs on the same photos, shown beside the current model's: shadow.predict's
+# output_dir, of which <folder>/shadow/<name>.png|jpg is read.
+REAL_PHOTOS_BEFORE_PARAMETER = f"{SECTION}.real_photos_before"
+REAL_PHOTOS_BEFORE_LABEL_PARAMETER = f"{SECTION}.real_photos_before_label"
+REAL_PHOTOS_BEFORE_LABEL_DEFAULT = "before"
+REAL_PHOTOS_BEFORE_KIND = "shadow"  # the sub-folder of shadow.predict's output_dir with its outputs
+REAL_PHOTOS_BEFORE_LABEL_MAX = 24  # characters; the label heads picture columns 1.9 inches wide
+NOW_LABEL = "now"  # the current model's columns when an earlier model's are shown beside them
+BEFORE_LIGHT_KEYS = ("light_consistency", "light_angle_diff_deg", "light_note")
+
+
+class RealPhotosBefore(NamedTuple):
+    """An earlier model's outputs on the real photos (:func:`real_photos_before_setting`):
+    ``directory``, shadow.predict's output_dir (``<directory>/shadow/<name>.png|jpg`` is read), and
+    ``label``, the title of its columns."""
+
+    directory: str
+    label: str
+
+
+def real_photo_columns(before_label: str | None = None) -> tuple[str, ...]:
+    """Titles of a real photo's picture row: :data:`REAL_PHOTO_COLUMNS`, or, with an earlier
+    model's outputs labelled ``before_label``, input | before output | now output | before
+    difference | now difference | now direction overlay."""
+    if before_label is None:
+        return REAL_PHOTO_COLUMNS
+    return ("input", f"{before_label}\noutput", f"{NOW_LABEL}\noutput", f"{before_label}\n|output - input| x3",
+            f"{NOW_LABEL}\n|output - input| x3", f"{NOW_LABEL} {DIRECTION_COLUMN_TITLE}")
 
 
 def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
@@ -113,17 +141,25 @@ def build_report(
     The checkpoints (the trained bundles) are used only for the "Real photos" section: when
     ``params["real_photos_dir"]`` (default :data:`REAL_PHOTOS_DEFAULT`; null leaves the section
     out) holds photos, the model runs on each as shadow.predict does (see
-    :func:`real_photos_section`). Raises ValueError for unknown or wrong parameters and for bad
-    real photos (every one listed, as shadow.predict lists them)."""
+    :func:`real_photos_section`); ``params["real_photos_before"]`` (default null) adds an earlier
+    model's outputs on the same photos beside the current one's, titled
+    ``params["real_photos_before_label"]`` (default "before"; see
+    :func:`real_photos_before_setting`). Raises ValueError for unknown or wrong parameters, for bad
+    real photos (every one listed, as shadow.predict lists them) and for missing or mis-sized
+    earlier outputs (every one listed)."""
     from gan_pipelines.reporting.html_report import (
         config_block, curves_figure, html_table, image_grid_figure, image_tag, markdown_table, png_data_uri, render_html,
     )
 
-    check_known_keys(params, {"num_examples", "rank_by", "seed", "real_photos_dir"}, SECTION)
+    check_known_keys(
+        params, {"num_examples", "rank_by", "seed", "real_photos_dir", "real_photos_before", "real_photos_before_label"},
+        SECTION,
+    )
     rank_by = params.get("rank_by", "LRMSE")
     if rank_by not in METRIC_ORDER:
         raise ValueError(f"{SECTION}.rank_by must be one of {', '.join(METRIC_ORDER)}; got {rank_by!r}")
     real_photos_dir = real_photos_setting(params)
+    real_photos_before = real_photos_before_setting(params)
     table = metrics_table(metrics)
     attention = pd.DataFrame({"value": metrics["attention"]})
     attention.index.name = "attention (test)"
@@ -158,7 +194,9 @@ def build_report(
 
         return ShadowPredictor(attention_checkpoint, generator_checkpoint)  # device and precision "auto", as predict
 
-    real_photos_html, real_photos_line = real_photos_section(real_photos_dir, make_predictor, threshold)
+    real_photos_html, real_photos_line = real_photos_section(
+        real_photos_dir, make_predictor, threshold, before=real_photos_before
+    )
     if real_photos_html is not None:
         sections.append(("Real photos", real_photos_html))
 
@@ -203,7 +241,95 @@ def real_photos_setting(params: Mapping[str, Any]) -> str | None:
     return value
 
 
-def real_photo_row(done: Any) -> tuple[list[np.ndarray], dict[str, Any]]:
+def real_photos_before_setting(params: Mapping[str, Any]) -> RealPhotosBefore | None:
+    """``params["real_photos_before"]`` (a folder path, or None: default, no comparison) with
+    ``params["real_photos_before_label"]`` (default :data:`REAL_PHOTOS_BEFORE_LABEL_DEFAULT`; the
+    title of the earlier model's columns, 1 to :data:`REAL_PHOTOS_BEFORE_LABEL_MAX` characters on
+    one line, not :data:`NOW_LABEL`). Only the values are checked here; the folder is read by
+    :func:`find_before_outputs`. Raises ValueError naming ``shadow.report.real_photos_before`` or
+    ``shadow.report.real_photos_before_label`` for anything else (a number, a list, an empty
+    string)."""
+    value = params.get("real_photos_before")
+    label = params.get("real_photos_before_label", REAL_PHOTOS_BEFORE_LABEL_DEFAULT)
+    if not isinstance(label, str) or not label.strip() or "\n" in label or len(label) > REAL_PHOTOS_BEFORE_LABEL_MAX \
+            or label.strip() == NOW_LABEL:
+        raise ValueError(
+            f"{REAL_PHOTOS_BEFORE_LABEL_PARAMETER} must be a one-line title of 1 to {REAL_PHOTOS_BEFORE_LABEL_MAX} "
+            f"characters other than {NOW_LABEL!r} (the current model's columns), got {label!r}"
+        )
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            f"{REAL_PHOTOS_BEFORE_PARAMETER} must be a folder path (shadow.predict's output_dir from an earlier model) "
+            f"or null (no comparison), got {value!r}"
+        )
+    return RealPhotosBefore(value, label.strip())
+
+
+def find_before_outputs(directory: str | Path, pairs: list[tuple[str, Path, Path]]) -> dict[str, Path]:
+    """The earlier model's output for every real photo: name -> ``<directory>/shadow/<name>.<ext>``
+    (``ext`` png, jpg or jpeg in any case; names compared in Unicode NFC, OS litter and other
+    files ignored, as :mod:`gan_pipelines.image_inputs` lists files). ``pairs`` are
+    :func:`~gan_pipelines.families.shadow.predict.find_input_pairs`' (name, photo, mask).
+
+    Every earlier output and its photo are decoded here, as every entry point decodes them
+    (:func:`gan_pipelines.image_inputs.read_kind`; the arrays are dropped), so a bad one stops
+    the report before any prediction. Raises ValueError naming
+    ``shadow.report.real_photos_before`` and the path when ``directory`` or its ``shadow/`` folder
+    is missing, and otherwise listing every problem at once: a photo with no earlier output (the
+    file expected), two files for one photo, an unreadable file, a file whose size differs from the
+    photo's (both sizes, W x H as shown)."""
+    from gan_pipelines.families.shadow import layout
+    from gan_pipelines.image_inputs import format_problems, not_an_image, read_kind, sample_name
+    from gan_pipelines.images import ImageError
+
+    root = Path(directory)
+    if not root.is_dir():
+        raise ValueError(f"{REAL_PHOTOS_BEFORE_PARAMETER} ({directory}) is not a folder; it must be shadow.predict's "
+                         f"output_dir from the earlier model, holding {REAL_PHOTOS_BEFORE_KIND}/<name>.png")
+    folder = root / REAL_PHOTOS_BEFORE_KIND
+    if not folder.is_dir():
+        raise ValueError(f"{REAL_PHOTOS_BEFORE_PARAMETER} ({directory}) has no {REAL_PHOTOS_BEFORE_KIND}/ folder "
+                         f"({folder}); it must be shadow.predict's output_dir, holding "
+                         f"{REAL_PHOTOS_BEFORE_KIND}/<name>.png")
+    found: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not is_litter(path.name) and not_an_image(path.name) is None:
+            found.setdefault(sample_name(path.name), []).append(path)
+
+    kind_type = layout.KIND_TYPES[REAL_PHOTOS_BEFORE_KIND]
+    problems, chosen = [], {}
+    for name, image_path, _ in pairs:
+        files = found.get(name, [])
+        if not files:
+            problems.append((name, f"missing {folder / name}.png|jpg"))
+            continue
+        if len(files) > 1:
+            problems.append((name, f"{len(files)} files for one photo ({', '.join(str(f) for f in files)}); keep one"))
+            continue
+        try:
+            before = read_kind(files[0].read_bytes(), kind_type, name=str(files[0]))[0].shape[:2]
+        except (OSError, ImageError) as exc:
+            problems.append((name, f"{files[0]}: cannot be read ({exc})"))
+            continue
+        shown = read_kind(image_path.read_bytes(), layout.KIND_TYPES["noshadow"], name=str(image_path))[0].shape[:2]
+        if before != shown:
+            problems.append((name, f"{files[0]} is {before[1]}x{before[0]} but the photo {image_path} is "
+                                   f"{shown[1]}x{shown[0]}"))
+            continue
+        chosen[name] = files[0]
+    if problems:
+        raise ValueError(format_problems(
+            problems, f"{len(problems)} problem(s) with the earlier outputs of {REAL_PHOTOS_BEFORE_PARAMETER} "
+                      f"({directory}; one {REAL_PHOTOS_BEFORE_KIND}/<name>.png|jpg of the photo's size per photo):"))
+    return chosen
+
+
+def real_photo_row(
+    done: Any, before: np.ndarray | None = None, *, threshold: float | None = None,
+    before_label: str = REAL_PHOTOS_BEFORE_LABEL_DEFAULT,
+) -> tuple[list[np.ndarray], dict[str, Any]]:
     """One photo of the "Real photos" section, from a
     :class:`~gan_pipelines.families.shadow.predict.PairPrediction`: ``(pictures, table row)``.
 
@@ -212,13 +338,24 @@ def real_photo_row(done: Any) -> tuple[list[np.ndarray], dict[str, Any]]:
     overlay (:func:`~gan_pipelines.families.shadow.shadow_direction.draw_direction_overlay`: object
     outline, generated shadow direction in red, scene direction in cyan) uint8 (H, W, 3). Row:
     ``size`` ("WxH"), ``light_consistency`` (0..1), ``light_angle_diff_deg`` (0..180), both NaN
-    when undefined, and ``light_note`` (why; "" when scored)."""
+    when undefined, and ``light_note`` (why; "" when scored).
+
+    ``before``: an earlier model's output on the same photo, uint8 (H, W, 3) of the photo's size,
+    with ``threshold`` (0..255 grey ``|output - input|``, the one ``done.check`` used). Pictures
+    then read as :func:`real_photo_columns`: input, before, output, the two differences, overlay;
+    the row gains ``"<before_label> light_consistency"``, ``"... light_angle_diff_deg"`` and
+    ``"... light_note"``, from
+    :func:`~gan_pipelines.families.shadow.shadow_direction.light_consistency` against the current
+    model's scene estimate (``done.result.robject``/``rshadow``). Raises ValueError for a
+    ``before`` of another shape or without ``threshold``."""
     from gan_pipelines.families.shadow.evaluation import grey_abs_difference
-    from gan_pipelines.families.shadow.shadow_direction import draw_direction_overlay
+    from gan_pipelines.families.shadow.shadow_direction import draw_direction_overlay, light_consistency
+
+    def difference(output: np.ndarray) -> np.ndarray:
+        return np.clip(grey_abs_difference(output, done.image) * DIFF_GAIN, 0, 255).round().astype(np.uint8)
 
     output = done.result.image
-    diff = np.clip(grey_abs_difference(output, done.image) * DIFF_GAIN, 0, 255).round().astype(np.uint8)
-    pictures = [done.image, output, diff, draw_direction_overlay(output, done.object_mask, done.check)]
+    overlay = draw_direction_overlay(output, done.object_mask, done.check)
     light = done.check.as_row()
     row = {
         "size": f"{done.image.shape[1]}x{done.image.shape[0]}",
@@ -226,11 +363,21 @@ def real_photo_row(done: Any) -> tuple[list[np.ndarray], dict[str, Any]]:
         "light_angle_diff_deg": _number(light["light_angle_diff_deg"]),
         "light_note": light["light_note"],
     }
-    return pictures, row
+    if before is None:
+        return [done.image, output, difference(output), overlay], row
+    if before.shape != done.image.shape or threshold is None:
+        raise ValueError(f"{done.name}: the earlier output must be uint8 {done.image.shape} with a threshold; got "
+                         f"{before.shape}, threshold {threshold!r}")
+    check = light_consistency(before, done.image, done.object_mask, done.result.robject, done.result.rshadow,
+                              mask_threshold=threshold).as_row()
+    row.update({f"{before_label} {key}": _number(check[key]) if key != "light_note" else check[key]
+                for key in BEFORE_LIGHT_KEYS})
+    return [done.image, before, output, difference(before), difference(output), overlay], row
 
 
 def real_photos_section(
-    directory: str | None, make_predictor: Callable[[], Any], threshold: float
+    directory: str | None, make_predictor: Callable[[], Any], threshold: float,
+    before: RealPhotosBefore | None = None,
 ) -> tuple[str | None, str]:
     """The "Real photos" section: ``(html body, or None when directory is None; one Markdown
     summary line)``.
@@ -243,8 +390,17 @@ def real_photos_section(
     row per photo, :func:`real_photo_row`) and one picture row per photo. A missing folder, or one
     holding no files (OS litter aside), gives a one-sentence body naming the parameter and the
     layout instead. Raises ValueError, as shadow.predict does, for a wrong layout or bad inputs
-    (unreadable image, mask of another size, empty mask), listing every one."""
-    from gan_pipelines.families.shadow.predict import predict_pairs
+    (unreadable image, mask of another size, empty mask), listing every one.
+
+    ``before`` (:func:`real_photos_before_setting`) adds an earlier model's output on every photo
+    (:func:`find_before_outputs`, read one at a time as the photos are) beside the current one's:
+    the picture row of :func:`real_photo_columns` and the table's ``"<label> ..."`` columns, scored
+    against the current model's scene estimate; the summary line gives both means. It is not read
+    when there are no photos. Raises ValueError (:func:`find_before_outputs`) for missing or
+    mis-sized earlier outputs, after the photos are checked and before any prediction."""
+    from gan_pipelines.families.shadow import layout
+    from gan_pipelines.families.shadow.predict import find_input_pairs, predict_pairs
+    from gan_pipelines.image_inputs import read_kind
     from gan_pipelines.reporting.html_report import html_table, image_grid_figure, image_tag, png_data_uri
 
     if directory is None:
@@ -257,10 +413,19 @@ def real_photos_section(
                     "section out.")
         return f"<p class='note'>{html.escape(sentence)}</p>", f"Real photos: not configured ({directory} {missing})."
 
+    pairs = find_input_pairs(root, parameter=REAL_PHOTOS_PARAMETER)
+    predictions = predict_pairs(make_predictor(), root, threshold, pairs=pairs, parameter=REAL_PHOTOS_PARAMETER)
+    before_files = {} if before is None else find_before_outputs(before.directory, pairs)
+    label = None if before is None else before.label
+    row_label = {} if before is None else {"before_label": before.label}
     rows, figures = {}, []
-    for done in predict_pairs(make_predictor(), root, threshold, parameter=REAL_PHOTOS_PARAMETER):
-        pictures, rows[done.name] = real_photo_row(done)
-        figure = image_grid_figure([pictures], REAL_PHOTO_COLUMNS, [f"{done.name}\n{rows[done.name]['size']}"])
+    for done in predictions:
+        earlier = None
+        if before is not None:
+            path = before_files[done.name]
+            earlier = read_kind(path.read_bytes(), layout.KIND_TYPES[REAL_PHOTOS_BEFORE_KIND], name=str(path))[0]
+        pictures, rows[done.name] = real_photo_row(done, earlier, threshold=threshold, **row_label)
+        figure = image_grid_figure([pictures], real_photo_columns(label), [f"{done.name}\n{rows[done.name]['size']}"])
         figures.append(image_tag(png_data_uri(figure), f"real photo {done.name}"))  # rendered now: one photo in memory
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "name"
@@ -269,13 +434,35 @@ def real_photos_section(
             "light_angle_diff_deg / 180: the generated shadow's direction (grey |output - input| > "
             f"{threshold:g} outside the object) against the scene's, estimated from the predicted occluders' "
             "shadows; no ground truth is needed.")
-    scores = table["light_consistency"].dropna()
-    if len(scores):
-        scored = f"mean light_consistency {scores.mean():.3f} over {len(scores)} of {len(table)} scored"
-    else:
-        scored = f"light_consistency not scored for any ({table['light_note'].iloc[0]})"
+    line = f"Real photos: {len(table)} shown from {directory}; {_scored(table, '')}"
+    if before is not None:
+        note += (f" {label} = the earlier model's outputs read from {before.directory}/{REAL_PHOTOS_BEFORE_KIND}/ "
+                 f"(shadow.predict's output_dir), {NOW_LABEL} = this model's. The {label} scores use this model's "
+                 "scene estimate (its predicted occluders and their shadows), not the earlier model's, so both are "
+                 "measured against the same scene direction and differ only by the generated shadow.")
+        line += (f"; {label} (the earlier outputs in {before.directory}, scored against this model's scene "
+                 f"estimate): {_scored(table, f'{label} ')}{_paired(table, f'{label} ')}")
     body = html_table(table, float_format="{:.3f}") + f"<p class='note'>{html.escape(note)}</p>" + "".join(figures)
-    return body, f"Real photos: {len(table)} shown from {directory}; {scored}."
+    return body, line + "."
+
+
+def _scored(table: pd.DataFrame, prefix: str) -> str:
+    """``mean light_consistency <mean> over <k> of <n> scored`` from the columns ``prefix`` + key (or
+    why none is scored)."""
+    scores = table[f"{prefix}light_consistency"].dropna()
+    if len(scores):
+        return f"mean light_consistency {scores.mean():.3f} over {len(scores)} of {len(table)} scored"
+    return f"light_consistency not scored for any ({table[f'{prefix}light_note'].iloc[0]})"
+
+
+def _paired(table: pd.DataFrame, prefix: str) -> str:
+    """``; on the <k> scored by both, <label> <mean> vs now <mean>``: both means over the photos
+    scored with and without ``prefix``; "" when there are none."""
+    both = table[["light_consistency", f"{prefix}light_consistency"]].dropna()
+    if not len(both):
+        return ""
+    return (f"; on the {len(both)} scored by both, {prefix.strip()} {both.iloc[:, 1].mean():.3f} vs {NOW_LABEL} "
+            f"{both.iloc[:, 0].mean():.3f}")
 
 
 def _holds_files(root: Path) -> bool:
