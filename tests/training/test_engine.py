@@ -176,6 +176,20 @@ def test_monitor_null_keeps_the_last_epoch(tmp_path):
             TrainerConfig(epochs=1, monitor=bad)
 
 
+def test_monitor_start_epoch_keeps_only_later_epochs(tmp_path):
+    """"max" on the error keeps epoch 1 (the worst, before any training settles); from epoch 2 on
+    the monitor picks the worst of epochs 2-4, whatever epoch 1 scored."""
+    result = fit(_task(), *_loaders(), _config(tmp_path, epochs=4, monitor="mae", monitor_mode="max",
+                                               monitor_start_epoch=2))
+    later = result.history[result.history["epoch"] >= 2]
+    assert result.best_epoch == int(later.loc[later["val_mae"].idxmax(), "epoch"]) >= 2
+    assert result.best_metrics["mae"] == pytest.approx(later["val_mae"].max())
+    assert result.history["val_mae"].iloc[0] > later["val_mae"].max()  # epoch 1 would have won
+    for bad in (0, 5, 1.5):
+        with pytest.raises(ValueError, match=r"training\.monitor_start_epoch must be an integer in \[1, epochs=4\]"):
+            TrainerConfig(epochs=4, monitor_start_epoch=bad)
+
+
 def test_resumed_run_ends_with_exactly_the_same_weights(tmp_path):
     augment = AugmentConfig(hflip_p=0.5, rotate_p=0.5)
     # scheduler_mode "max" on a falling loss cuts the LR every epoch: the schedule state matters

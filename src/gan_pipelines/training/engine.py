@@ -143,7 +143,10 @@ class TrainerConfig:
     by ``monitor`` and ``scheduler_metric`` are keys of the task's ``validation_step`` output.
     ``monitor: None`` keeps the last epoch's weights instead of the best (the GAN references,
     pix2pix and SPADE, keep the latest: a validation loss such as L1 can prefer a blurry early
-    epoch to a sharp later one). ``log_every_steps`` throttles per-step TensorBoard scalars and
+    epoch to a sharp later one). ``monitor_start_epoch`` (1-based, default 1) is the first epoch
+    the monitor may keep: earlier epochs are validated and logged but never kept, e.g. to choose
+    only among the epochs of a decaying learning rate, whose weights have settled (an early epoch
+    can win a noisy metric by chance). ``log_every_steps`` throttles per-step TensorBoard scalars and
     the tqdm postfix; ``cpu_threads`` sets torch's CPU threads (None: torch default, or the
     cores shared out over the workers); ``deterministic`` asks torch for deterministic kernels
     (GPU; CPU is deterministic anyway). ``devices`` > 1 trains data-parallel in that many
@@ -181,6 +184,7 @@ class TrainerConfig:
     precision: str = "auto"
     monitor: str | None = "loss"
     monitor_mode: str = "min"
+    monitor_start_epoch: int = 1
     scheduler_metric: str = "loss"
     scheduler_mode: str = "min"
     scheduler_factor: float = 0.9
@@ -239,6 +243,8 @@ class TrainerConfig:
             fail("fused_optimizer", "must be auto, true or false")
         if self.monitor is not None and (not isinstance(self.monitor, str) or not self.monitor):
             fail("monitor", "must be a validation metric name, or null to keep the last epoch")
+        if not is_int(self.monitor_start_epoch) or not 1 <= self.monitor_start_epoch <= self.epochs:
+            fail("monitor_start_epoch", f"must be an integer in [1, epochs={self.epochs}]")
         if not isinstance(self.compile, bool):
             fail("compile", "must be true or false")
         if not is_int(self.devices) or self.devices < 1:
@@ -471,6 +477,8 @@ def _fingerprinted_settings(config: TrainerConfig) -> tuple[str, ...]:
     """The settings that must match for a resume. The plateau schedule lists exactly the keys
     it always did, so state files written before other schedules existed still resume."""
     common = ("seed", "monitor", "monitor_mode")
+    if config.monitor_start_epoch != 1:  # listed only when set, so older state files still match
+        common += ("monitor_start_epoch",)
     tail = ("grad_clip_norm", "deterministic")
     if config.scheduler == "plateau":
         return common + ("scheduler_metric", "scheduler_mode", "scheduler_factor", "scheduler_patience") + tail
@@ -725,7 +733,9 @@ def _fit(
                 monitor_value, keep = None, True
             else:
                 monitor_value = _metric(val_metrics, config.monitor, "monitor")
-                keep = _is_better(monitor_value, best["value"], config.monitor_mode)
+                keep = epoch >= config.monitor_start_epoch and _is_better(
+                    monitor_value, best["value"], config.monitor_mode
+                )
             if keep:
                 best = {
                     "epoch": epoch,
@@ -790,8 +800,9 @@ def _fit(
     if best["state_dicts"] is None:
         last_epoch = int(history[-1]["epoch"]) if history else 0
         logger.warning(
-            "Validation metric %r was never finite; reporting the last epoch (%d) as best.",
-            config.monitor, last_epoch,
+            "Validation metric %r was never finite from epoch %d on (training.monitor_start_epoch); "
+            "reporting the last epoch (%d) as best.",
+            config.monitor, config.monitor_start_epoch, last_epoch,
         )
         best = {"epoch": last_epoch, "value": None, "metrics": {}, "state_dicts": last_state_dicts}
     if resumed_from is not None and resumed_from >= config.epochs:
