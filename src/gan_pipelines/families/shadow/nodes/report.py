@@ -55,7 +55,8 @@ REAL_PHOTOS_BEFORE_LABEL_DEFAULT = "before"
 REAL_PHOTOS_BEFORE_KIND = "shadow"  # the sub-folder of shadow.predict's output_dir with its outputs
 REAL_PHOTOS_BEFORE_LABEL_MAX = 24  # characters; the label heads picture columns 1.9 inches wide
 NOW_LABEL = "now"  # the current model's columns when an earlier model's are shown beside them
-BEFORE_LIGHT_KEYS = ("light_consistency", "light_angle_diff_deg", "light_note")
+# The light-consistency columns of a real photo's table row (one set per model shown).
+LIGHT_KEYS = ("light_consistency", "light_angle_diff_deg", "light_note")
 
 
 class RealPhotosBefore(NamedTuple):
@@ -356,13 +357,7 @@ def real_photo_row(
 
     output = done.result.image
     overlay = draw_direction_overlay(output, done.object_mask, done.check)
-    light = done.check.as_row()
-    row = {
-        "size": f"{done.image.shape[1]}x{done.image.shape[0]}",
-        "light_consistency": _number(light["light_consistency"]),
-        "light_angle_diff_deg": _number(light["light_angle_diff_deg"]),
-        "light_note": light["light_note"],
-    }
+    row = {"size": f"{done.image.shape[1]}x{done.image.shape[0]}", **_light_columns(done.check.as_row())}
     if before is None:
         return [done.image, output, difference(output), overlay], row
     if before.shape != done.image.shape or threshold is None:
@@ -370,8 +365,7 @@ def real_photo_row(
                          f"{before.shape}, threshold {threshold!r}")
     check = light_consistency(before, done.image, done.object_mask, done.result.robject, done.result.rshadow,
                               mask_threshold=threshold).as_row()
-    row.update({f"{before_label} {key}": _number(check[key]) if key != "light_note" else check[key]
-                for key in BEFORE_LIGHT_KEYS})
+    row.update(_light_columns(check, prefix=f"{before_label} "))
     return [done.image, before, output, difference(before), difference(output), overlay], row
 
 
@@ -468,6 +462,12 @@ def _paired(table: pd.DataFrame, prefix: str) -> str:
 def _holds_files(root: Path) -> bool:
     """True when ``root`` (a folder) holds any file other than OS litter, at any depth."""
     return any(path.is_file() and not is_litter(path.relative_to(root).as_posix()) for path in root.rglob("*"))
+
+
+def _light_columns(light: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``light``'s :data:`LIGHT_KEYS` as table columns named ``prefix + key``: the numbers as floats
+    (NaN when undefined), the note as it is."""
+    return {f"{prefix}{key}": light[key] if key == "light_note" else _number(light[key]) for key in LIGHT_KEYS}
 
 
 def _number(value: float | None) -> float:
