@@ -1,4 +1,5 @@
 import hashlib
+import importlib.metadata
 import logging
 
 import numpy as np
@@ -546,3 +547,19 @@ def test_a_crashed_run_does_not_leave_the_lock_stuck(tmp_path, caplog):
         fit(_task(), *_loaders(), _config(tmp_path, epochs=1))
     assert f"left by a run that is no longer running (PID {holder.pid} on " in caplog.text
     assert not (tmp_path / "run" / "state.pt.lock").exists()  # released at the end
+
+
+def test_resume_under_other_library_versions_warns_naming_them(tmp_path, caplog):
+    fit(_task(), *_loaders(), _config(tmp_path, epochs=1))
+    state_path = tmp_path / "run" / "state.pt"
+    state = torch.load(state_path, weights_only=True)
+    assert state["versions"]["torch"] == importlib.metadata.version("torch")
+    state["versions"] = {**state["versions"], "opencv": "4.13.0.92", "numpy": "1.26.0"}
+    torch.save(state, state_path)
+    with caplog.at_level(logging.WARNING, logger="gan_pipelines.library_versions"):
+        resumed = fit(_task(), *_loaders(), _config(tmp_path, epochs=2, resume=True))
+    assert resumed.resumed_from_epoch == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith(f"Resuming the training state {state_path}")
+    assert "numpy 1.26.0 -> " in warnings[0] and "opencv 4.13.0.92 -> " in warnings[0]
+    assert "torch" not in warnings[0].split("(")[1]  # only what differs is named

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gan_pipelines.library_versions import warn_if_versions_differ
 from gan_pipelines.models.pretrained import ENCODER_IF_UNAVAILABLE, load_imagenet_encoder
 from gan_pipelines.params import check_known_keys
 
@@ -232,6 +233,7 @@ def segmentation_judge_from_bundle(
     if num_classes is None:
         raise ValueError("the segmentation judge checkpoint does not record model_config.segmenter.num_classes")
     config["encoder_weights"] = None  # the trained weights replace any pretrained ones
+    warn_if_versions_differ(meta, f"the segmentation judge checkpoint (trained {meta.get('trained_at', 'at an unknown time')})")
     net = build_segmenter(config, int(num_classes))
     try:
         state_dict = bundle["state_dicts"]["segmenter"]

@@ -105,6 +105,8 @@ def checkpoint_bundle(
     it loads with ``weights_only=True``."""
     from datetime import datetime, timezone
 
+    from gan_pipelines.library_versions import library_versions
+
     return {
         "state_dicts": {name: result.best_state_dicts[name] for name in modules},
         "model_config": dict(model_config),
@@ -116,6 +118,7 @@ def checkpoint_bundle(
             "device": result.device,
             "precision": result.precision,
             "resumed_from_epoch": -1 if result.resumed_from_epoch is None else int(result.resumed_from_epoch),
+            "versions": library_versions(),
             **meta,
         },
     }

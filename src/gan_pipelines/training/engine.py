@@ -81,6 +81,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from gan_pipelines.library_versions import library_versions, warn_if_versions_differ
+
 from .checkpointing import CheckpointError, load_training_state, save_training_state
 from .data import to_model_range
 from .device import Precision, autocast_context, configure_cpu_threads, select_device, select_precision
@@ -664,6 +666,7 @@ def _fit(
             resumed_from = int(state["epoch"])
             start_epoch = resumed_from + 1
             step._record_saved_state(state_path, resumed_from)
+            warn_if_versions_differ(state, f"the training state {state_path}", "resuming")
             if state.get("precision") != precision.name or state.get("device") != str(device):
                 logger.warning(
                     "Resuming a run saved with %s on %s, now %s on %s: results will not match an "
@@ -785,6 +788,7 @@ def _fit(
                         "fingerprint_payload": payload,
                         "precision": precision.name,
                         "device": str(device),
+                        "versions": library_versions(),
                     },
                 )
             if state_path is not None:

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gan_pipelines.library_versions import warn_if_versions_differ
 from gan_pipelines.params import check_known_keys
 from gan_pipelines.training.gan import PairedGANTask
 
@@ -551,4 +552,6 @@ def generator_from_bundle(bundle: Mapping[str, Any], family: str) -> tuple[Paire
     input_cfg = dict(config.get("input") or {})
     net = PairedGenerator(encoder_from_config(input_cfg), build_paired_generator(dict(config["generator"])))
     net.generator.load_state_dict(bundle["state_dicts"]["generator"])
+    trained_at = (bundle.get("meta") or {}).get("trained_at", "at an unknown time")
+    warn_if_versions_differ(bundle.get("meta"), f"the {family} generator checkpoint (trained {trained_at})")
     return net.eval(), input_cfg

@@ -11,6 +11,7 @@ from typing import Any
 
 from gan_pipelines.families.shadow.inference import ShadowInference
 from gan_pipelines.families.shadow.networks import AttentionNet, ShadowGenerator, build_attention_net, build_shadow_generator
+from gan_pipelines.library_versions import warn_if_versions_differ
 
 
 def _state_dict(bundle: Mapping[str, Any], name: str, what: str) -> Mapping[str, Any]:
@@ -20,12 +21,17 @@ def _state_dict(bundle: Mapping[str, Any], name: str, what: str) -> Mapping[str,
         raise ValueError(f"The {what} checkpoint has no '{name}' network; is it the right checkpoint?") from None
 
 
+def _described(bundle: Mapping[str, Any], what: str) -> str:
+    return f"the shadow {what} checkpoint (trained {(bundle.get('meta') or {}).get('trained_at', 'at an unknown time')})"
+
+
 def attention_from_bundle(bundle: Mapping[str, Any]) -> AttentionNet:
     """The trained attention net, in eval mode, on the CPU."""
     config = dict(bundle.get("model_config", {}).get("attention") or {})
     config["encoder_weights"] = None  # the trained weights replace any pretrained ones
     net = build_attention_net(config)
     net.load_state_dict(_state_dict(bundle, "attention", "attention"))
+    warn_if_versions_differ(bundle.get("meta"), _described(bundle, "attention"))
     return net.eval()
 
 
@@ -35,6 +41,7 @@ def generator_from_bundle(bundle: Mapping[str, Any]) -> ShadowGenerator:
     config["encoder_weights"] = None
     net = build_shadow_generator(config)
     net.load_state_dict(_state_dict(bundle, "generator", "generator"))
+    warn_if_versions_differ(bundle.get("meta"), _described(bundle, "generator"))
     return net.eval()
 
 

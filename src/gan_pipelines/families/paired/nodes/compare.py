@@ -30,6 +30,7 @@ import pandas as pd
 
 from gan_pipelines.families.paired.layout import LABEL_KIND, LABEL_TO_PHOTO, TARGET_KIND
 from gan_pipelines.image_folders import folder_version
+from gan_pipelines.library_versions import library_versions
 from gan_pipelines.params import check_known_keys
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def compare_paired_models(
             "diversity": values["_diversity"],
         } for family, values in extra.items()},
         "style_codes": f"style-sampling generators: z ~ N(0, I) from numpy default_rng({style_seed}), one per test map",
+        "versions": library_versions(),
     })
     metrics = {**metrics, "meta": meta}
     logger.info("paired_compare on %d test maps of %s: %s", len(names), data_version,

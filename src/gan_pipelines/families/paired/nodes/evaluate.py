@@ -25,6 +25,7 @@ import pandas as pd
 
 from gan_pipelines.families.paired.layout import LABEL_KIND, REAL_TEST_SPLIT, SKETCH_KINDS, TARGET_KIND
 from gan_pipelines.image_folders import folder_version, image_key, sample_names
+from gan_pipelines.library_versions import library_versions
 from gan_pipelines.params import check_known_keys
 
 logger = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ def evaluate_paired_model(
                         if net.z_dim is not None else None),
         **style_meta,
         "loss_weights": generator_checkpoint.get("meta", {}).get("loss_weights"),
+        "versions": library_versions(),
     })
     if plain_generator_checkpoint is not None:
         meta["plain_generator_trained_at"] = plain_generator_checkpoint.get("meta", {}).get("trained_at")

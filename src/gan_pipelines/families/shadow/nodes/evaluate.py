@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from gan_pipelines.families.shadow.data import load_split_arrays, sample_names, shadow_mask_source
 from gan_pipelines.families.shadow.layout import SHADOW_MASK_KIND
 from gan_pipelines.image_folders import folder_version, image_key
+from gan_pipelines.library_versions import library_versions
 from gan_pipelines.images import MASK_THRESHOLD
 from gan_pipelines.params import check_known_keys
 
@@ -137,6 +138,7 @@ def evaluate_shadow_model(
         "device": str(device),
         "precision": precision.name,
         "direction_convention": DIRECTION_CONVENTION,
+        "versions": library_versions(),
     }
     _log_table(metrics)
 
