@@ -11,6 +11,36 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "locked_numerics(**versions): the test's expected values were recorded with these library "
+        "versions (the locked set in constraints.txt); a failure under other versions says so",
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing ``locked_numerics`` test names the libraries whose installed version differs
+    from the one its expected values were recorded with, so a version drift is not taken for a
+    regression (or the other way round)."""
+    outcome = yield
+    report = outcome.get_result()
+    marker = item.get_closest_marker("locked_numerics")
+    if marker is None or report.when != "call" or not report.failed:
+        return
+    from gan_pipelines.library_versions import version_differences
+
+    differences = version_differences(marker.kwargs)
+    note = (
+        "expected values recorded with " + ", ".join(f"{k} {v}" for k, v in marker.kwargs.items()) + "; "
+        + ("installed here: " + ", ".join(f"{k} {now}" for k, (_, now) in differences.items())
+           + ". Install the locked set (pip install -c constraints.txt ...) before reading this as a regression."
+           if differences else "the installed versions are the same, so this is a real change.")
+    )
+    report.sections.append(("locked numerics", note))
+
 # Runtime parameters that shrink the `shadow` pipeline to about 20 s on 2 cores, yet train long
 # enough that the model clearly beats adding no shadow (test LRMSE about 65 vs 74.5, fp32 and bf16).
 TINY_PARAMS = {
