@@ -19,18 +19,24 @@ mask kinds that must mark an object.
   applied, 16-bit scaled (labels kept exact), the size limit, the one mask rule; the files of a
   sample must share one size (as shown).
 * **Object masks**: a mask kind the family names as marking an object must not be empty.
+* **Sources** (:func:`open_source`, :class:`FolderSource`, :class:`ZipSource`): a folder or a
+  ``.zip`` archive, listed as POSIX relative paths and read as bytes; archives are read in place
+  (no extraction) and one whose entries are absolute, hold ``..`` or drive letters is refused
+  before anything is read from it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
 import unicodedata
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -296,3 +302,142 @@ def log_notes(logger: logging.Logger, notes: Mapping[str, Sequence[str]], where:
 def format_problems(problems: Sequence[tuple[str, str]], header: str) -> str:
     """``header`` then one line ``  <sample>: <reasons>`` per problem."""
     return "\n".join([header] + [f"  {sample}: {reason}" for sample, reason in problems])
+
+
+# --------------------------------------------------------------------------------------------
+# Sources: a folder or a zip archive, listed as POSIX relative paths, read as bytes.
+
+
+class FolderSource:
+    """A folder: ``list()`` -> ``({relative file path: member}, {relative folder paths})``,
+    ``read(member)`` -> bytes. A folder that cannot be listed raises ``error`` (a ValueError
+    subclass the family chooses) naming it."""
+
+    def __init__(self, root: Path, *, param: str = "ingest.path", error: type[Exception] = ValueError):
+        self.root = Path(root)
+        self.label = str(root)
+        self.param = param
+        self.error = error
+
+    def list(self) -> tuple[dict[str, str], set[str]]:
+        files: dict[str, str] = {}
+        dirs: set[str] = set()
+
+        def fail(exc: OSError) -> None:
+            raise self.error(f"cannot list {exc.filename}: {exc.strerror or exc}") from None
+
+        for current, dirnames, filenames in os.walk(self.root, onerror=fail):
+            rel_dir = Path(current).relative_to(self.root).as_posix()
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            for dirname in sorted(dirnames):
+                dirs.add(prefix + dirname)
+            for filename in filenames:
+                files[prefix + filename] = prefix + filename
+        return files, dirs
+
+    def read(self, member: str) -> bytes:
+        return (self.root / member).read_bytes()
+
+    def describe(self, member: str) -> str:
+        return str(self.root / member)
+
+
+class ZipSource:
+    """A ``.zip`` archive read in place, with :class:`FolderSource`'s interface. One handle per
+    process (re-opened after a fork, dropped when pickled); reads are serialised by a lock,
+    decoding happens outside it. ``list()`` raises ``error`` naming ``param`` for a file that is
+    not a zip archive, and refuses an archive with unsafe entry names (:func:`unsafe_member`)."""
+
+    def __init__(self, path: Path, *, param: str = "ingest.path", error: type[Exception] = ValueError):
+        self.path = Path(path)
+        self.label = str(path)
+        self.param = param
+        self.error = error
+        self._zip: zipfile.ZipFile | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "label": self.label, "param": self.param, "error": self.error}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._zip, self._pid, self._lock = None, None, threading.Lock()
+
+    def _handle(self) -> zipfile.ZipFile:
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.path)
+        return self._zip
+
+    def read(self, member: str) -> bytes:
+        if self._pid != os.getpid():  # fresh object, or we are in a forked worker
+            self._lock = threading.Lock()
+            self._zip = None
+            self._pid = os.getpid()
+        with self._lock:
+            return self._handle().read(member)
+
+    def describe(self, member: str) -> str:
+        return f"{self.path}:{member}"
+
+    def list(self) -> tuple[dict[str, str], set[str]]:
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                infos = archive.infolist()
+        except zipfile.BadZipFile as exc:
+            raise self.error(f"{self.param} {self.path} is not a folder or a valid .zip archive ({exc})") from None
+        except OSError as exc:
+            raise self.error(f"cannot open {self.param} {self.path}: {exc}") from None
+        unsafe = [info.filename for info in infos if unsafe_member(info.filename)]
+        if unsafe:
+            shown = ", ".join(repr(name) for name in unsafe[:10])
+            more = f" (and {len(unsafe) - 10} more)" if len(unsafe) > 10 else ""
+            raise self.error(
+                f"refusing {self.path}: {len(unsafe)} archive entr{'y' if len(unsafe) == 1 else 'ies'} "
+                f"would land outside the extraction folder (absolute path, drive letter or '..'): "
+                f"{shown}{more}. The archive is broken or malicious; nothing was read from it."
+            )
+        files: dict[str, str] = {}
+        dirs: set[str] = set()
+        for info in infos:
+            rel = info.filename.replace("\\", "/")
+            parts = [part for part in rel.split("/") if part not in ("", ".")]
+            if not parts:
+                continue
+            for depth in range(1, len(parts)):
+                dirs.add("/".join(parts[:depth]))
+            if info.is_dir() or rel.endswith("/"):
+                dirs.add("/".join(parts))
+                continue
+            key = "/".join(parts)
+            if key in files:  # duplicate entry name: keep both visible as distinct files
+                key = f"{key}\x00dup{len(files)}"
+            files[key] = info.filename
+        return files, dirs
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def unsafe_member(name: str) -> bool:
+    """True for an archive entry that would land outside the extraction folder (absolute path,
+    drive letter or a ``..`` component)."""
+    normalised = name.replace("\\", "/")
+    if normalised.startswith("/") or _DRIVE.match(normalised):
+        return True
+    return any(part == ".." for part in normalised.split("/"))
+
+
+def open_source(path: str | Path, *, param: str = "ingest.path",
+                error: type[Exception] = ValueError) -> FolderSource | ZipSource:
+    """A :class:`FolderSource` for a folder, a :class:`ZipSource` for any other file (refused
+    when listed if it is not a zip archive). Raises ``error`` naming ``param`` when ``path``
+    does not exist or is neither."""
+    root = Path(path).expanduser()
+    if root.is_dir():
+        return FolderSource(root, param=param, error=error)
+    if root.is_file():
+        return ZipSource(root, param=param, error=error)
+    if root.exists():
+        raise error(f"{param} {root} is neither a folder nor a .zip file")
+    raise error(f"{param} {root} does not exist (expected a folder or a .zip archive)")

@@ -50,12 +50,14 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
-def select_device(preference: str = "auto") -> torch.device:
-    """Return the device to train on.
+def select_device(preference: str = "auto", *, setting: str = "training.device") -> torch.device:
+    """Return the device to train or run a model on: the project's one device rule, used by the
+    training engine and by every evaluation and prediction path.
 
     Args:
         preference: ``"auto"`` (CUDA if available, else MPS, else CPU), or an explicit
             ``"cpu"``, ``"cuda"``, ``"cuda:<index>"`` or ``"mps"``.
+        setting: the parameter's name in error messages (e.g. ``"<family>.evaluate.device"``).
 
     Raises:
         ValueError: the preference is unknown or names a device this machine does not have.
@@ -71,30 +73,30 @@ def select_device(preference: str = "auto") -> torch.device:
     kind, _, index_text = pref.partition(":")
     if kind not in _DEVICE_PREFERENCES or (index_text and kind != "cuda"):
         raise ValueError(
-            f"training.device={preference!r} is not understood; use one of "
+            f"{setting}={preference!r} is not understood; use one of "
             "'auto', 'cpu', 'cuda', 'cuda:<index>', 'mps'."
         )
     if kind == "cpu":
         return torch.device("cpu")
     if kind == "mps":
         if not _mps_available():
-            raise ValueError("training.device='mps' was requested but MPS is not available here.")
+            raise ValueError(f"{setting}='mps' was requested but MPS is not available here.")
         return torch.device("mps")
 
     if not torch.cuda.is_available():
         raise ValueError(
-            f"training.device={preference!r} was requested but CUDA is not available here "
+            f"{setting}={preference!r} was requested but CUDA is not available here "
             "(use 'auto' or 'cpu')."
         )
     if not index_text:
         return torch.device("cuda")
     if not index_text.isdigit():
-        raise ValueError(f"training.device={preference!r}: the CUDA index must be a number.")
+        raise ValueError(f"{setting}={preference!r}: the CUDA index must be a number.")
     index = int(index_text)
     count = torch.cuda.device_count()
     if index >= count:
         raise ValueError(
-            f"training.device={preference!r} was requested but only {count} CUDA device(s) "
+            f"{setting}={preference!r} was requested but only {count} CUDA device(s) "
             f"exist (indices 0..{count - 1})."
         )
     return torch.device("cuda", index)

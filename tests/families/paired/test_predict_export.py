@@ -2,6 +2,7 @@
 and ONNX export with parity against PyTorch."""
 
 import numpy as np
+import onnxruntime  # noqa: F401 (a dependency: without it these tests fail, never skip)
 import pytest
 import torch
 from PIL import Image
@@ -91,7 +92,6 @@ def test_predict_folder_follows_the_shared_input_rules(tmp_path):
 
 @pytest.mark.parametrize("family, kind", [("pix2pix", "label_map"), ("sketch2color", "line_art")])
 def test_onnx_export_matches_torch(tmp_path, family, kind):
-    pytest.importorskip("onnxruntime")
     bundle = _bundle(family, kind)
     summary = export_generator(bundle, family, tmp_path / "g.onnx", overwrite=False)
     assert summary["family"] == family and summary["size_multiple"] == 16

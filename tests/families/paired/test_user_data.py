@@ -61,9 +61,13 @@ def test_colour_labels_need_a_palette_and_unknown_colours_are_counted():
     palette = LabelSpec(6, palette=tuple(tuple(c) for c in colours))
     labels, problems = label_map_problems(image, palette)
     assert problems == [] and labels[5, 0] == 1 and labels[0, 0] == 0
-    image[0, :2] = (10, 20, 30)
+    image[0, :2] = (10, 20, 30)  # a few stray colours take their nearest palette colour's class (issue 24, item 13)
+    labels, problems = label_map_problems(image, palette)
+    assert problems == [] and labels[0, :2].tolist() == [0, 0]
+    image[:5] = (10, 20, 30)  # most pixels far from every palette colour: a wrong palette, refused with the counts
     _, problems = label_map_problems(image, palette)
-    assert problems == ["2 pixels have colours not in the palette: (10, 20, 30) x2"]
+    assert problems[0].startswith("40 of 64 pixels (62%) are farther than 0 from every palette colour "
+                                  "(most common: (10, 20, 30) x40)")
 
 
 @pytest.mark.parametrize("direction", ["AtoB", "BtoA"])
@@ -130,6 +134,7 @@ def test_ingest_node_reads_a_palette_file(tmp_path):
     label_image = np.zeros((32, 32, 3), np.uint8)
     label_image[16:] = (0, 255, 0)
     _save(tmp_path / "data" / "train" / "x.png", np.concatenate([label_image, _picture(90)], axis=1))
+    _save(tmp_path / "data" / "test" / "y.png", np.concatenate([label_image, _picture(90)], axis=1))
     images, skipped, summary = ingest_paired_data(
         {"source": "aligned", "path": str(tmp_path / "data"), "label_nc": 3,
          "palette_path": str(tmp_path / "palette.json")}, family="pix2pix")
@@ -143,9 +148,10 @@ def test_ingest_node_reads_a_palette_file(tmp_path):
 def test_palette_tolerance_maps_jpeg_noise_to_the_nearest_class():
     palette = ((0, 0, 0), (255, 0, 0), (0, 0, 255))
     image = np.zeros((4, 4, 3), np.uint8)
-    image[2:] = (250, 6, 3)
+    image[1:] = (250, 6, 3)
     _, problems = label_map_problems(image, LabelSpec(3, palette=palette))
-    assert "8 pixels have colours not in the palette: (250, 6, 3) x8" in problems[0]
+    assert "12 of 16 pixels (75%) are farther than 0 from every palette colour (most common: (250, 6, 3) x12)" \
+        in problems[0]
     labels, problems = label_map_problems(image, LabelSpec(3, palette=palette, palette_tolerance=10))
     assert problems == [] and labels[3, 0] == 1 and labels[0, 0] == 0
 
@@ -160,17 +166,18 @@ def test_transparent_sketch_pixels_become_white_paper():
 
 
 def test_sketch_folders_may_carry_class_maps_for_the_segmentation_score(tmp_path):
-    for name, top in (("a", 2), ("b", 9)):
-        _save(tmp_path / "train" / "A" / f"{name}.png", _picture(255))
-        _save(tmp_path / "train" / "B" / f"{name}.png", _picture(120))
-        _save(tmp_path / "train" / "labels" / f"{name}.png", _labels(top=top))
+    for split, name, top in (("train", "a", 2), ("train", "b", 9), ("test", "c", 1)):
+        _save(tmp_path / split / "A" / f"{name}.png", _picture(255))
+        _save(tmp_path / split / "B" / f"{name}.png", _picture(120))
+        _save(tmp_path / split / "labels" / f"{name}.png", _labels(top=top))
     with pytest.raises(ValueError, match=r"train/b: class map: label value\(s\) out of range 0..5: 9 \(512 px\)"):
         ingest_paired_data({"source": "folders", "path": str(tmp_path), "input_kind": "line_art", "label_nc": 6},
                            family="sketch2color")
     images, skipped, _ = ingest_paired_data(
         {"source": "folders", "path": str(tmp_path), "input_kind": "line_art", "label_nc": 6, "on_invalid": "skip"},
         family="sketch2color")
-    assert sorted(images) == ["train/label_map/a.png", "train/line_art/a.png", "train/picture/a.png"]
+    assert sorted(images) == ["test/label_map/c.png", "test/line_art/c.png", "test/picture/c.png",
+                              "train/label_map/a.png", "train/line_art/a.png", "train/picture/a.png"]
     assert list(skipped["name"]) == ["b"]
 
 

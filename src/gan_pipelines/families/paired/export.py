@@ -141,13 +141,25 @@ def export_generator(bundle: Mapping[str, Any], family: str, output_path: str | 
 
 
 class OnnxPairedPredictor:
-    """The exported generator in onnxruntime (CPU), with the same padding, size checks and input
-    handling as :class:`~gan_pipelines.families.paired.predict.PairedPredictor`."""
+    """The exported generator in onnxruntime, with the same padding, size checks and input
+    handling as :class:`~gan_pipelines.families.paired.predict.PairedPredictor`.
 
-    def __init__(self, onnx_path: str | Path) -> None:
+    ``device``: ``auto`` (CUDA when this onnxruntime has its CUDAExecutionProvider, else CPU: the
+    project's device rule for the providers onnxruntime offers), ``cpu``, ``cuda[:index]``
+    (:func:`gan_pipelines.onnx_runtime.onnx_providers`); :attr:`providers` are those the session
+    runs on. Raises ValueError for a ``cuda`` device this onnxruntime lacks or cannot start (an
+    ``auto`` session that fell back to CPU logs a WARNING), for ``mps`` (use the torch backend),
+    and for a file that is not a paired generator export."""
+
+    def __init__(self, onnx_path: str | Path, device: str = "auto") -> None:
         import onnxruntime
 
-        self.session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        from gan_pipelines.onnx_runtime import check_session_providers, onnx_providers
+
+        providers = onnx_providers(device, onnxruntime.get_available_providers())
+        self.session = onnxruntime.InferenceSession(str(onnx_path), providers=providers)
+        self.providers = list(self.session.get_providers())
+        check_session_providers(device, providers, self.providers, str(onnx_path))
         props = self.session.get_modelmeta().custom_metadata_map
         if "size_multiple" not in props or "input_config" not in props:
             raise ValueError(f"{onnx_path} is not a paired generator exported by <family>.export")

@@ -39,13 +39,15 @@ def _bound(function, **kwargs):
 
 def _stage_nodes(family: str) -> dict[str, list[Node]]:
     plain = family in WITH_PLAIN_PIX2PIX
+    # params:ingest: the checkpoint keeps how label maps were read (palette, ignore value) for predict.
     train_nodes = [Node(
-        _bound(train_generator, family=family, stage="train"), ["model_input", "params:train"],
+        _bound(train_generator, family=family, stage="train"), ["model_input", "params:train", "params:ingest"],
         ["generator_checkpoint", "generator_history"], name="train_generator",
     )]
     if plain:
         train_nodes.append(Node(
-            _bound(train_generator, family=family, stage="train_plain"), ["model_input", "params:train_plain"],
+            _bound(train_generator, family=family, stage="train_plain"),
+            ["model_input", "params:train_plain", "params:ingest"],
             ["plain_generator_checkpoint", "plain_generator_history"], name="train_plain_pix2pix",
         ))
     evaluate_inputs = {

@@ -8,6 +8,11 @@ own scale, so inputs drawn at about the training resolution's scale give the bes
 A SPADE+VAE generator is the exception: its style code is mapped to a feature grid of the
 training size, so it takes inputs of exactly that size (others are refused, saying the size).
 
+Label maps are read the way the ingest read the training data (one shared reader,
+:func:`~gan_pipelines.families.paired.user_data.read_label_map`): the checkpoint's
+``meta["labels"]`` keeps the palette of colour-coded maps (PNG or JPEG; nearest palette colour),
+its tolerance and the don't-care value (e.g. 255), which passes through as "no class".
+
 A pix2pixHD model with instance boundaries needs each label map's instance map too
 (``instance_dir``: same file names). A SPADE+VAE model needs a style code per output: seeded
 samples (``num_samples`` outputs ``<name>_s<k>.png``, code ``k`` drawn from seed ``[seed, k]``,
@@ -51,15 +56,51 @@ def fixed_size(generator_config: Mapping[str, Any]) -> tuple[int, int] | None:
     return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
+def check_label_values(raw: np.ndarray, label_nc: int, ignore_value: int | None = None, *,
+                       name: str | None = None) -> np.ndarray:
+    """int64 copy of a label map ``(H, W)`` whose values are class indices ``0..label_nc-1`` or
+    ``ignore_value``. Integer (or bool) arrays, and float arrays of whole numbers, are accepted.
+    Raises ValueError (prefixed with ``name``, the file, when given) naming the dtype and
+    fractional values of a float map (2.7 is not class 2), or the out-of-range values with
+    their pixel counts."""
+    where = f"{name}: " if name else ""
+    array = np.asarray(raw)
+    if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer):
+        values = array.astype(np.int64)
+    elif np.issubdtype(array.dtype, np.floating):
+        fractional = array[~np.isfinite(array) | (array != np.round(array))]
+        if fractional.size:
+            shown = ", ".join(f"{v:g}" for v in np.unique(fractional)[:5])
+            raise ValueError(f"{where}label map of dtype {array.dtype} holds values that are not class indices "
+                             f"(whole numbers 0..{label_nc - 1}): {shown} ({fractional.size} px); pass integer "
+                             "class indices")
+        values = array.astype(np.int64)
+    else:
+        raise ValueError(f"{where}label map of dtype {array.dtype}; pass integer class indices 0..{label_nc - 1}")
+    found, counts = np.unique(values, return_counts=True)
+    bad = [(int(v), int(c)) for v, c in zip(found, counts) if (v < 0 or v >= label_nc) and v != ignore_value]
+    if bad:
+        shown = ", ".join(f"{v} ({c} px)" for v, c in bad[:8])
+        raise ValueError(f"{where}label value(s) out of range 0..{label_nc - 1}: {shown}"
+                         + ("" if ignore_value is None else f" (ignore_value is {ignore_value})")
+                         + " (the generator was trained on these classes)")
+    return values
+
+
 def prepare_input(raw: np.ndarray, instances: np.ndarray | None, *, input_type: str, multiple: int,
-                  size: tuple[int, int] | None, needs_instances: bool) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+                  size: tuple[int, int] | None, needs_instances: bool, label_nc: int | None = None,
+                  ignore_value: int | None = None,
+                  name: str | None = None) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
     """Check one raw input (label map ``(H, W)`` or uint8 sketch ``(H, W, 3)``) and its instance
-    map, pad both to the generator's multiple; returns ``(input, instances, (H, W))``. Raises
-    ValueError for a wrong shape, a missing instance map or (fixed-size generators) a size other
-    than the training one."""
+    map, pad both to the generator's multiple; returns ``(input, instances, (H, W))``. With
+    ``label_nc``, a label map's values are checked (:func:`check_label_values`). Raises
+    ValueError (naming ``name`` when given) for a wrong shape, dtype or label value, a missing
+    instance map or (fixed-size generators) a size other than the training one."""
     if input_type == "labels":
         if raw.ndim != 2:
             raise ValueError(f"expected a label map (H, W) of class indices; got shape {raw.shape}")
+        if label_nc is not None:
+            raw = check_label_values(raw, label_nc, ignore_value, name=name)
         mode = "edge"
     else:
         if raw.ndim != 3 or raw.shape[-1] != 3 or raw.dtype != np.uint8:
@@ -85,7 +126,7 @@ class PairedPredictor:
     (deterministic for a given input and style code)."""
 
     def __init__(self, generator_bundle: Mapping[str, Any], family: str, device: str = "auto") -> None:
-        import torch
+        from gan_pipelines.training.device import select_device
 
         from gan_pipelines.families.paired.networks import generator_from_bundle, size_multiple
 
@@ -96,7 +137,10 @@ class PairedPredictor:
         self.fixed_size = fixed_size(generator_config)
         self.resolution = int(generator_bundle.get("meta", {}).get("resolution", 0))
         self.trained_at = generator_bundle.get("meta", {}).get("trained_at", "unknown")
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        # How the training data's label maps were read (palette, tolerance, ignore value); None
+        # for a checkpoint from before this was kept: plain class indices.
+        self.labels = generator_bundle.get("meta", {}).get("labels")
+        self.device = str(select_device(device, setting="device"))  # CUDA > MPS > CPU, as training
         self.net.to(self.device)
 
     @classmethod
@@ -134,15 +178,25 @@ class PairedPredictor:
             picture = resize_image(picture, size)
         return encode_styles(self.net, np.array(picture, np.uint8)[None], device=self.device)[0]  # a writable copy
 
-    def predict(self, raw: np.ndarray, instances: np.ndarray | None = None, z: np.ndarray | None = None) -> np.ndarray:
-        """uint8 ``(H, W, 3)`` picture for one label map ``(H, W)`` (class indices) or sketch
-        ``(H, W, 3)`` uint8, any size (a SPADE+VAE generator: the training size); ``instances``
-        ``(H, W)`` when the model uses instance boundaries; ``z`` ``(z_dim,)`` for SPADE+VAE."""
+    @property
+    def ignore_value(self) -> int | None:
+        """The don't-care value of the training label maps (e.g. 255), or None."""
+        return (self.labels or {}).get("ignore_value")
+
+    def predict(self, raw: np.ndarray, instances: np.ndarray | None = None, z: np.ndarray | None = None, *,
+                name: str | None = None) -> np.ndarray:
+        """uint8 ``(H, W, 3)`` picture for one label map ``(H, W)`` (class indices
+        ``0..label_nc-1`` or the checkpoint's ignore value; integers, or floats of whole numbers)
+        or sketch ``(H, W, 3)`` uint8, any size (a SPADE+VAE generator: the training size);
+        ``instances`` ``(H, W)`` when the model uses instance boundaries; ``z`` ``(z_dim,)`` for
+        SPADE+VAE. Raises ValueError (naming ``name``, e.g. the file, when given) for another
+        shape or dtype, values out of range (listed with pixel counts) or fractional values."""
         from gan_pipelines.families.paired.inference import generate
 
         padded, padded_instances, (height, width) = prepare_input(
             raw, instances, input_type=self.input_type, multiple=self.multiple, size=self.fixed_size,
-            needs_instances=bool(self.input_config.get("instance_edges")))
+            needs_instances=bool(self.input_config.get("instance_edges")),
+            label_nc=int(self.input_config.get("label_nc") or 0) or None, ignore_value=self.ignore_value, name=name)
         codes = None if z is None else np.asarray(z, np.float32).reshape(1, -1)
         output = generate(self.net, self.input_type, padded[None],
                           None if padded_instances is None else padded_instances[None], device=self.device, z=codes)
@@ -161,9 +215,15 @@ def predict_folder(predictor, input_dir: str | Path, output_dir: str | Path, *, 
     ``<name>_s<k>.png`` (k = 0 .. num_samples - 1, code k from seed ``[seed, k]``); with
     ``style_image`` (a picture file; PyTorch backend) one ``<name>.png`` in that picture's style.
     ``instance_dir``: instance maps with the label maps' file names, required by a model with
-    instance boundaries. Raises ValueError naming the parameter or the files."""
+    instance boundaries (ids above 255 relabelled as at ingest). Label maps are read as the
+    ingest read the training data (:func:`~gan_pipelines.families.paired.user_data.read_label_map`
+    with the checkpoint's ``meta["labels"]``: palette, tolerance, ignore value); pixels far from
+    every palette colour are logged and counted in the summary's ``palette_far_pixels`` (file ->
+    share). Raises ValueError naming the parameter or the files."""
     from gan_pipelines.families.paired.networks import style_codes
-    from gan_pipelines.families.paired.user_data import LabelSpec, input_image_rgb, label_map_problems, label_reader
+    from gan_pipelines.families.paired.user_data import (
+        MAX_FAR_SHARE, input_image_rgb, instance_map_problems, label_reader, label_spec_from_meta, read_label_map,
+    )
     from gan_pipelines.image_inputs import is_litter, not_an_image, sample_name
     from gan_pipelines.images import ImageError, encode_png, read_image, to_rgb
 
@@ -200,7 +260,10 @@ def predict_folder(predictor, input_dir: str | Path, output_dir: str | Path, *, 
         files.append(path)
     if not files and not problems:
         raise ValueError(f"input_dir {source} holds no PNG/JPEG images")
-    spec = LabelSpec(int(label_nc or predictor.input_config["label_nc"])) if predictor.input_type == "labels" else None
+    spec = None
+    if predictor.input_type == "labels":  # the checkpoint's palette / tolerance / ignore value, as ingest read them
+        spec = label_spec_from_meta(getattr(predictor, "labels", None), int(label_nc or predictor.input_config["label_nc"]))
+    far_pixels: dict[str, float] = {}
     instance_files = {}
     if needs_instances:
         instance_root = Path(instance_dir)
@@ -213,9 +276,11 @@ def predict_folder(predictor, input_dir: str | Path, output_dir: str | Path, *, 
         name = sample_name(path.name)
         try:
             if spec is not None:
-                labels, issues = label_map_problems(label_reader()(path, name=path.name), spec)
+                labels, issues, far = read_label_map(path, spec, name=path.name)
                 problems += [f"{path.name}: {issue}" for issue in issues]
                 inputs[name] = labels
+                if labels is not None and far:
+                    far_pixels[path.name] = far / labels.size
             else:
                 inputs[name] = input_image_rgb(read_image(path, name=path.name), name=path.name)
             if needs_instances:
@@ -223,16 +288,25 @@ def predict_folder(predictor, input_dir: str | Path, output_dir: str | Path, *, 
                     problems.append(f"{path.name}: no instance map {name}.png in {instance_dir}")
                     continue
                 instance = label_reader()(instance_files[name], name=instance_files[name].name)
-                if instance.ndim != 2 or instance.shape != inputs[name].shape[:2]:
+                if instance.ndim != 2 or inputs[name] is None or instance.shape != inputs[name].shape[:2]:
                     problems.append(f"{instance_files[name].name}: the instance map must be a single-channel image of "
-                                    f"the label map's size {inputs[name].shape[:2]}, got {instance.shape}")
+                                    f"the label map's size, got {instance.shape}")
+                    continue
+                instance, issues = instance_map_problems(instance)  # the ingest's rule (ids > 255 relabelled)
+                problems += [f"{instance_files[name].name}: {issue}" for issue in issues]
                 instances[name] = instance
         except ImageError as exc:
             problems.append(str(exc))
+    if far_pixels:
+        worst = max(far_pixels, key=far_pixels.get)
+        logger.warning("%d label map(s) have pixels farther than %g from every palette colour (up to %.1f%% in %s; "
+                       "refused above %.0f%%); each took its nearest palette colour's class", len(far_pixels),
+                       spec.palette_tolerance, 100 * far_pixels[worst], worst, 100 * MAX_FAR_SHARE)
     fixed = getattr(predictor, "fixed_size", None)
     if fixed is not None:
         problems += [f"{name}: {array.shape[0]}x{array.shape[1]}, but this SPADE+VAE generator takes "
-                     f"{fixed[0]}x{fixed[1]} maps only" for name, array in inputs.items() if tuple(array.shape[:2]) != fixed]
+                     f"{fixed[0]}x{fixed[1]} maps only" for name, array in inputs.items()
+                     if array is not None and tuple(array.shape[:2]) != fixed]
     style = None
     if style_image and not Path(style_image).is_file():
         problems.append(f"style_image {style_image}: no such file")
@@ -258,13 +332,15 @@ def predict_folder(predictor, input_dir: str | Path, output_dir: str | Path, *, 
     sizes = {}
     for name, raw in inputs.items():
         for suffix, z in codes.items():
-            picture = predictor.predict(raw, instances.get(name), z)
+            picture = predictor.predict(raw, instances.get(name), z)  # values checked above, naming the files
             targets[(name, suffix)].write_bytes(encode_png(picture))
         sizes[name] = list(picture.shape[:2])
     logger.info("Wrote %d pictures to %s", len(targets), output)
     summary = {"input_dir": str(source), "output_dir": str(output), "num_images": len(inputs),
                "num_pictures": len(targets), "family": predictor.family, "generator_trained_at": predictor.trained_at,
                "sizes": sizes}
+    if far_pixels:
+        summary["palette_far_pixels"] = {file: round(share, 4) for file, share in sorted(far_pixels.items())}
     if z_dim is not None:
         summary["style"] = (f"encoding of {style_image}" if style is not None else
                             f"{num_samples} seeded sample(s) per map, z ~ N(0, I) from numpy default_rng([{seed}, k]), "

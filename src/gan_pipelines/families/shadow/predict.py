@@ -34,6 +34,7 @@ from gan_pipelines.image_inputs import (
     SampleFiles, SampleIndex, check_files, check_sample, format_problems, is_litter, log_notes, read_kind,
 )
 from gan_pipelines.images import MASK_RULE, MASK_THRESHOLD, encode_png, resize_image, resize_mask, to_binary_mask, to_rgb
+from gan_pipelines.onnx_runtime import check_session_providers, onnx_providers  # shared with the paired predictor
 
 if TYPE_CHECKING:
     from gan_pipelines.families.shadow.shadow_direction import LightConsistency
@@ -173,26 +174,6 @@ class ShadowPredictor(_FullResolutionPredictor):
         return small.shadow_layer[0], small.robject[0], small.rshadow[0]
 
 
-def onnx_providers(device: str, available: list[str]) -> list[str | tuple[str, dict[str, Any]]]:
-    """onnxruntime execution providers for a ``device`` preference (``auto``, ``cpu``, ``cuda``,
-    ``cuda:<index>``), given the providers this onnxruntime build ``available``."""
-    preference = str(device).strip().lower()
-    kind, _, index = preference.partition(":")
-    has_cuda = "CUDAExecutionProvider" in available
-    if preference == "auto":
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"] if has_cuda else ["CPUExecutionProvider"]
-    if preference == "cpu":
-        return ["CPUExecutionProvider"]
-    if kind == "cuda" and (not index or index.isdigit()):
-        if not has_cuda:
-            raise ValueError(
-                f"device {device!r} was requested but this onnxruntime has no CUDAExecutionProvider "
-                f"(available: {', '.join(available)}); install onnxruntime-gpu or use device 'cpu' or 'auto'"
-            )
-        return [("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider"]
-    raise ValueError(f"device {device!r} is not understood by the onnx backend; use 'auto', 'cpu', 'cuda' or 'cuda:<index>'")
-
-
 def _onnx_input_image(image: np.ndarray) -> np.ndarray:
     """uint8 (N, H, W, 3) -> float32 (N, 3, H, W) in [-1, 1], as the torch path computes it."""
     return np.ascontiguousarray(image.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(127.5) - np.float32(1.0))
@@ -239,6 +220,7 @@ class OnnxShadowPredictor(_FullResolutionPredictor):
             raise ValueError(f"{path} is not a model onnxruntime can load: {exc}") from exc
         self.path = path
         self.providers = self.session.get_providers()
+        check_session_providers(device, providers, self.providers, str(path))
         self.metadata = parse_metadata(self.session.get_modelmeta().custom_metadata_map, source=str(path))
         self.resolution = self.metadata["resolution"]
         self.threshold = self.metadata["threshold"]

@@ -47,8 +47,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import threading
 import zipfile
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +59,9 @@ import pandas as pd
 
 from gan_pipelines.families.shadow import layout
 from gan_pipelines.image_folders import image_key, split_key
-from gan_pipelines.image_inputs import SampleIndex, check_sample, format_problems, is_litter, log_notes, read_kind
+from gan_pipelines.image_inputs import (
+    FolderSource, SampleIndex, ZipSource, check_sample, format_problems, is_litter, log_notes, read_kind, unsafe_member,
+)
 from gan_pipelines.images import ImageError
 
 logger = logging.getLogger(__name__)
@@ -111,113 +111,20 @@ class ShadowARData:
 # Sources: a folder or a zip archive, listed as POSIX relative paths, read as bytes.
 
 
-class _FolderSource:
+class _FolderSource(FolderSource):
     def __init__(self, root: Path):
-        self.root = root
-        self.label = str(root)
-
-    def list(self) -> tuple[dict[str, str], set[str]]:
-        """Return ``({relative file path: member}, {relative dir paths})``."""
-        files: dict[str, str] = {}
-        dirs: set[str] = set()
-        def fail(exc: OSError) -> None:
-            raise ShadowARDataError(f"cannot list {exc.filename}: {exc.strerror or exc}") from None
-
-        for current, dirnames, filenames in os.walk(self.root, onerror=fail):
-            rel_dir = Path(current).relative_to(self.root).as_posix()
-            prefix = "" if rel_dir == "." else rel_dir + "/"
-            for dirname in sorted(dirnames):
-                dirs.add(prefix + dirname)
-            for filename in filenames:
-                files[prefix + filename] = prefix + filename
-        return files, dirs
-
-    def read(self, member: str) -> bytes:
-        return (self.root / member).read_bytes()
-
-    def describe(self, member: str) -> str:
-        return str(self.root / member)
+        super().__init__(root, param="shadow.ingest.path", error=ShadowARDataError)
 
 
-class _ZipSource:
-    """Reads members straight from the archive. One handle per process (re-opened after a fork,
-    dropped when pickled); reads are serialised by a lock, decoding happens outside it."""
+class _ZipSource(ZipSource):
+    """The shared :class:`~gan_pipelines.image_inputs.ZipSource` (read in place, one handle per
+    process, picklable), raising :class:`ShadowARDataError`."""
 
     def __init__(self, path: Path):
-        self.path = path
-        self.label = str(path)
-        self._zip: zipfile.ZipFile | None = None
-        self._pid: int | None = None
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "label": self.label}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"])
-
-    def _handle(self) -> zipfile.ZipFile:
-        if self._zip is None:
-            self._zip = zipfile.ZipFile(self.path)
-        return self._zip
-
-    def read(self, member: str) -> bytes:
-        if self._pid != os.getpid():  # fresh object, or we are in a forked worker
-            self._lock = threading.Lock()
-            self._zip = None
-            self._pid = os.getpid()
-        with self._lock:
-            return self._handle().read(member)
-
-    def describe(self, member: str) -> str:
-        return f"{self.path}:{member}"
-
-    def list(self) -> tuple[dict[str, str], set[str]]:
-        try:
-            with zipfile.ZipFile(self.path) as archive:
-                infos = archive.infolist()
-        except zipfile.BadZipFile as exc:
-            raise ShadowARDataError(
-                f"shadow.ingest.path {self.path} is not a folder or a valid .zip archive ({exc})"
-            ) from None
-        except OSError as exc:
-            raise ShadowARDataError(f"cannot open ingest.path {self.path}: {exc}") from None
-        unsafe = [info.filename for info in infos if _unsafe_member(info.filename)]
-        if unsafe:
-            shown = ", ".join(repr(name) for name in unsafe[:10])
-            more = f" (and {len(unsafe) - 10} more)" if len(unsafe) > 10 else ""
-            raise ShadowARDataError(
-                f"refusing {self.path}: {len(unsafe)} archive entr{'y' if len(unsafe) == 1 else 'ies'} "
-                f"would land outside the extraction folder (absolute path, drive letter or '..'): "
-                f"{shown}{more}. The archive is broken or malicious; nothing was read from it."
-            )
-        files: dict[str, str] = {}
-        dirs: set[str] = set()
-        for info in infos:
-            rel = info.filename.replace("\\", "/")
-            parts = [part for part in rel.split("/") if part not in ("", ".")]
-            if not parts:
-                continue
-            for depth in range(1, len(parts)):
-                dirs.add("/".join(parts[:depth]))
-            if info.is_dir() or rel.endswith("/"):
-                dirs.add("/".join(parts))
-                continue
-            key = "/".join(parts)
-            if key in files:  # duplicate entry name: keep both visible as distinct files
-                key = f"{key}\x00dup{len(files)}"
-            files[key] = info.filename
-        return files, dirs
+        super().__init__(path, param="shadow.ingest.path", error=ShadowARDataError)
 
 
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-def _unsafe_member(name: str) -> bool:
-    normalised = name.replace("\\", "/")
-    if normalised.startswith("/") or _DRIVE.match(normalised):
-        return True
-    return any(part == ".." for part in normalised.split("/"))
+_unsafe_member = unsafe_member
 
 
 # --------------------------------------------------------------------------------------------

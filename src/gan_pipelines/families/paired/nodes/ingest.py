@@ -1,5 +1,10 @@
-"""<family>.ingest: the embedded synthetic set (rendered, seeded) or a user's paired folder,
-validated before anything is written; one versioned image folder out."""
+"""<family>.ingest: the embedded synthetic set (rendered, seeded) or a user's paired folder or
+.zip, validated before anything is written; one versioned image folder out.
+
+User data must hold a ``test/`` split besides ``train/`` (evaluation scores on it; nothing is
+split off ``train/`` silently). With colour-coded label maps (``palette_path``) the summary's
+``palette_far_pixels`` gives the share of label pixels farther than ``palette_tolerance`` from
+every palette colour (they took their nearest colour's class), overall and in the worst file."""
 
 from __future__ import annotations
 
@@ -95,8 +100,14 @@ def _read_user(params: dict[str, Any], family: str, section: str, layout: str):
         path, layout=layout, direction=params.get("direction", "AtoB"), input_kind=input_kind,
         target_kind=TARGET_KIND, instance_kind=INSTANCE_KIND if params.get("instances", False) else None,
         labels=labels, min_size=min_size, on_invalid=params.get("on_invalid", "error"),
-        class_maps=class_maps, class_map_kind=LABEL_KIND,
+        class_maps=class_maps, class_map_kind=LABEL_KIND, section=section,
     )
+    if data.num_samples.get("train") and not data.num_samples.get("test"):
+        found = "no valid test sample (every one was skipped)" if _has_test(data) else "no test/ split"
+        raise ValueError(
+            f"{section}.path {path}: {found} (train/ has {data.num_samples['train']} valid samples). The training "
+            f"chain scores the model on test/ ({family}.train_judge, {family}.evaluate); nothing is split off "
+            "train/ for you: move some samples into <path>/test/ (same layout as train/), and run again")
     has_class_maps = labels is not None or any(key.split("/")[1] == LABEL_KIND for key in data.images)
     if not has_class_maps:
         logger.warning(
@@ -105,8 +116,38 @@ def _read_user(params: dict[str, Any], family: str, section: str, layout: str):
     if len(data.skipped):
         logger.warning("%s: skipped %d invalid sample(s) from %s; the list with reasons is saved as %s.ingest_skipped",
                        section, len(data.skipped), path, family)
+    far = _palette_far_summary(data.palette_far, labels, section)
     summary = {"source": layout, "path": str(path), "direction": params.get("direction", "AtoB"),
                "input_kind": input_kind, "num_samples": data.num_samples,
                "label_nc": labels.label_nc if labels else None,
                "ignore_value": labels.ignore_value if labels else None}
+    if far is not None:
+        summary["palette_far_pixels"] = far
     return data.images, data.skipped.reindex(columns=SKIPPED_COLUMNS), summary
+
+
+def _has_test(data) -> bool:
+    """Whether test/ held samples at all (valid or skipped)."""
+    return bool(len(data.skipped)) and (data.skipped["split"] == "test").any()
+
+
+def _palette_far_summary(palette_far: dict[str, tuple[int, int]], labels, section: str) -> dict[str, Any] | None:
+    """``{"tolerance", "share", "max_share", "max_file", "num_files_with_far"}`` of the label pixels
+    farther than ``palette_tolerance`` from every palette colour (they took their nearest
+    colour's class), logged; None without a palette."""
+    if labels is None or labels.palette is None or not palette_far:
+        return None
+    far = sum(f for f, _ in palette_far.values())
+    pixels = sum(n for _, n in palette_far.values())
+    worst = max(palette_far, key=lambda file: palette_far[file][0] / max(palette_far[file][1], 1))
+    max_share = palette_far[worst][0] / max(palette_far[worst][1], 1)
+    summary = {"tolerance": labels.palette_tolerance, "share": round(far / max(pixels, 1), 4),
+               "max_share": round(max_share, 4), "max_file": worst,
+               "num_files_with_far": sum(1 for f, _ in palette_far.values() if f)}
+    if far:
+        logger.warning(
+            "%s: %.1f%% of the label pixels (up to %.1f%% in %s; %d of %d files) lie farther than %g from every "
+            "palette colour (JPEG smear at class borders, or colours outside the palette); each took its nearest "
+            "palette colour's class", section, 100 * summary["share"], 100 * max_share, worst,
+            summary["num_files_with_far"], len(palette_far), labels.palette_tolerance)
+    return summary

@@ -22,7 +22,7 @@ def predict_paired_folder(generator_checkpoint: Any, params: dict[str, Any], *, 
                               "num_samples", "style_image", "seed"}, section)
     backend = params.get("backend") or "torch"
     if backend == "onnx":
-        predictor = OnnxPairedPredictor(require(params, "onnx_path", section))
+        predictor = OnnxPairedPredictor(require(params, "onnx_path", section), device=params.get("device") or "auto")
         if predictor.family != family:
             raise ValueError(f"{section}.onnx_path holds a {predictor.family!r} generator, not {family!r}")
     elif backend == "torch":
