@@ -74,3 +74,26 @@ def folder_version(images: ImageFolder) -> str | None:
     for loader in images.values():
         return find_version(str(getattr(loader, "path", "")))
     return None
+
+
+def content_hash(images: ImageFolder, kinds: Sequence[str], splits: Sequence[str] = ("train", "val")) -> str:
+    """sha256 (hex) of what ``kinds`` hold in ``splits``: every matching key in sorted order with
+    its decoded pixels' dtype, shape and bytes.
+
+    Unlike :func:`folder_version` (a save timestamp), two byte-identical renders saved at
+    different times hash the same, and one changed pixel, name or sample changes the hash: the
+    key under which a model trained on this data is recognised. Raises ValueError when no image
+    of ``kinds`` is in ``splits``.
+    """
+    import hashlib
+
+    wanted_splits, wanted_kinds = set(splits), set(kinds)
+    keys = sorted(key for key in images if split_key(key)[:2] in {(s, k) for s in wanted_splits for k in wanted_kinds})
+    if not keys:
+        raise ValueError(f"no image of kind(s) {sorted(wanted_kinds)} in split(s) {sorted(wanted_splits)} to hash")
+    digest = hashlib.sha256()
+    for key in keys:
+        array = np.ascontiguousarray(images[key]())
+        digest.update(f"{key}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

@@ -200,3 +200,38 @@ def segmentation_scores(confusion: object) -> dict[str, float]:
         "mean_class_acc": float((correct[in_target] / true_totals[in_target]).mean()),
         "miou": float((correct[in_either] / union[in_either]).mean()),
     }
+
+
+SEGMENTATION_SCORES = ("pixel_acc", "mean_class_acc", "miou")
+
+
+def segmentation_score_intervals(
+    confusions: object, *, n_resamples: int | None = None, seed: int = 0
+) -> dict[str, tuple[float | None, float | None]]:
+    """Bootstrap 95% intervals of :func:`segmentation_scores` over test images.
+
+    ``confusions``: int ``(N, C, C)``, one :func:`class_confusion_matrix` per image. Each
+    resample draws N images with replacement, sums their matrices and scores the sum, so the
+    scores keep their whole-set definition (:func:`gan_pipelines.metrics.intervals.bootstrap_interval`).
+    Returns ``{"pixel_acc": (low, high), "mean_class_acc": ..., "miou": ...}``.
+
+    Raises:
+        ValueError: ``confusions`` is not ``(N, C, C)`` with N >= 2.
+    """
+    import numpy as np
+
+    from gan_pipelines.metrics.intervals import DEFAULT_RESAMPLES, bootstrap_interval
+
+    stack = np.asarray(confusions)
+    if stack.ndim != 3 or stack.shape[1] != stack.shape[2]:
+        raise ValueError(f"expected per-image confusion matrices (N, C, C), got shape {stack.shape}")
+
+    def scores(indices):
+        summed = stack[indices].sum(axis=0)
+        values = segmentation_scores(summed)
+        return [values[name] for name in SEGMENTATION_SCORES]
+
+    intervals = bootstrap_interval(
+        len(stack), scores, n_resamples=DEFAULT_RESAMPLES if n_resamples is None else n_resamples, seed=seed,
+    )
+    return dict(zip(SEGMENTATION_SCORES, intervals))

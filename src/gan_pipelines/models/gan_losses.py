@@ -20,9 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["GAN_MODES", "GANLoss", "feature_matching_loss", "total_variation_loss"]
+__all__ = ["GAN_MODES", "SCALE_REDUCTIONS", "GANLoss", "feature_matching_loss", "total_variation_loss"]
 
 GAN_MODES = ("vanilla", "lsgan", "hinge")
+SCALE_REDUCTIONS = ("mean", "sum")  # how a multi-scale discriminator's per-scale losses combine
 
 # A discriminator output: logits, one tensor per scale, or one feature list per scale whose last
 # entry is the logits (MultiScaleDiscriminator, return_features=True).
@@ -75,18 +76,30 @@ class GANLoss(nn.Module):
     ``prediction`` is a logits Tensor of any shape, a list of Tensors (one per scale), or a list
     of feature lists whose last entry is the logits (:class:`MultiScaleDiscriminator` or
     ``return_features=True``; the features are ignored). Each scale's loss is the mean over its
-    elements; the result is the mean over scales (as SPADE; pix2pixHD sums the scales instead,
-    i.e. ``num_D`` times this value).
+    elements; ``scale_reduction`` combines the scales:
 
-    Raises ValueError for an unknown mode, invalid labels (``fake_label < real_label <= 1``;
-    vanilla also needs ``fake_label >= 0``), a malformed ``prediction``, or
-    ``for_discriminator=False`` with ``target_is_real=False`` (the generator aims at real).
+    - ``"mean"`` (default): the mean over scales, as SPADE (NVlabs/SPADE ``GANLoss.__call__``
+      divides the sum by ``len(input)``);
+    - ``"sum"``: the sum over scales, as pix2pixHD (NVIDIA/pix2pixHD ``GANLoss.__call__`` adds
+      each scale's loss), i.e. ``num_D`` times the mean. This keeps the adversarial term's weight
+      relative to feature matching and VGG19 (both already averaged over scales) the paper's.
+
+    A single Tensor is one scale, where both reductions agree.
+
+    Raises ValueError for an unknown mode or ``scale_reduction``, invalid labels
+    (``fake_label < real_label <= 1``; vanilla also needs ``fake_label >= 0``), a malformed
+    ``prediction``, or ``for_discriminator=False`` with ``target_is_real=False`` (the generator
+    aims at real).
     """
 
-    def __init__(self, mode: str = "lsgan", real_label: float = 1.0, fake_label: float = 0.0) -> None:
+    def __init__(
+        self, mode: str = "lsgan", real_label: float = 1.0, fake_label: float = 0.0, scale_reduction: str = "mean"
+    ) -> None:
         super().__init__()
         if mode not in GAN_MODES:
             raise ValueError(f"mode must be one of {list(GAN_MODES)}, got {mode!r}")
+        if scale_reduction not in SCALE_REDUCTIONS:
+            raise ValueError(f"scale_reduction must be one of {list(SCALE_REDUCTIONS)}, got {scale_reduction!r}")
         real_label, fake_label = float(real_label), float(fake_label)
         if mode == "hinge" and (real_label != 1.0 or fake_label != 0.0):
             raise ValueError(
@@ -100,9 +113,11 @@ class GANLoss(nn.Module):
         self.mode = mode
         self.real_label = real_label
         self.fake_label = fake_label
+        self.scale_reduction = scale_reduction
 
     def extra_repr(self) -> str:
-        return f"mode={self.mode!r}, real_label={self.real_label}, fake_label={self.fake_label}"
+        return (f"mode={self.mode!r}, real_label={self.real_label}, fake_label={self.fake_label}, "
+                f"scale_reduction={self.scale_reduction!r}")
 
     def _target(self, target_is_real: bool, for_discriminator: bool) -> float:
         if not for_discriminator:
@@ -129,8 +144,8 @@ class GANLoss(nn.Module):
             )
         scales = _scale_logits(prediction)
         with torch.autocast(device_type=scales[0].device.type, enabled=False):
-            losses = [self._scale_loss(logits, target_is_real, for_discriminator) for logits in scales]
-            return torch.stack(losses).mean()
+            losses = torch.stack([self._scale_loss(logits, target_is_real, for_discriminator) for logits in scales])
+            return losses.sum() if self.scale_reduction == "sum" else losses.mean()
 
 
 def _scale_features(features: DiscriminatorOutput, name: str) -> list[list[Tensor]]:

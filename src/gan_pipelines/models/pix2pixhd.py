@@ -9,7 +9,9 @@ The pix2pixHD discriminator needs no code here: it is ``build_discriminator({"ty
 "multiscale", "num_D": 2 or 3, "discriminator": {"type": "patchgan", "in_channels": <input
 channels> + 3, "ndf": 64, "n_layers": 3, "norm": "instance", "return_features": True}})`` from
 :mod:`gan_pipelines.models.discriminators`, with
-:func:`~gan_pipelines.models.gan_losses.feature_matching_loss` for the feature-matching term.
+:func:`~gan_pipelines.models.gan_losses.feature_matching_loss` for the feature-matching term and
+``GANLoss("lsgan", scale_reduction="sum")`` for the adversarial term (the reference sums the
+scales' losses, for the generator and the discriminator alike).
 
 Both generators map ``(N, in_channels, H, W)`` (e.g. a one-hot label encoding plus an instance
 boundary channel) to ``(N, out_channels, H, W)`` images in [-1, 1] (tanh). ``norm`` is

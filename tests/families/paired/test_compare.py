@@ -27,8 +27,17 @@ def test_compare_scores_every_trained_model_on_one_split(tmp_path, kedro_run, on
     assert set(meta["not_trained"]) == {"pix2pixhd", "spade_vae"}
     assert "kedro run --pipeline pix2pixhd" in meta["not_trained"]["pix2pixhd"]
     assert meta["num_test_images"] == 4 and meta["resolution"] == 32
-    # pix2pix was trained on the reference data itself; spade on its own (identical) render
-    assert meta["models"]["pix2pix"]["same_data_version"] is True
+    # pix2pix was trained on the reference data itself; spade on its own render of the same
+    # scenes: byte-identical, so the same data by content (a save-time version would say no)
+    assert meta["models"]["pix2pix"]["trained_on_this_data"] is True
+    assert meta["models"]["spade"]["trained_on_this_data"] is True
+    assert meta["models"]["spade"]["trained_on_data_version"] != meta["data_version"]
+    assert meta["judge_trained_on_this_data"] is True
+    # one judge for both families: spade reused the one pix2pix trained (the shared store)
+    spade_own = json.loads((project / "data/08_reporting/spade_metrics.json").read_text())
+    assert spade_own["meta"]["judge"]["trained_at"] == meta["judge"]["trained_at"]
+    assert spade_own["meta"]["judge"]["data_hash"] == meta["judge"]["data_hash"]
+    assert meta["judge"]["precision"] == "fp32"
     assert meta["models"]["spade"]["generator_type"] == "spade"
     for model in ("pix2pix", "spade"):
         values = metrics[model]
@@ -36,6 +45,8 @@ def test_compare_scores_every_trained_model_on_one_split(tmp_path, kedro_run, on
         assert values["generator_parameters"] > 1000 and values["train_epochs"] == 2
         assert values["train_seconds"] > 0 and values["train_images_per_second"] > 0
         assert values["diversity"] == 0  # deterministic generators: measured, not assumed
+        low, high = values["seg_miou_ci95"]
+        assert low <= values["seg_miou"] <= high
     # the reference family's own evaluation scored its model on the same split with the same judge
     own = json.loads((project / "data/08_reporting/pix2pix_metrics.json").read_text())
     assert metrics["pix2pix"]["seg_miou"] == pytest.approx(own["model"]["seg_miou"], abs=1e-6)
@@ -43,6 +54,7 @@ def test_compare_scores_every_trained_model_on_one_split(tmp_path, kedro_run, on
     assert metrics["class_mean_painter"]["l1"] == pytest.approx(own["class_mean_painter"]["l1"], abs=1e-9)
     html = (project / "data/08_reporting/paired_compare_report.html").read_text()
     assert "one column per model" in html and "data:image/png;base64" in html and "Not trained yet" in html
+    assert "Segmentation scores with their uncertainty" in html
 
 
 def test_compare_without_any_trained_model_says_what_to_run(tmp_path, kedro_run, one_thread):

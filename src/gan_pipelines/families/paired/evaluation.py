@@ -10,7 +10,12 @@ pictures themselves, the ceiling) with:
 * the segmentation score (FCN-score): the segmentation judge (trained on the real train pictures,
   see ``train_judge``) segments the method's outputs, scored against the input label maps over the
   whole test set: ``seg_pixel_acc``, ``seg_mean_class_acc``, ``seg_miou``
-  (:func:`gan_pipelines.metrics.segmentation.segmentation_scores`);
+  (:func:`gan_pipelines.metrics.segmentation.segmentation_scores`). Beside each, ``<name>_ci95``:
+  ``[low, high]``, its percentile bootstrap 95% interval over the test pictures
+  (``bootstrap_resamples`` resamples, seed 0; see :mod:`gan_pipelines.metrics.intervals`), and,
+  when the judge checkpoint holds judges of other seeds (``train_judge.spread_seeds``),
+  ``<name>_judge_seeds``: the score under the judge and under each of them. The judge always
+  runs in fp32; ``meta.judge`` records its ``precision``, ``seed`` and ``data_hash``;
 * ``judge_fd`` / ``judge_kid``: Frechet and kernel distances between the judge's pooled encoder
   features of the outputs and of the real test pictures. These are the project's own measures in
   the judge's feature space: comparable between methods evaluated with the same judge checkpoint
@@ -76,12 +81,66 @@ EVALUATE_DEFAULTS: dict[str, Any] = {
     "lpips_weights_path": None,
     "feature_batch_size": 16,
     "bleed": {"line_threshold": 128, "offset": 2, "min_contrast": 30.0},
+    "bootstrap_resamples": 2000,
 }
 PIXEL_METRICS = ("l1", "psnr", "ssim")
 JUDGE_DISTANCES = ("judge_fd", "judge_kid")
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]  # uint8 (N, H, W, 3) -> (N, D)
 PairFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]  # two uint8 stacks -> (N,)
+
+
+def same_content(model_input: Mapping[str, Callable[[], np.ndarray]], checkpoint: Mapping[str, Any]) -> bool | None:
+    """Whether a generator ``checkpoint`` learned from this model input's content (its recorded
+    ``data_hash`` over ``data_hash_kinds``, see :func:`check_trained_on`); None when it records
+    no hash or this model input lacks one of those kinds."""
+    from gan_pipelines.image_folders import content_hash
+
+    meta = checkpoint.get("meta") or {}
+    recorded, kinds = meta.get("data_hash"), meta.get("data_hash_kinds")
+    if not recorded or not kinds:
+        return None
+    try:
+        return content_hash(model_input, list(kinds), ("train", "val")) == recorded
+    except ValueError:  # a kind this model input does not have
+        return None
+
+
+def check_trained_on(
+    model_input: Mapping[str, Callable[[], np.ndarray]], checkpoint: Mapping[str, Any], what: str, *,
+    allow_stale: bool, section: str,
+) -> bool:
+    """Whether ``checkpoint`` (a generator's or a judge's) learned from this model input's content.
+
+    The checkpoint's recorded ``data_hash`` (a generator's ``meta.data_hash`` over
+    ``meta.data_hash_kinds``; a judge's ``meta.judge.data_hash`` over its image and label kinds)
+    is compared with :func:`gan_pipelines.image_folders.content_hash` of the same kinds of this
+    model input's train and val splits, so a byte-identical re-render counts as the same data.
+    Returns True when they match. Otherwise raises ValueError naming ``what``, both hashes and the
+    ``allow_stale`` key; with ``allow_stale`` it logs a warning and returns False instead. A
+    checkpoint that records no hash (made before hashes were kept) counts as a mismatch.
+    """
+    from gan_pipelines.image_folders import content_hash
+
+    meta = checkpoint.get("meta") or {}
+    if "judge" in meta:
+        recorded = (meta.get("judge") or {}).get("data_hash")
+        kinds = [meta.get("image_kind"), meta.get("label_kind")]
+    else:
+        recorded, kinds = meta.get("data_hash"), meta.get("data_hash_kinds")
+    if recorded and kinds and all(kinds):
+        current = content_hash(model_input, list(kinds), ("train", "val"))
+        if current == recorded:
+            return True
+        problem = (f"the {what} was trained on other data than this model input: {', '.join(kinds)} of train/val "
+                   f"hash {current[:16]} here, {recorded[:16]} in the checkpoint")
+    else:
+        problem = f"the {what} records no hash of its training data (made before hashes were kept), so it cannot be checked"
+    if not allow_stale:
+        raise ValueError(f"{section}: {problem}. Retrain it on this model input, or set {section}.allow_stale: true "
+                         "to score it anyway (the metrics then record it)")
+    logger.warning("%s: %s; scoring anyway (allow_stale: true).", section, problem)
+    return False
 
 
 class PairedEvaluation(NamedTuple):
@@ -154,6 +213,9 @@ def _settings(params: Mapping[str, Any] | None, section: str) -> dict[str, Any]:
     offset = settings["bleed"]["offset"]
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
         raise ValueError(f"{section}.bleed.offset must be a positive integer (pixels), got {offset!r}")
+    resamples = settings["bootstrap_resamples"]
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 100:
+        raise ValueError(f"{section}.bootstrap_resamples must be an integer >= 100, got {resamples!r}")
     return settings
 
 
@@ -227,11 +289,9 @@ def diversity_distance(
     injected, or piq's LPIPS-VGG from local weights, ``params`` as :data:`EVALUATE_DEFAULTS`),
     else the mean absolute difference of the two uint8 pictures on the 0..1 scale."""
     settings = _settings(params, section)
-    device = settings["device"]
-    if device == "auto":
-        import torch
+    from gan_pipelines.training.device import select_device
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(select_device(settings["device"], setting=f"{section}.device"))  # CUDA > MPS > CPU, as training
     function, reason = _lpips_pairs(settings, lpips, device)
     if function is not None:
         return function, f"lpips ({reason})"
@@ -341,7 +401,10 @@ def evaluate_methods(
     ``unavailable`` (``{metric or "<method>.<metric>": reason}``), what the distances were
     computed with, the judge checkpoint's description and the set size and resolution.
     """
-    from gan_pipelines.metrics.segmentation import check_class_indices, class_confusion_matrix, segmentation_scores
+    from gan_pipelines.metrics.segmentation import (
+        SEGMENTATION_SCORES, check_class_indices, class_confusion_matrix, segmentation_score_intervals,
+        segmentation_scores,
+    )
     from gan_pipelines.models.segmenter import segmentation_judge_from_bundle
 
     settings = _settings(params, section)
@@ -349,6 +412,14 @@ def evaluate_methods(
     targets = np.asarray(targets)
     labels = np.asarray(labels)
     judge = segmentation_judge_from_bundle(judge_bundle, batch_size=settings["judge_batch_size"], device=settings["device"])
+    # judges of the same data trained with other seeds (train_judge.spread_seeds): their scores
+    # show how much of a difference between methods the judge's own training could explain
+    spread_judges = [
+        (int(entry["seed"]), segmentation_judge_from_bundle(
+            {**judge_bundle, "state_dicts": entry["state_dicts"]}, batch_size=settings["judge_batch_size"],
+            device=settings["device"]))
+        for entry in judge_bundle.get("spread_judges") or []
+    ]
     ignore_index = judge.ignore_index
     check_class_indices(labels, judge.num_classes, ignore_index, "test labels")
     inception, lpips, sources = _standard_extractors(settings, feature_extractors, judge.device)
@@ -379,13 +450,23 @@ def evaluate_methods(
         values: dict[str, float | None] = {name: _plain(per[name].mean()) for name in PIXEL_METRICS}
 
         predicted, judge_features = judge.predict_with_features(images)
-        confusion = class_confusion_matrix(predicted, labels, judge.num_classes, ignore_index)
-        for name, value in segmentation_scores(confusion).items():
+        confusions = np.stack([class_confusion_matrix(p, t, judge.num_classes, ignore_index)
+                               for p, t in zip(predicted, labels)])
+        intervals = (segmentation_score_intervals(confusions, n_resamples=settings["bootstrap_resamples"])
+                     if num_images >= 2 else {})
+        for name, value in segmentation_scores(confusions.sum(axis=0)).items():
             values[f"seg_{name}"] = _plain(value)
-        image_scores = [
-            segmentation_scores(class_confusion_matrix(p, t, judge.num_classes, ignore_index))
-            for p, t in zip(predicted, labels)
-        ]
+            values[f"seg_{name}_ci95"] = list(intervals[name]) if name in intervals else None
+            if values[f"seg_{name}_ci95"] is None:
+                unavailable[f"{method}.seg_{name}_ci95"] = "a bootstrap interval needs at least 2 test pictures"
+        if spread_judges:
+            spread_scores = [
+                segmentation_scores(class_confusion_matrix(other.predict(images), labels, judge.num_classes, ignore_index))
+                for _, other in spread_judges
+            ]
+            for name in SEGMENTATION_SCORES:
+                values[f"seg_{name}_judge_seeds"] = [values[f"seg_{name}"], *(_plain(s[name]) for s in spread_scores)]
+        image_scores = [segmentation_scores(confusion) for confusion in confusions]
         per["seg_pixel_acc"] = [s["pixel_acc"] for s in image_scores]
         per["seg_miou"] = [s["miou"] for s in image_scores]
 
@@ -442,7 +523,15 @@ def evaluate_methods(
         "judge": {
             key: judge_bundle.get("meta", {}).get(key)
             for key in ("trained_at", "model_input_version", "num_classes", "ignore_index", "weights_status")
-        } | {"val_metrics": dict(judge_bundle.get("val_metrics") or {}), "best_epoch": judge_bundle.get("best_epoch")},
+        } | {
+            key: (judge_bundle.get("meta", {}).get("judge") or {}).get(key) for key in ("precision", "seed", "data_hash")
+        } | {
+            "val_metrics": dict(judge_bundle.get("val_metrics") or {}), "best_epoch": judge_bundle.get("best_epoch"),
+            "spread_seeds": [seed for seed, _ in spread_judges],
+        },
+        "intervals": f"seg_*_ci95: percentile bootstrap 95% interval over the {int(num_images)} test pictures "
+                     f"({settings['bootstrap_resamples']} resamples, seed 0); seg_*_judge_seeds: the score under the "
+                     "judge and under each spread judge, in meta.judge.seed, spread_seeds order",
         "notes": {
             "judge_fd": "Frechet distance in the segmentation judge's pooled encoder features: the project's own "
             "measure, comparable only between methods scored with the same judge on the same test set, not "

@@ -509,7 +509,9 @@ class PairedTranslationTask(PairedGANTask):
         """The shared task's ``loss``, ``l1``, ``psnr``, plus ``l1_coarse``: L1 (0..1 scale) of
         4x4-average-pooled pictures. It scores colours and layout but not texture detail, which no
         input determines (a GAN's sharper, invented texture raises plain L1 while the picture gets
-        better), so it is the default for choosing the best epoch. A SPADE+VAE generator is scored
+        better), so pix2pix and Sketch2Color choose their best epoch by it (pix2pixhd, spade and
+        spade_vae keep their last epoch, as their references: ``training.monitor: null``; a
+        monitor that picked epoch 3 of 40 for spade_vae kept a blurry model). A SPADE+VAE generator is scored
         on the reconstruction of each val picture from its own style code (z = the encoder's mu)."""
         encoded = self._encoded(batch)
         metrics = super().validation_step(encoded, step)

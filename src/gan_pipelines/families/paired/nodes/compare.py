@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from gan_pipelines.families.paired.layout import LABEL_KIND, LABEL_TO_PHOTO, TARGET_KIND
-from gan_pipelines.image_folders import folder_version
+from gan_pipelines.image_folders import folder_version, image_key, sample_names
 from gan_pipelines.library_versions import library_versions
 from gan_pipelines.params import check_known_keys
 
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 REFERENCE_FAMILY = "pix2pix"  # whose test split and judge every model is scored on
 COMPARED_FAMILIES = LABEL_TO_PHOTO
-KEYS = {"batch_size", "device", "style_seed", "diversity_samples", "num_examples", "metrics"}
+KEYS = {"batch_size", "device", "style_seed", "diversity_samples", "num_examples", "metrics", "allow_stale"}
 BASELINES = ("class_mean_painter", "nearest_neighbour")
 
 
@@ -55,6 +55,25 @@ def _training_figures(bundle: Mapping[str, Any]) -> dict[str, float | None]:
     return {"train_seconds": seconds, "train_images_per_second": speed, "train_epochs": int(len(history))}
 
 
+def _refuse_missing_instances(model_input: Mapping[str, Any], input_configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{family: why}`` for each model whose input needs instance maps (``instance_kind``, e.g.
+    pix2pixHD's boundary map) that not every test sample of ``model_input`` has; models without
+    instance maps need none and are never refused here."""
+    names = sample_names(model_input, "test", TARGET_KIND)
+    refused = {}
+    for family, cfg in input_configs.items():
+        kind = cfg.get("instance_kind")
+        if not kind:
+            continue
+        have = sum(image_key("test", kind, name) in model_input for name in names)
+        if have < len(names):
+            refused[family] = (f"its generator uses instance boundaries (instance_edges) but only {have} of "
+                               f"{len(names)} test samples of the {REFERENCE_FAMILY} model input have a {kind} "
+                               f"(e.g. test/{kind}/{names[0]}.png); ingest instance maps, or retrain {family} with "
+                               "instance_edges: false")
+    return refused
+
+
 def compare_paired_models(
     model_input: Mapping[str, Callable[[], np.ndarray]],
     judge_checkpoint: Mapping[str, Any],
@@ -64,15 +83,21 @@ def compare_paired_models(
     """Return ``(metrics, report_html, report_markdown)``.
 
     ``generator_checkpoints``: ``<family>=`` a lazy checkpoint (``exists()`` / ``load()``) or a
-    loaded bundle, for the families of :data:`COMPARED_FAMILIES`. Raises ValueError when no
-    family has a trained generator, or a generator was trained at another resolution than the
-    reference test split's.
+    loaded bundle, for the families of :data:`COMPARED_FAMILIES`. Instance maps are loaded only
+    when a compared model uses them (pix2pixHD's instance boundaries); a model that needs them
+    where the test split has none is not scored and is named in ``meta.refused`` with the reason
+    (and in the report). ``meta.models.<family>.losses`` and the table's ``losses in training`` row
+    say which generator losses each model trained with, and which perceptual term was off (e.g.
+    VGG19 without local weights). Raises ValueError when no family has a trained generator, when
+    every trained one is refused (naming each), or a generator was trained at another resolution
+    than the reference test split's.
     """
     from gan_pipelines.families.paired.baselines import class_mean_painter, nearest_neighbour_retrieval
-    from gan_pipelines.families.paired.evaluation import evaluate_methods
+    from gan_pipelines.families.paired.evaluation import check_trained_on, evaluate_methods, same_content
     from gan_pipelines.families.paired.inference import generate
     from gan_pipelines.families.paired.networks import generator_from_bundle, style_codes
     from gan_pipelines.families.paired.nodes.evaluate import output_diversity, resolve_device
+    from gan_pipelines.families.paired.nodes.report import training_losses
     from gan_pipelines.families.paired.nodes.train import load_split
     from gan_pipelines.models import count_parameters
 
@@ -81,7 +106,12 @@ def compare_paired_models(
     style_seed = _positive_int(params, "style_seed", 0, 0)
     diversity_samples = _positive_int(params, "diversity_samples", 8, 2)
     num_examples = _positive_int(params, "num_examples", 6, 1)
-    device = resolve_device(params.get("device", "auto"))
+    device = resolve_device(params.get("device", "auto"), "paired_compare.device")
+    allow_stale = params.get("allow_stale", False)
+    if not isinstance(allow_stale, bool):
+        raise ValueError(f"paired_compare.allow_stale must be true or false; got {allow_stale!r}")
+    judge_on_this_data = check_trained_on(model_input, judge_checkpoint, f"{REFERENCE_FAMILY} segmentation judge",
+                                          allow_stale=allow_stale, section="paired_compare")
 
     bundles: dict[str, Mapping[str, Any]] = {}
     not_trained: dict[str, str] = {}
@@ -95,7 +125,17 @@ def compare_paired_models(
         raise ValueError("paired_compare: no label map -> photo model is trained yet; run e.g. "
                          f"`kedro run --pipeline {REFERENCE_FAMILY}` first ({', '.join(COMPARED_FAMILIES)} are compared)")
 
-    kinds = [LABEL_KIND, TARGET_KIND, "instance_map"]
+    nets = {family: generator_from_bundle(bundle, family) for family, bundle in bundles.items()}
+    refused = _refuse_missing_instances(model_input, {family: cfg for family, (_, cfg) in nets.items()})
+    for family, why in refused.items():
+        logger.warning("paired_compare: %s is not compared: %s", family, why)
+        del bundles[family], nets[family]
+    if not bundles:
+        raise ValueError("paired_compare: no model can be compared on the reference test split: "
+                         + "; ".join(f"{family}: {why}" for family, why in refused.items()))
+    # instance maps only for the models whose input uses them (pix2pixHD's instance boundaries)
+    instance_kinds = sorted({cfg["instance_kind"] for _, cfg in nets.values() if cfg.get("instance_kind")})
+    kinds = [LABEL_KIND, TARGET_KIND, *instance_kinds]
     names, test = load_split(model_input, "test", kinds)
     _, train = load_split(model_input, "train", [TARGET_KIND, LABEL_KIND])
     labels = test[LABEL_KIND].astype(np.int64)
@@ -105,7 +145,7 @@ def compare_paired_models(
     outputs: dict[str, np.ndarray] = {}
     extra: dict[str, dict[str, Any]] = {}
     for family, bundle in bundles.items():
-        net, input_cfg = generator_from_bundle(bundle, family)
+        net, input_cfg = nets[family]
         trained_at = int(bundle.get("meta", {}).get("resolution", resolution))
         if trained_at != resolution:
             raise ValueError(f"paired_compare: {family}'s generator was trained at {trained_at} px but the "
@@ -122,9 +162,11 @@ def compare_paired_models(
             **_training_figures(bundle),
             "generator_parameters": int(count_parameters(net)),
             "_trained_on": meta.get("model_input_version"),
+            "_same_content": same_content(model_input, bundle),
             "_generator_type": bundle["model_config"]["generator"].get("type", "unet"),
             "_diversity": diversity_meta,
             "_vgg19": meta.get("vgg19_perceptual"),
+            "_losses": training_losses(meta),
         }
 
     num_classes = int(judge_checkpoint.get("meta", {}).get("num_classes") or 0)
@@ -146,12 +188,17 @@ def compare_paired_models(
         "resolution": resolution,
         "num_test_images": len(names),
         "judge_trained_at": judge_checkpoint.get("meta", {}).get("trained_at"),
+        "judge_trained_on_this_data": judge_on_this_data,
         "not_trained": not_trained,
+        "refused": refused,
         "models": {family: {
             "generator_type": values["_generator_type"],
             "trained_on_data_version": values["_trained_on"],
-            "same_data_version": values["_trained_on"] == data_version,
+            # by content, not by save time: a byte-identical render of the same scenes counts
+            # as the same data; None when the checkpoint records no data hash
+            "trained_on_this_data": values["_same_content"],
             "vgg19_perceptual": values["_vgg19"],
+            "losses": values["_losses"],
             "diversity": values["_diversity"],
         } for family, values in extra.items()},
         "style_codes": f"style-sampling generators: z ~ N(0, I) from numpy default_rng({style_seed}), one per test map",
@@ -165,7 +212,9 @@ def compare_paired_models(
 
 
 def _report(metrics, outputs, test, labels, names, per_image, num_examples) -> tuple[str, str]:
-    from gan_pipelines.families.paired.nodes.report import colourise_labels, metrics_table
+    from gan_pipelines.families.paired.nodes.report import (
+        colourise_labels, losses_note, metrics_table, score_intervals_table, with_losses_row,
+    )
     from gan_pipelines.reporting.html_report import (
         config_block, html_table, image_grid_figure, markdown_table, png_data_uri, render_html,
     )
@@ -174,6 +223,8 @@ def _report(metrics, outputs, test, labels, names, per_image, num_examples) -> t
     models = [m for m in outputs if m not in BASELINES]
     order = [*models, *BASELINES, "real"]
     table = table[[c for c in order if c in table.columns] + ["better"]]
+    losses = {model: info.get("losses") for model, info in metrics["meta"]["models"].items()}
+    table = with_losses_row(table, losses)
     # the same test maps for every column: a seeded draw, so each model is seen on the same scenes
     picks = sorted(np.random.default_rng(0).choice(len(names), size=min(num_examples, len(names)), replace=False))
     rows = [[colourise_labels(labels[i]), *(outputs[m][i] for m in [*models, *BASELINES]), test[TARGET_KIND][i]]
@@ -187,13 +238,29 @@ def _report(metrics, outputs, test, labels, names, per_image, num_examples) -> t
              "against these per_class pictures measure a different thing than its segmentation score.</p>")
     if not_trained:
         notes += "<p>Not trained yet: " + "; ".join(f"{f}: {why}" for f, why in not_trained.items()) + "</p>"
+    if meta["refused"]:
+        notes += "<p>Not compared: " + "; ".join(f"{f}: {why}" for f, why in meta["refused"].items()) + "</p>"
     unavailable = meta.get("unavailable") or {}
     if unavailable:
         notes += "<p>Unavailable metrics: " + "; ".join(f"{k}: {v}" for k, v in unavailable.items()) + "</p>"
+    intervals = score_intervals_table(metrics)
+    judge = meta.get("judge") or {}
+    interval_section = [] if intervals is None else [(
+        "Segmentation scores with their uncertainty",
+        f"<p class='note'>{judge.get('precision')} judge, seed {judge.get('seed')}, data hash "
+        f"<code>{str(judge.get('data_hash'))[:16]}</code>. Bootstrap 95% intervals over the "
+        f"{meta['num_test_images']} test maps: two models whose intervals overlap are not told apart by this "
+        "test set.</p>" + html_table(intervals),
+    )]
     sections = [
-        ("Comparison", notes + html_table(table)),
+        ("Comparison", notes + html_table(table) + losses_note(losses)),
+        *interval_section,
         ("The same test label maps, one column per model", f"<img src='{grid}' alt='comparison grid'>"),
         ("Details", config_block({k: v for k, v in meta.items() if k != "unavailable"})),
     ]
     markdown = "# Paired models compared\n\n" + markdown_table(table) + "\n"
+    if intervals is not None:
+        markdown += "\n## Segmentation scores, bootstrap 95% intervals\n\n" + markdown_table(intervals) + "\n"
+    if meta["refused"]:
+        markdown += "\nNot compared: " + "; ".join(f"{f}: {why}" for f, why in meta["refused"].items()) + "\n"
     return render_html("Paired models compared", sections), markdown

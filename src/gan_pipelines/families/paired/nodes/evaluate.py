@@ -30,7 +30,7 @@ from gan_pipelines.params import check_known_keys
 
 logger = logging.getLogger(__name__)
 
-KEYS = {"batch_size", "device", "label_kind", "metrics", "style_seed", "diversity_samples"}
+KEYS = {"batch_size", "device", "label_kind", "metrics", "style_seed", "diversity_samples", "allow_stale"}
 
 
 def evaluate_paired_model(
@@ -44,9 +44,10 @@ def evaluate_paired_model(
 ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray]]:
     """Return ``(per_image, metrics, test_predictions)``."""
     from gan_pipelines.families.paired.baselines import class_mean_painter, nearest_neighbour_retrieval
-    from gan_pipelines.families.paired.evaluation import evaluate_methods
+    from gan_pipelines.families.paired.evaluation import check_trained_on, evaluate_methods
     from gan_pipelines.families.paired.inference import generate
     from gan_pipelines.families.paired.networks import generator_from_bundle
+    from gan_pipelines.families.paired.nodes.report import training_losses
     from gan_pipelines.families.paired.nodes.train import load_split
 
     section = f"{family}.evaluate"
@@ -54,12 +55,24 @@ def evaluate_paired_model(
     style_seed = params.get("style_seed", 0)
     if isinstance(style_seed, bool) or not isinstance(style_seed, int) or style_seed < 0:
         raise ValueError(f"{section}.style_seed must be a non-negative integer; got {style_seed!r}")
+    allow_stale = params.get("allow_stale", False)
+    if not isinstance(allow_stale, bool):
+        raise ValueError(f"{section}.allow_stale must be true or false; got {allow_stale!r}")
+    same_data = {
+        "generator": check_trained_on(model_input, generator_checkpoint, f"{family} generator",
+                                      allow_stale=allow_stale, section=section),
+        "judge": check_trained_on(model_input, judge_checkpoint, "segmentation judge",
+                                  allow_stale=allow_stale, section=section),
+    }
+    if plain_generator_checkpoint is not None:
+        same_data["plain_generator"] = check_trained_on(
+            model_input, plain_generator_checkpoint, "plain pix2pix generator", allow_stale=allow_stale, section=section)
     diversity_samples = params.get("diversity_samples", 0)
     if isinstance(diversity_samples, bool) or not isinstance(diversity_samples, int) or diversity_samples == 1 \
             or diversity_samples < 0:
         raise ValueError(f"{section}.diversity_samples must be 0 (off) or an integer >= 2; got {diversity_samples!r}")
     batch_size = int(params.get("batch_size", 16))
-    device = resolve_device(params.get("device", "auto"))
+    device = resolve_device(params.get("device", "auto"), f"{section}.device")
     label_kind = params.get("label_kind", LABEL_KIND)
     net, input_cfg = generator_from_bundle(generator_checkpoint, family)
     target_kind = generator_checkpoint["model_config"].get("target_kind", "picture")
@@ -160,6 +173,8 @@ def evaluate_paired_model(
                         if net.z_dim is not None else None),
         **style_meta,
         "loss_weights": generator_checkpoint.get("meta", {}).get("loss_weights"),
+        "losses": training_losses(generator_checkpoint.get("meta")),
+        "trained_on_this_data": same_data,
         "versions": library_versions(),
     })
     if plain_generator_checkpoint is not None:
@@ -206,9 +221,11 @@ def _first_test_name(model_input: Mapping[str, Any]) -> str:
     return names[0] if names else ""
 
 
-def resolve_device(choice: str) -> str:
-    import torch
+def resolve_device(choice: str, setting: str = "device") -> str:
+    """The torch device (``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"cpu"``) for a ``device``
+    parameter, by the training engine's rule
+    (:func:`gan_pipelines.training.device.select_device`: ``auto`` is CUDA > MPS > CPU). Raises
+    ValueError, naming ``setting``, for an unknown choice or a device this machine lacks."""
+    from gan_pipelines.training.device import select_device
 
-    if choice != "auto":
-        return choice
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(select_device(choice, setting=setting))

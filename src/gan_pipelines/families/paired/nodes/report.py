@@ -35,8 +35,8 @@ def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     methods = [m for m in METHOD_ORDER if m in metrics] + sorted(
         m for m in metrics if m not in METHOD_ORDER and m != "meta" and isinstance(metrics[m], Mapping))
     names: list[str] = []
-    for method in methods:
-        names += [k for k in metrics[method] if k not in names]
+    for method in methods:  # intervals and per-seed lists have their own table (score_intervals_table)
+        names += [k for k, v in metrics[method].items() if k not in names and not isinstance(v, (list, tuple, Mapping))]
     frame = pd.DataFrame(
         {m: [_number(metrics[m].get(k)) for k in names] for m in methods}, index=names, dtype=float
     )
@@ -44,6 +44,111 @@ def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     frame["better"] = ["closer to 0" if k in SIGNED_METRICS else "lower" if lower_is_better(k) else "higher"
                        for k in names]
     return frame
+
+
+def score_intervals_table(metrics: Mapping[str, Any]) -> pd.DataFrame | None:
+    """Rows = methods, columns = each ``seg_*`` score as ``value [low, high]`` (its bootstrap 95%
+    interval over test pictures) and, when spread judges were trained, ``min-max`` of the score
+    under each judge seed. None when the metrics carry no intervals (evaluated before they were)."""
+    methods = [m for m, v in metrics.items() if m != "meta" and isinstance(v, Mapping)]
+    scores = [k[: -len("_ci95")] for k in dict.fromkeys(k for m in methods for k in metrics[m]) if k.endswith("_ci95")]
+    if not scores:
+        return None
+
+    def cell(values: Mapping[str, Any], score: str) -> str:
+        value, interval = values.get(score), values.get(f"{score}_ci95")
+        if value is None:
+            return "n/a"
+        text = f"{value:.3f}"
+        if interval and None not in interval:
+            text += f" [{interval[0]:.3f}, {interval[1]:.3f}]"
+        return text
+
+    rows = {}
+    for method in methods:
+        row = {f"{score} [95% interval]": cell(metrics[method], score) for score in scores}
+        for score in scores:
+            seeds = [v for v in metrics[method].get(f"{score}_judge_seeds") or [] if v is not None]
+            if seeds:
+                row[f"{score} over judge seeds"] = f"{min(seeds):.3f}-{max(seeds):.3f} ({len(seeds)} judges)"
+        rows[method] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index").fillna("")
+    frame.index.name = "method"
+    return frame
+
+
+LOSSES_ROW = "losses in training"
+# A perceptual term's recorded status (checkpoint meta key) and its loss_weights key.
+PERCEPTUAL_STATUS_KEYS = (("perceptual", "perceptual"), ("vgg19_perceptual", "vgg19"))
+
+
+def training_losses(generator_meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Which generator losses a training run used, from its checkpoint's ``meta`` (or an
+    evaluation's meta, which copies the fields): ``{"active": {term: weight}, "off": {term:
+    status}}``, or None when the checkpoint records no ``loss_weights`` (written before they
+    were recorded).
+
+    ``active`` is ``meta["loss_weights"]`` (the terms that were in the generator loss, with their
+    weights). ``off`` lists the perceptual terms that were asked for but not used, with their
+    recorded status (``meta["perceptual"]``: Sketch2Color's VGG16 term; ``meta["vgg19_perceptual"]``:
+    pix2pixHD's and SPADE's VGG19 term), e.g. ``{"vgg19": "disabled: weights not found (looked in
+    ...)"}`` when ``vgg19.if_unavailable: disable`` found no local weights. A term whose weight was
+    set to 0 (status ``off (loss_weights.<term> is 0)``) is not part of the recipe and not listed."""
+    meta = dict(generator_meta or {})
+    weights = meta.get("loss_weights")
+    if not isinstance(weights, Mapping):
+        return None
+    active = {str(term): float(weight) for term, weight in weights.items()}
+    off = {}
+    for status_key, term in PERCEPTUAL_STATUS_KEYS:
+        status = meta.get(status_key)
+        if isinstance(status, str) and term not in active and not status.startswith("off (loss_weights."):
+            off[term] = status
+    return {"active": active, "off": off}
+
+
+def losses_text(losses: Mapping[str, Any] | None) -> str:
+    """One line for a table cell: ``"adversarial 1 + feature_matching 10; OFF: vgg19 (weights not
+    found)"`` (weights in ``%g``; the reason shortened), or a note that the checkpoint does not
+    record its losses. ``losses``: what :func:`training_losses` returns."""
+    if losses is None:
+        return "not recorded in the checkpoint (trained before losses were recorded)"
+    text = " + ".join(f"{term} {weight:g}" for term, weight in losses["active"].items()) or "none"
+    if losses["off"]:
+        text += "; OFF: " + ", ".join(f"{term} ({_short_status(status)})" for term, status in losses["off"].items())
+    return text
+
+
+def _short_status(status: str) -> str:
+    if status.startswith("disabled: weights not found"):
+        return "weights not found"
+    return status.removeprefix("disabled: ").removeprefix("disabled ")
+
+
+def with_losses_row(table: pd.DataFrame, losses: Mapping[str, Mapping[str, Any] | None]) -> pd.DataFrame:
+    """``table`` (:func:`metrics_table`, methods as columns) with a last row :data:`LOSSES_ROW`:
+    :func:`losses_text` for each method in ``losses`` (the trained models), empty for the others
+    (baselines, real pictures). The result has object dtype (numbers stay floats)."""
+    frame = table.astype(object)
+    frame.loc[LOSSES_ROW] = [losses_text(losses[column]) if column in losses else "" for column in frame.columns]
+    return frame
+
+
+def losses_note(losses: Mapping[str, Mapping[str, Any] | None]) -> str:
+    """HTML paragraph naming, per model, the losses it trained with and every term that was off
+    with its full recorded status (where the weights were looked for)."""
+    import html as html_module
+
+    items = []
+    for model, summary in losses.items():
+        line = f"<li><b>{html_module.escape(model)}</b>: {html_module.escape(losses_text(summary))}"
+        for term, status in ((summary or {}).get("off") or {}).items():
+            line += f"<br>{html_module.escape(term)} was OFF: {html_module.escape(status)}"
+        items.append(line + "</li>")
+    return ("<p class='note'>Losses each model trained with (from its generator checkpoint). A perceptual term "
+            "marked OFF was in the recipe but not used, e.g. VGG19 without local weights "
+            "(<code>vgg19.if_unavailable: disable</code>): such a model did not train with the papers' full "
+            "loss.</p><ul>" + "".join(items) + "</ul>")
 
 
 def _number(value: Any) -> float:
@@ -92,10 +197,19 @@ def build_paired_report(
     check_known_keys(params, {"num_examples", "rank_by", "seed"}, section)
     rank_by = params.get("rank_by", "l1")
     count = int(params.get("num_examples", 4))
-    table = metrics_table(metrics)
     meta = dict(metrics.get("meta") or {})
+    losses = {"model": training_losses(meta)}
+    if "plain_pix2pix" in metrics:
+        losses["plain_pix2pix"] = training_losses({"loss_weights": meta.get("plain_loss_weights")})
+    table = with_losses_row(metrics_table(metrics), losses)
     input_kind = meta.get("input_kind") or train_params.get("input_kind")
-    sections = [("Test metrics", html_table(table) + _note(meta, family))]
+    sections = [("Test metrics", html_table(table) + losses_note(losses) + _note(meta, family))]
+    intervals = score_intervals_table(metrics)
+    if intervals is not None:
+        sections.append(("Segmentation scores with their uncertainty", (
+            "<p class='note'>Judge scores with a bootstrap 95% interval over the test pictures: two methods whose "
+            "intervals overlap are not shown apart by this test set. " + str((meta.get("judge") or {}).get("precision") or "")
+            + " judge, seed " + str((meta.get("judge") or {}).get("seed")) + ".</p>" + html_table(intervals))))
 
     columns = [(input_kind, "input", model_input), ("model", "output", predictions)]
     if any(key.split("/")[1] == "plain_pix2pix" for key in predictions):
@@ -140,6 +254,7 @@ def build_paired_report(
         f"{meta.get('num_test_images', '?')} test images at {meta.get('resolution', '?')} px; model input version "
         f"{meta.get('model_input_version', '?')}.", "",
         markdown_table(table), "",
+        f"Losses in training: {losses_text(losses['model'])}.", "",
         f"Full report with pictures and curves: {family}_report.html", "",
     ])
     return page, summary

@@ -7,8 +7,9 @@ loss recipe is the ``loss_weights`` and ``gan_mode`` parameters:
   linear decay. Sketch2Color: + VGG16 feature L2 (local weights only; recorded when off), total
   variation, one-sided label smoothing (real 0.9) and D every 2nd batch; the sketch2color
   namespace also trains plain pix2pix on the same sketches (``train_plain``).
-* pix2pixHD (Wang et al. 2018): LSGAN + 10 x discriminator feature matching + 10 x VGG19
-  perceptual (local weights only), multi-scale PatchGAN; with ``model.local_enhancer`` the
+* pix2pixHD (Wang et al. 2018): LSGAN summed over the discriminator scales (as the reference;
+  SPADE averages them) + 10 x discriminator feature matching + 10 x VGG19 perceptual (local
+  weights only), multi-scale PatchGAN; with ``model.local_enhancer`` the
   global generator is first trained at half resolution (``global_epochs``), then the local
   enhancer at full resolution with the global part frozen for ``freeze_global_epochs`` epochs.
 * SPADE (Park et al. 2019): hinge GAN + 10 x feature matching + 10 x VGG19, spectral-norm
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gan_pipelines.families.paired.layout import KIND_TYPES, TARGET_KIND
-from gan_pipelines.image_folders import folder_version, stack_split
+from gan_pipelines.image_folders import content_hash, folder_version, stack_split
 from gan_pipelines.params import check_known_keys
 from gan_pipelines.stages.training_setup import (
     COMMON_KEYS, build_loaders, check_learning_rate, checkpoint_bundle, history_frame, run_training, trainer_config,
@@ -42,6 +43,23 @@ KEYS = COMMON_KEYS | {
 # Loss weights every config has (pix2pix); the other terms appear only when set.
 BASE_LOSS_WEIGHTS = {"adversarial": 1.0, "l1": 100.0, "perceptual": 0.0, "tv": 0.0}
 KL_WEIGHT = 0.05  # SPADE's lambda_kld, the default with use_vae
+# How the adversarial losses of a multi-scale discriminator's scales combine, per generator type
+# (its reference code): pix2pixHD sums them (NVIDIA/pix2pixHD GANLoss.__call__), SPADE averages
+# them (NVlabs/SPADE GANLoss.__call__); a single PatchGAN has one scale, where both agree.
+ADVERSARIAL_SCALE_REDUCTION = {"pix2pixhd": "sum"}
+
+
+def adversarial_loss(settings: Mapping[str, Any]):
+    """The :class:`~gan_pipelines.models.gan_losses.GANLoss` of resolved train settings
+    (:func:`check_train_params`): ``gan_mode``, ``real_label`` and the scale reduction of the
+    generator type's reference: ``"sum"`` over discriminator scales for ``pix2pixhd`` (so with
+    ``num_D`` = 3 the adversarial term weighs 3x the per-scale mean, as the paper's), ``"mean"``
+    otherwise (SPADE, pix2pix). Returns a float32-scalar loss module."""
+    from gan_pipelines.models.gan_losses import GANLoss
+
+    kind = settings["generator"].get("type", "unet")
+    return GANLoss(settings["gan_mode"], real_label=settings["real_label"],
+                   scale_reduction=ADVERSARIAL_SCALE_REDUCTION.get(kind, "mean"))
 
 
 def _non_negative_int(params: Mapping[str, Any], key: str, section: str) -> int:
@@ -177,12 +195,14 @@ def half_resolution(arrays: Mapping[str, np.ndarray], kinds: Mapping[str, str]) 
 
 
 def train_generator(
-    model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any], *, family: str, stage: str = "train",
+    model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any],
+    ingest_params: dict[str, Any] | None = None, *, family: str, stage: str = "train",
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train the generator on train and keep the best epoch on val (``training.monitor``), or the
     last one (``monitor: null``); return (bundle, history).
     ``family``/``stage`` (bound by the pipeline) name the namespace and parameter group."""
     from gan_pipelines.families.paired.networks import check_resolution, global_generator_config
+    from gan_pipelines.families.paired.user_data import label_meta
 
     section = f"{family}.{stage}"
     settings = check_train_params(params, section)
@@ -229,7 +249,12 @@ def train_generator(
         "stage": stage,
         "resolution": resolution,
         "model_input_version": folder_version(model_input) or "unversioned",
+        # what it learned from, by content: evaluate refuses a model input of other content
+        "data_hash": content_hash(model_input, sorted(kinds), ("train", "val")),
+        "data_hash_kinds": sorted(kinds),
         "test_time_mode": "eval (BatchNorm running statistics, no dropout)",
+        # how the ingest read label maps (palette, tolerance, ignore value): predict reads user maps the same way
+        "labels": label_meta(ingest_params, f"{family}.ingest"),
         **info,
     }
     if global_phase:
@@ -276,7 +301,6 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
     )
     from gan_pipelines.models import build_perceptual_loss, count_parameters
     from gan_pipelines.models.discriminators import build_discriminator
-    from gan_pipelines.models.gan_losses import GANLoss
     from gan_pipelines.models.pretrained import build_vgg19_perceptual_loss
     from gan_pipelines.training import ResizeCropFlip, fit, seed_everything
 
@@ -315,9 +339,10 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
     train_loader, val_loader = build_loaders(
         train_arrays, val_arrays, params, section, kinds=training_kinds(settings), augment=recipe, seed=config.seed,
     )
+    gan_loss = adversarial_loss(settings)
     task = PairedTranslationTask(
         encoder_from_config(settings["input"]), settings["input"]["kind"], settings["input"]["instance_kind"],
-        generator, discriminator, GANLoss(settings["gan_mode"], real_label=settings["real_label"]),
+        generator, discriminator, gan_loss,
         conditional=True, target_key=settings["target_kind"], extra_losses=extra,
         adversarial_weight=weights["adversarial"], feature_matching_weight=feature_matching, d_every=settings["d_every"],
         joint_discriminator_pass=settings["joint_discriminator_pass"],
@@ -338,6 +363,7 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
         "perceptual": perceptual_status,
         "loss_weights": used,
         "gan_mode": settings["gan_mode"], "real_label": settings["real_label"], "d_every": settings["d_every"],
+        "adversarial_scales": gan_loss.scale_reduction,
         "joint_discriminator_pass": settings["joint_discriminator_pass"],
     }
     if weights.get("vgg19", 0.0) > 0 or "vgg19" in (params.get("loss_weights") or {}):
