@@ -170,7 +170,7 @@ def test_the_trained_checkpoint_keeps_how_ingest_read_label_maps_and_predict_use
     labels = np.stack([_classes(32, seed=k, label_nc=3) for k in range(4)])
     model_input = {f"{split}/{kind}/s{k}.png": (lambda a=array[k]: a) for split in ("train", "val") for k in range(2)
                    for kind, array in (("label_map", labels), ("picture", np.asarray(PALETTE, np.uint8)[labels]))}
-    params = {"input_kind": "label_map", "label_nc": 3, "batch_size": 2, "augmentation": None,
+    params = {"input_kind": "label_map", "batch_size": 2, "augmentation": None,  # label_nc: the ingest's
               "model": {"type": "unet", "num_downs": 3, "ngf": 4}, "discriminator": {"type": "patchgan", "ndf": 4,
                                                                                      "n_layers": 1},
               "training": {"epochs": 1, "device": "cpu", "precision": "fp32", "progress": False, "cpu_threads": 1,

@@ -73,7 +73,7 @@ def _stage_nodes(family: str) -> dict[str, list[Node]]:
             ["model_input", "preprocess_summary"], name="preprocess_paired_data",
         )],
         "train_judge": [Node(
-            _bound(train_paired_judge, family=family), ["model_input", "params:train_judge"],
+            _bound(train_paired_judge, family=family), ["model_input", "params:train_judge", "params:ingest"],
             ["judge_checkpoint", "judge_history"], name="train_judge",
         )],
         "train": train_nodes,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,8 @@ def ingest_paired_data(params: dict[str, Any], *, family: str) -> tuple[dict[str
     section = f"{family}.ingest"
     check_known_keys(params, KEYS, section)
     source = params.get("source", "synthetic")
+    if source in ("synthetic", "aligned", "folders"):
+        ingested_class_count(params, family)  # a wrong class count stops here, before any image is read
     if source == "synthetic":
         images, summary = _render(params, family, section)
         skipped = pd.DataFrame(columns=SKIPPED_COLUMNS)
@@ -151,3 +154,28 @@ def _palette_far_summary(palette_far: dict[str, tuple[int, int]], labels, sectio
             "palette colour's class", section, 100 * summary["share"], 100 * max_share, worst,
             summary["num_files_with_far"], len(palette_far), labels.palette_tolerance)
     return summary
+
+
+def ingested_class_count(params: Mapping[str, Any], family: str) -> tuple[int | None, int | None]:
+    """``(label_nc, ignore_value)`` of the label maps ``<family>.ingest`` produces: the one place
+    the class count is set for every stage of a family (train and train_judge derive theirs from
+    it and no longer accept their own).
+
+    Synthetic data has the renderer's classes (ground, the object kinds, sky): ``ingest.label_nc``
+    may be left null, and another number than theirs is refused. User data has
+    ``ingest.label_nc`` (None when the folders have no class maps) and ``ingest.ignore_value``.
+    Raises ValueError naming ``<family>.ingest.label_nc``.
+    """
+    from gan_pipelines.synthetic import CLASS_NAMES
+
+    label_nc = params.get("label_nc")
+    if label_nc is not None and (isinstance(label_nc, bool) or not isinstance(label_nc, int) or not 2 <= label_nc <= 255):
+        raise ValueError(f"{family}.ingest.label_nc must be an integer in 2..255 or null; got {label_nc!r}")
+    if params.get("source", "synthetic") == "synthetic":
+        if label_nc not in (None, len(CLASS_NAMES)):
+            raise ValueError(
+                f"{family}.ingest.label_nc is {label_nc} but the synthetic label maps have {len(CLASS_NAMES)} classes "
+                f"({', '.join(CLASS_NAMES)}); leave it at {len(CLASS_NAMES)} or null for source: synthetic")
+        return len(CLASS_NAMES), None
+    return label_nc, params.get("ignore_value")
+

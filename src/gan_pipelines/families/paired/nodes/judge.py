@@ -13,9 +13,25 @@ import pandas as pd
 
 
 def train_paired_judge(
-    model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any], *, family: str
+    model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any],
+    ingest_params: dict[str, Any] | None = None, *, family: str,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """``(judge_checkpoint_bundle, judge_history)``."""
+    """``(judge_checkpoint_bundle, judge_history)``. The class count and the don't-care value
+    come from ``<family>.ingest`` (``label_nc``, ``ignore_value``), the one place they are set;
+    ``train_judge.num_classes`` / ``ignore_index`` are refused, naming the ingest keys."""
+    from gan_pipelines.families.paired.nodes.ingest import ingested_class_count
     from gan_pipelines.families.paired.nodes.train_judge import train_judge
 
-    return train_judge(model_input, params, section=f"{family}.train_judge")
+    section = f"{family}.train_judge"
+    if ingest_params is not None:
+        stale = {"num_classes": "label_nc", "ignore_index": "ignore_value"}
+        for key, ingest_key in stale.items():
+            if key in params:
+                raise ValueError(f"{section}.{key} is not a parameter any more: it is {family}.ingest.{ingest_key}, "
+                                 f"set once for every stage; remove it from {section}")
+        label_nc, ignore_value = ingested_class_count(ingest_params, family)
+        if label_nc is None:
+            raise ValueError(f"{family}.ingest.label_nc is null: the segmentation judge needs the number of classes "
+                             f"of the class maps ({params.get('label_kind')}); set it there")
+        params = {**params, "num_classes": label_nc, "ignore_index": ignore_value}
+    return train_judge(model_input, params, section=section)

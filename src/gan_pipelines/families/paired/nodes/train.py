@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gan_pipelines.families.paired.layout import KIND_TYPES, TARGET_KIND
+from gan_pipelines.families.paired.layout import KIND_TYPES, LABEL_KIND, TARGET_KIND
 from gan_pipelines.image_folders import content_hash, folder_version, stack_split
 from gan_pipelines.params import check_known_keys
 from gan_pipelines.stages.training_setup import (
@@ -194,6 +194,50 @@ def half_resolution(arrays: Mapping[str, np.ndarray], kinds: Mapping[str, str]) 
     return half
 
 
+def with_ingest_class_count(
+    params: Mapping[str, Any], ingest_params: Mapping[str, Any] | None, family: str, stage: str = "train",
+) -> tuple[dict[str, Any], int | None]:
+    """``(train params with label_nc, ignore value)``: the class count comes from
+    ``<family>.ingest.label_nc`` (:func:`~gan_pipelines.families.paired.nodes.ingest.ingested_class_count`),
+    the one key for it; a ``label_nc`` in the train parameters is refused, naming both keys.
+    Without ``ingest_params`` (a direct call) the parameters are used as given.
+    Raises ValueError when the generator reads label maps and the ingest has no class count."""
+    from gan_pipelines.families.paired.nodes.ingest import ingested_class_count
+
+    params = dict(params)
+    if ingest_params is None:
+        return params, None
+    if "label_nc" in params:
+        raise ValueError(
+            f"{family}.{stage}.label_nc is not a parameter any more: the number of classes is set once, as "
+            f"{family}.ingest.label_nc, for every stage; remove it from {family}.{stage}")
+    label_nc, ignore_value = ingested_class_count(ingest_params, family)
+    if KIND_TYPES.get(params.get("input_kind", LABEL_KIND)) == "labels":
+        if label_nc is None:
+            raise ValueError(f"{family}.ingest.label_nc is null but {family}.{stage} trains on label maps: set the "
+                             "number of classes of your label maps there")
+        params["label_nc"] = label_nc
+    return params, ignore_value
+
+
+def check_label_range(train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray],
+                      input_cfg: Mapping[str, Any], ignore_value: int | None, family: str) -> None:
+    """Refuse training label maps with a class outside ``0..label_nc-1`` (other than the ignore
+    value), naming the value, its pixel count and the key: a too small class count would
+    otherwise encode the extra classes as all-zero one-hot and train without complaint."""
+    from gan_pipelines.metrics.segmentation import check_class_indices
+
+    if input_cfg.get("type") != "labels":
+        return
+    for split, arrays in (("train", train_arrays), ("val", val_arrays)):
+        try:
+            check_class_indices(arrays[input_cfg["kind"]], int(input_cfg["label_nc"]), ignore_value,
+                                f"the {split} {input_cfg['kind']} maps")
+        except ValueError as exc:
+            raise ValueError(f"{family}.ingest.label_nc is {input_cfg['label_nc']}, but {exc}; set "
+                             f"{family}.ingest.label_nc to the number of classes of your label maps") from None
+
+
 def train_generator(
     model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any],
     ingest_params: dict[str, Any] | None = None, *, family: str, stage: str = "train",
@@ -205,11 +249,13 @@ def train_generator(
     from gan_pipelines.families.paired.user_data import label_meta
 
     section = f"{family}.{stage}"
+    params, ignore_value = with_ingest_class_count(params, ingest_params, family, stage)
     settings = check_train_params(params, section)
     config = trainer_config(params, section)
     kinds = training_kinds(settings)
     _, train_arrays = load_split(model_input, "train", kinds)
     _, val_arrays = load_split(model_input, "val", kinds)
+    check_label_range(train_arrays, val_arrays, settings["input"], ignore_value, family)
     resolution = int(train_arrays[settings["target_kind"]].shape[1])
     settings = check_train_params(params, section, resolution)
     augmentation = params.get("augmentation") or {}

@@ -7,7 +7,10 @@ Parameters (``<family>.train_judge``):
 
 * ``image_kind`` / ``label_kind``: the kinds of the model-input folder holding the real RGB
   images and their class-index maps;
-* ``num_classes``; ``ignore_index`` (null, or the don't-care value of the label maps, e.g. 255);
+* ``num_classes``; ``ignore_index`` (null, or the don't-care value of the label maps, e.g. 255):
+  in a pipeline these come from ``<family>.ingest.label_nc`` / ``ignore_value`` (the node
+  :func:`~gan_pipelines.families.paired.nodes.judge.train_paired_judge` fills them in and refuses
+  them in ``<family>.train_judge``);
 * ``model``: :data:`gan_pipelines.models.segmenter.SEGMENTER_DEFAULTS` keys;
 * ``batch_size``, ``lr`` (Adam, default 3e-3), ``num_workers``;
 * ``augmentation``: ``{hflip_p: 0.5, colour_jitter: null}`` (a horizontal flip of image and
