@@ -138,12 +138,13 @@ def test_conf_base_keeps_the_last_epoch_for_pix2pixhd_and_spade(family):
     missing key would mean the engine's default monitor ``loss`` instead."""
     from kedro.config import OmegaConfigLoader
 
-    from gan_pipelines.families.paired.nodes.train import check_train_params
+    from gan_pipelines.families.paired.nodes.train import check_train_params, with_ingest_class_count
     from gan_pipelines.stages.training_setup import trainer_config
 
     loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="base",
                                merge_strategy={"parameters": "soft"})
-    params = loader["parameters"][family]["train"]
+    params, _ = with_ingest_class_count(loader["parameters"][family]["train"],
+                                        loader["parameters"][family]["ingest"], family)  # as the node does
     assert "monitor" in params["training"] and params["training"]["monitor"] is None
     assert trainer_config(params, f"{family}.train").monitor is None
     check_train_params(params, f"{family}.train")  # the rest of the config stays valid
