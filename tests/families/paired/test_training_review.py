@@ -16,8 +16,9 @@ import torch
 from gan_pipelines.families.paired.networks import build_paired_generator
 from gan_pipelines.families.paired.nodes.train import check_train_params
 
+from .test_label_to_photo_models import _arrays
+
 PROJECT = Path(__file__).resolve().parents[3]
-COLOURS = np.array([[40, 40, 40], [220, 60, 60], [60, 60, 220]], np.uint8)
 TRAINING = {"epochs": 1, "device": "cpu", "precision": "fp32", "progress": False, "cpu_threads": 1,
             "scheduler": "none", "monitor": None, "sample_every": 1000}
 
@@ -40,16 +41,6 @@ RECIPES = {  # conf/base's recipes, scaled down
               "discriminator": _multiscale(3, True), "gan_mode": "hinge",
               "loss_weights": {"l1": 0.0, "feature_matching": 10.0, "vgg19": 10.0}, "betas": [0.0, 0.9]},
 }
-
-
-def _arrays(count: int = 4, size: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
-    """Coloured squares on a dark ground: label map, instance map, picture."""
-    rng = np.random.default_rng(seed)
-    labels = np.zeros((count, size, size), np.uint8)
-    for index in range(count):
-        y, x = rng.integers(0, size // 2, 2)
-        labels[index, y:y + size // 3, x:x + size // 3] = 1 + index % 2
-    return {"label_map": labels, "instance_map": (labels > 0).astype(np.uint8), "picture": COLOURS[labels]}
 
 
 def _bundle(recipe: str, family: str, meta: dict | None = None, resolution: int = 32) -> dict:
