@@ -9,3 +9,8 @@ CONFIG_LOADER_ARGS = {
     # Deep-merge parameters so an environment (conf/paper) lists only what it changes.
     "merge_strategy": {"parameters": "soft"},
 }
+
+from gan_pipelines.hooks import RunSummaryHooks  # noqa: E402 (kept beside the setting it fills)
+
+# The end of every run logs where its outputs went and which optional parts were off.
+HOOKS = (RunSummaryHooks(),)
