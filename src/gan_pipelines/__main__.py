@@ -1,20 +1,8 @@
-"""Run the project as ``python -m gan_pipelines`` (same as ``kedro run``)."""
+"""``python -m gan_pipelines``: the same command line as ``gan-pipelines`` (see
+:mod:`gan_pipelines.cli`). It prints help when bare and never trains: training is
+``kedro run --pipelines <family>``."""
 
-import sys
-from pathlib import Path
-from typing import Any
-
-from kedro.framework.cli.utils import find_run_command
-from kedro.framework.project import configure_project
-
-
-def main(*args: Any, **kwargs: Any) -> Any:
-    package_name = Path(__file__).parent.name
-    configure_project(package_name)
-    kwargs["standalone_mode"] = not hasattr(sys, "ps1")
-    run = find_run_command(package_name)
-    return run(*args, **kwargs)
-
+from gan_pipelines.cli import main
 
 if __name__ == "__main__":
     main()
