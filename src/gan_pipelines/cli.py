@@ -2,7 +2,7 @@
 
 ```bash
 gan-pipelines families                              # what each family learns and its stages
-gan-pipelines params shadow.train_generator         # effective parameters, comments, source env
+gan-pipelines params <family>.<stage>              # effective parameters, comments, source env
 gan-pipelines predict pix2pix maps/ one.png --output pictures/
 gan-pipelines export pix2pix                        # the latest model as ONNX
 gan-pipelines report shadow --open                  # the latest HTML report
@@ -34,7 +34,7 @@ import click
 
 ENV_HELP = "Kedro environment whose conf/<env> overrides conf/base (default: local, or $KEDRO_ENV)."
 PARAMS_HELP = ("Runtime parameters, as for kedro run: 'key=value,key2=value2' with dotted keys "
-               "(e.g. pix2pix.predict.device=cpu).")
+               "(e.g. <family>.predict.device=cpu).")
 DESCRIPTION_WIDTH = 100
 
 
@@ -461,7 +461,7 @@ def params(target: str, runtime_params: dict[str, Any], env: str | None, project
     family_params = effective.get(family)
     if family_params is None:
         raise click.ClickException(f"no parameters for {family} in conf/{', conf/'.join(envs)}")
-    # a registered stage, or another section of the family's parameters (e.g. sketch2color.train_plain)
+    # a registered stage, or another section of the family's parameters (one that no stage is named after)
     sections = [name for name in stages[family] if name]
     if isinstance(family_params, Mapping):
         sections += [key for key, value in family_params.items() if isinstance(value, Mapping) and key not in sections]
@@ -492,10 +492,10 @@ def params(target: str, runtime_params: dict[str, Any], env: str | None, project
 
 def stage_inputs(inputs: list[Path], staging: Path) -> int:
     """Link (or, where links are not allowed, copy) the pictures of ``inputs`` into ``staging``:
-    a file goes to its top level; a folder gives every picture directly in it, and the pictures
-    of its sub-folders into same-named sub-folders (a stage's layout, e.g. shadow's noshadow/ and
-    mask/). OS litter (.DS_Store, ...) is ignored. Returns the number of files placed.
-    ClickException listing every problem, nothing staged: a file that is not a PNG/JPEG picture
+    a file goes to its top level; a folder gives every image directly in it, and the images of
+    its sub-folders into same-named sub-folders (for a stage that reads its inputs by kind
+    sub-folders). OS litter (.DS_Store, ...) is ignored. Returns the number of files placed.
+    ClickException listing every problem, nothing staged: a file that is not a PNG/JPEG image
     (given or inside a folder: refused, as the predict stages refuse them), two inputs giving the
     same name."""
     from gan_pipelines.image_inputs import is_litter, not_an_image
@@ -572,7 +572,7 @@ def files_under(folder: Path) -> set[Path]:
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the outputs; created if needed; existing files in it are never replaced.")
 @click.option("--params", "runtime_params", default="", callback=_split_params,
-              help=PARAMS_HELP + " Use it for the stage's other settings, e.g. shadow.predict.backend=onnx.")
+              help=PARAMS_HELP + " Use it for the stage's other settings, e.g. <family>.predict.backend=onnx.")
 @click.option("--load-versions", default="", callback=_split_load_versions,
               help="Pin a model version instead of the latest: dataset:version,... (as for kedro run).")
 @project_options
@@ -581,8 +581,8 @@ def predict(family: str, inputs: tuple[Path, ...], output: Path, runtime_params:
     """Run FAMILY's trained model on INPUT files or folders; write to --output.
 
     Runs the <family>.predict pipeline with the latest trained model. A folder stands for every
-    picture in it (for a family whose inputs come in sub-folders, e.g. shadow's noshadow/ and
-    mask/, pass folders with that layout). Several inputs are staged in a temporary folder of
+    image in it (for a family whose inputs come in kind sub-folders, see `gan-pipelines params
+    <family>.predict`, pass folders with that layout). Several inputs are staged in a temporary folder of
     links; the outputs keep the input names. Nothing in --output is overwritten: the stage stops
     before writing if any output file exists.
     """
@@ -627,7 +627,7 @@ def predict(family: str, inputs: tuple[Path, ...], output: Path, runtime_params:
 @cli.command()
 @click.argument("family")
 @click.option("--params", "runtime_params", default="", callback=_split_params,
-              help=PARAMS_HELP + " E.g. pix2pix.export.overwrite=true to replace an earlier export.")
+              help=PARAMS_HELP + " E.g. <family>.export.overwrite=true to replace an earlier export.")
 @click.option("--load-versions", default="", callback=_split_load_versions,
               help="Pin a model version instead of the latest: dataset:version,... (as for kedro run).")
 @project_options

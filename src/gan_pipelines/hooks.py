@@ -4,12 +4,12 @@
 where its outputs went and which optional parts were off:
 
 ```
-Run finished (pipelines: pix2pix.train). Written:
-  checkpoint  pix2pix.generator_checkpoint: /abs/data/06_models/pix2pix_generator.pt/2026-12-06T16.01.02.345Z/pix2pix_generator.pt
-  metrics     pix2pix.metrics: /abs/data/08_reporting/pix2pix_metrics.json
-  report      pix2pix.report_html: /abs/data/08_reporting/pix2pix_report.html
+Run finished (pipelines: <family>.train). Written:
+  checkpoint  <family>.generator_checkpoint: /abs/data/06_models/<family>_generator.pt/<version>/<family>_generator.pt
+  metrics     <family>.metrics: /abs/data/08_reporting/<family>_metrics.json
+  report      <family>.report_html: /abs/data/08_reporting/<family>_report.html
 Off in this run:
-  - pix2pix.generator_checkpoint: VGG19 perceptual loss off (disabled: weights not found (looked in ...)). ...
+  - <family>.generator_checkpoint: VGG19 perceptual loss off (disabled: weights not found (looked in ...)). ...
 ```
 
 Paths are the resolved save paths of the datasets the run saved (a versioned dataset's path
@@ -95,7 +95,7 @@ def latest_path(dataset: Any) -> str | None:
 
 
 def role_of(dataset_name: str) -> str:
-    """The role of a saved dataset (see :data:`ROLES`) from its name, e.g. ``shadow.metrics`` ->
+    """The role of a saved dataset (see :data:`ROLES`) from its name, e.g. ``<family>.metrics`` ->
     ``metrics``; :data:`OTHER_ROLE` for the rest."""
     short = dataset_name.split("@")[0].rsplit(".", 1)[-1]
     return next((role for role, matches in ROLES if matches(short)), OTHER_ROLE)
