@@ -9,8 +9,9 @@ python -m gan_pipelines.prune --load-versions <dataset>:<version> --apply   # an
 What it looks at: every dataset of every registered pipeline, resolved through the project's
 catalog (dataset factories included) for ``--env``; those that are versioned on the local disk
 are listed as ``<path>/<version>/`` snapshots (Kedro version timestamps only, newest first, see
-:mod:`gan_pipelines.versions`) with their sizes. Then every ``training.state_path`` found in the
-parameters, with its earlier runs' ``*.superseded-*`` states.
+:mod:`gan_pipelines.versions`) with their sizes. Then the training state of every stage with a
+``training`` block in the parameters (its path follows from the stage,
+:func:`gan_pipelines.params.training_state_path`), with its earlier runs' ``*.superseded-*`` states.
 
 What it removes (only with ``--apply``; a dry run deletes nothing):
 
@@ -161,15 +162,18 @@ def versioned_datasets(catalog: Any, dataset_names: Iterable[str]) -> dict[Path,
 
 
 def state_paths(params: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[str, int | None]]:
-    """``{parameter key: (training.state_path, keep_superseded_states)}`` for every ``training``
-    block with a ``state_path`` in the (nested) parameters."""
+    """``{stage: (its training state path, keep_superseded_states)}`` for every stage
+    (``<namespace>.<stage>``) with a ``training`` block in the (nested, raw) parameters; keys
+    starting with ``_`` (shared defaults, not stages) are skipped."""
+    from gan_pipelines.params import training_state_path
+
     found: dict[str, tuple[str, int | None]] = {}
     for key, value in params.items():
-        if not isinstance(value, Mapping):
+        if not isinstance(value, Mapping) or str(key).startswith("_"):
             continue
         name = f"{prefix}{key}"
-        if key == "training" and value.get("state_path"):
-            found[name] = (str(value["state_path"]), value.get("keep_superseded_states", 1))
+        if isinstance(value.get("training"), Mapping):
+            found[name] = (training_state_path(name), value["training"].get("keep_superseded_states", 1))
         else:
             found.update(state_paths(value, prefix=f"{name}."))
     return found
@@ -199,7 +203,8 @@ def plan(project: Path, *, env: str | None, keep: int, pins: Mapping[str, str],
         context = session.load_context()
         names = set().union(*(pipeline.datasets() for pipeline in pipelines.values()))
         folders = versioned_datasets(context.catalog, names)
-        params = context.params
+        # the raw parameters: a bad value elsewhere must not stop a clean-up
+        params = context.config_loader["parameters"]
     by_name = {name.split("@")[0]: path for path, users in folders.items() for name in users}
     unknown = sorted(set(pins) - set(by_name))
     if unknown:
@@ -216,7 +221,7 @@ def plan(project: Path, *, env: str | None, keep: int, pins: Mapping[str, str],
     for key, (state_path, keep_superseded) in sorted(state_paths(params).items()):
         path = Path(state_path) if Path(state_path).is_absolute() else project / state_path
         entry = plan_state(path, keep_superseded if keep_states is None else keep_states)
-        entry.title = f"training state ({key}.state_path)"
+        entry.title = f"training state ({key})"
         entries.append(entry)
     return entries
 

@@ -52,7 +52,7 @@ def _params(tmp_path, name: str, devices: int, epochs: int = 4) -> dict:
         "num_workers": 0,
         "training": {
             "epochs": epochs, "seed": 3, "device": "cpu", "precision": "fp32", "monitor": "loss",
-            "state_path": str(tmp_path / name / "state.pt"), "progress": False, "cpu_threads": 1,
+            "progress": False, "cpu_threads": 1,
             "devices": devices,
         },
     }
@@ -70,7 +70,9 @@ def one_and_two_process_runs(data, tmp_path_factory):
     runs = {}
     for devices in (1, 2):
         params = _params(tmp_path, f"devices{devices}", devices)
-        runs[devices] = (run_training(fit_attention, (train, val, params), trainer_config(params, "t")), tmp_path / f"devices{devices}")
+        config = trainer_config(params, "t", state_path=str(tmp_path / f"devices{devices}" / "state.pt"),
+                                log_dir=None)
+        runs[devices] = (run_training(fit_attention, (train, val, params, config), config), tmp_path / f"devices{devices}")
     return runs
 
 
@@ -175,7 +177,8 @@ def test_gan_task_trains_in_two_processes(data, tmp_path):
         "perceptual": {"enabled": False}, "attention_masks": "predicted",
     })
     params["training"]["monitor"] = "local_rmse"
-    result, info = run_training(fit_generator, (train, val, bundle, params), trainer_config(params, "t"))
+    config = trainer_config(params, "t", state_path=str(tmp_path / "gan" / "state.pt"), log_dir=None)
+    result, info = run_training(fit_generator, (train, val, bundle, params, config), config)
     assert list(result.history["epoch"]) == [1, 2]
     assert np.isfinite(result.history[["train_generator", "train_discriminator", "val_loss"]].to_numpy()).all()
     assert info["attention_masks"] == "predicted"

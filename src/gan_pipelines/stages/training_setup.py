@@ -13,15 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gan_pipelines.params import check_known_keys, require
+from gan_pipelines.params import ParameterError, TrainingParams, format_errors
 
 logger = logging.getLogger(__name__)
 
-COMMON_KEYS = {"model", "batch_size", "augmentation", "num_workers", "training"}
 
 
 def check_batch_size(params: Mapping[str, Any], section: str) -> int:
-    batch_size = require(params, "batch_size", section)
+    batch_size = params.get("batch_size")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"{section}.batch_size must be a positive integer; got {batch_size!r}")
     return batch_size
@@ -87,14 +86,24 @@ def run_training(entrypoint: Callable[..., Any], args: tuple, config) -> Any:
     return launch(entrypoint, args, processes=devices, device_preference=config.device)
 
 
-def trainer_config(params: Mapping[str, Any], section: str):
-    from gan_pipelines.training import TrainerConfig
+def trainer_config(params: Mapping[str, Any], section: str, **changes: Any):
+    """The :class:`~gan_pipelines.training.TrainerConfig` of the stage ``section``
+    (``"<family>.<stage>"``) from its ``training`` block (a mapping or a
+    :class:`~gan_pipelines.params.TrainingParams`), with the state file and TensorBoard folder
+    derived from ``section``; ``changes`` replace settings (a second phase's ``epochs`` or
+    ``state_path``). Raises :class:`~gan_pipelines.params.ParameterError` naming
+    ``<section>.training.<key>``."""
+    from pydantic import ValidationError
 
-    training = dict(require(params, "training", section))
-    try:
-        return TrainerConfig.from_params(training)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{section}.training: {exc}") from None
+    training = params.get("training")
+    if not isinstance(training, TrainingParams):
+        if not isinstance(training, Mapping):
+            raise ParameterError(f"{section}.training must be a mapping of training settings; got {training!r}")
+        try:
+            training = TrainingParams.model_validate(dict(training))
+        except ValidationError as exc:
+            raise ParameterError(format_errors(exc, f"{section}.training")) from None
+    return training.trainer_config(section, **changes)
 
 
 def checkpoint_bundle(

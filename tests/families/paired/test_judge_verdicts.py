@@ -87,9 +87,8 @@ def test_families_with_byte_identical_data_share_one_judge(tmp_path, one_thread,
     params = {**SHORT, "shared_store": store}
     first, history = train_judge(make_folder(), params, section="pix2pix.train_judge")
     with caplog.at_level(logging.INFO, logger=module.__name__):
-        # another family (its own state path), a re-render of the same scenes
-        other = {**params, "training": {**params["training"], "state_path": str(tmp_path / "other.pt")}}
-        second, second_history = train_judge(make_folder(), other, section="spade.train_judge")
+        # another family (its own state path, spade_train_judge.pt), a re-render of the same scenes
+        second, second_history = train_judge(make_folder(), params, section="spade.train_judge")
     assert trainings == ["pix2pix.train_judge"]  # trained once
     assert "reusing" in caplog.text
     for key, tensor in first["state_dicts"]["segmenter"].items():

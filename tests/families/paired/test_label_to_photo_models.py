@@ -206,12 +206,12 @@ def test_local_enhancer_node_trains_the_global_phase_at_half_resolution(tmp_path
               "discriminator": {"type": "multiscale", "num_D": 2, "discriminator": {
                   "ndf": 8, "n_layers": 1, "norm": "instance", "return_features": True}},
               "global_epochs": 2, "freeze_global_epochs": 1,
-              "training": {**TRAINING, "epochs": 2, "scheduler": "linear", "lr_constant_epochs": 1,
-                           "state_path": str(tmp_path / "state.pt")}}
+              "training": {**TRAINING, "epochs": 2, "scheduler": "linear", "lr_constant_epochs": 1}}
     bundle, history = train_generator(model_input, params, family="pix2pixhd")
     phase = bundle["meta"]["global_phase"]
     assert phase["resolution"] == 16 and phase["epochs"] == 2 and bundle["meta"]["freeze_global_epochs"] == 1
-    assert (tmp_path / "state_global.pt").exists() and (tmp_path / "state.pt").exists()
+    states = tmp_path / "data/06_models/training_state"  # the working directory (conftest)
+    assert (states / "pix2pixhd_train_global.pt").exists() and (states / "pix2pixhd_train.pt").exists()
     assert len(history) == 2
     net, _ = generator_from_bundle(bundle, "pix2pixhd")
     assert isinstance(net.generator, LocalEnhancer)

@@ -127,8 +127,8 @@ def test_preprocess_refuses_a_resolution_the_generator_cannot_take():
 
     raw = {"train/picture/a.png": lambda: np.zeros((70, 70, 3), np.uint8),
            "train/label_map/a.png": lambda: np.zeros((70, 70), np.uint8)}
+    train = {"model": {"num_downs": 6}, "batch_size": 1, "training": {"epochs": 1}}
     with pytest.raises(ValueError, match="pix2pix.preprocess.resolution must be a positive multiple of 64"):
-        preprocess_paired_data(raw, {"resolution": 96, "val_fraction": 0.1}, {"model": {"num_downs": 6}}, family="pix2pix")
-    images, summary = preprocess_paired_data(raw, {"resolution": 64, "val_fraction": 0.1}, {"model": {"num_downs": 6}},
-                                             family="pix2pix")
+        preprocess_paired_data(raw, {"resolution": 96, "val_fraction": 0.1}, train, family="pix2pix")
+    images, summary = preprocess_paired_data(raw, {"resolution": 64, "val_fraction": 0.1}, train, family="pix2pix")
     assert images["train/label_map/a.png"]().shape == (64, 64) and summary["resolution"] == 64

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 from PIL import Image
 
 from gan_pipelines.families.paired.layout import KIND_TYPES
@@ -97,8 +96,11 @@ def test_ingest_refuses_samples_without_an_instance_map_naming_them(tmp_path):
 
 def test_pix2pixhd_defaults_refuse_user_data_without_instances_at_ingest_naming_both_keys(tmp_path):
     _folders_with_instances(tmp_path, with_instance=())
-    params = yaml.safe_load((CONF / "pix2pixhd" / "parameters_ingest.yml").read_text())["pix2pixhd"]["ingest"]
-    train = yaml.safe_load((CONF / "pix2pixhd" / "parameters_train.yml").read_text())["pix2pixhd"]["train"]
+    from kedro.config import OmegaConfigLoader
+
+    # conf/base as Kedro loads it (pix2pixhd.ingest is the shared _label_to_photo.ingest_with_instances)
+    conf = OmegaConfigLoader(str(CONF.parent), base_env="base", default_run_env="base")["parameters"]["pix2pixhd"]
+    params, train = dict(conf["ingest"]), conf["train"]
     assert train["instance_edges"] is True
     params.update(source="folders", path=str(tmp_path))
     with pytest.raises(ValueError) as error:

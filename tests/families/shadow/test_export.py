@@ -216,9 +216,9 @@ def test_existing_file_is_not_overwritten_without_the_flag(exported, bundles, tm
 @pytest.mark.parametrize(
     "params, error",
     [
-        ({"output_path": "x.onnx", "overwrite": "yes"}, "shadow.export.overwrite must be true or false"),
-        ({"output_path": "x.onnx", "overwrte": True}, "Unknown parameter.*shadow.export.overwrte"),
-        ({"overwrite": False}, "Missing parameter shadow.export.output_path"),
+        ({"output_path": "x.onnx", "overwrite": "yes"}, "shadow.export.overwrite: Input should be a valid boolean"),
+        ({"output_path": "x.onnx", "overwrte": True}, "shadow.export.overwrte: unknown parameter"),
+        ({"overwrite": False}, "shadow.export.output_path: Field required"),
     ],
 )
 def test_bad_export_params_are_named(bundles, params, error):
@@ -279,11 +279,11 @@ def test_onnx_backend_writes_the_same_images_as_the_torch_backend(bundles, expor
 
 def test_bad_backend_and_missing_onnx_file_are_named(tmp_path):
     base = {"input_dir": "in", "output_dir": "out"}
-    with pytest.raises(ValueError, match="shadow.predict.backend must be one of torch, onnx, got 'tensorrt'"):
+    with pytest.raises(ValueError, match=r"shadow.predict.backend: Input should be 'torch' or 'onnx' \(got 'tensorrt'\)"):
         predictor_settings({**base, "backend": "tensorrt"})
     with pytest.raises(FileNotFoundError, match=r"shadow.predict.onnx_path '.*missing.onnx' does not exist"):
         predictor_settings({**base, "backend": "onnx", "onnx_path": str(tmp_path / "missing.onnx")})
-    with pytest.raises(ValueError, match="Missing parameter shadow.predict.onnx_path"):
+    with pytest.raises(ValueError, match="shadow.predict.onnx_path must name the exported model when backend is onnx"):
         predictor_settings({**base, "backend": "onnx", "onnx_path": None})
     assert predictor_settings(base)["backend"] == "torch"  # the default; onnx_path not needed
 

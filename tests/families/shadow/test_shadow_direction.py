@@ -482,9 +482,9 @@ def test_predict_parameters_are_checked():
 
     base = {"input_dir": "x", "output_dir": "y"}
     assert predictor_settings(base)["mask_threshold"] == 10.0 and predictor_settings(base)["overlays"] is True
-    with pytest.raises(ValueError, match="shadow.predict.mask_threshold must be a number >= 0"):
+    with pytest.raises(ValueError, match="shadow.predict.mask_threshold: Input should be a valid number"):
         predictor_settings({**base, "mask_threshold": "ten"})
-    with pytest.raises(ValueError, match="shadow.predict.overlays must be true or false"):
+    with pytest.raises(ValueError, match="shadow.predict.overlays: Input should be a valid boolean"):
         predictor_settings({**base, "overlays": "yes"})
 
 

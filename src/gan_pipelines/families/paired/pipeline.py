@@ -11,6 +11,9 @@ its extra losses is measured on the same test split.
 
 from __future__ import annotations
 
+import inspect
+import types
+import typing
 from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
@@ -24,6 +27,7 @@ from gan_pipelines.families.paired.nodes.predict import predict_paired_folder
 from gan_pipelines.families.paired.nodes.preprocess import preprocess_paired_data
 from gan_pipelines.families.paired.nodes.report import build_paired_report
 from gan_pipelines.families.paired.nodes.train import train_generator
+from gan_pipelines.params import StageParams
 
 # The training chain, in the order data flows: `kedro run --pipeline <family>`.
 TRAINING_STAGES = ("ingest", "preprocess", "train_judge", "train", "evaluate", "report")
@@ -32,23 +36,43 @@ USE_STAGES = ("predict", "export")
 WITH_PLAIN_PIX2PIX = ("sketch2color",)
 
 
-def _bound(function, **kwargs):
-    """``function`` with the family bound, keeping its name and docstring for Kedro and viz."""
-    return update_wrapper(partial(function, **kwargs), function)
+def _bound(function, inputs, **kwargs):
+    """``function`` with ``kwargs`` (the family, the stage) bound, keeping its name and docstring
+    for Kedro and viz, and each ``params:<stage>`` argument annotated with that stage's model at
+    ``<family>.<stage>`` (:meth:`~gan_pipelines.params.StageParams.in_section`), so that Kedro
+    validates the namespace's parameters before anything runs and errors name the full key."""
+    bound = update_wrapper(partial(function, **kwargs), function)
+    hints = typing.get_type_hints(function)
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    pairs = inputs.items() if isinstance(inputs, dict) else zip(inspect.signature(function).parameters, inputs)
+    annotations = dict(function.__annotations__)  # a copy: the function serves every namespace
+    for argument, dataset in pairs:
+        hint = hints.get(argument)
+        if isinstance(hint, types.UnionType):  # `Model | None`: None is for direct calls, a run always has it
+            hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+        if dataset.startswith("params:") and isinstance(hint, type) and issubclass(hint, StageParams):
+            annotations[argument] = hint.in_section(f"{kwargs['family']}.{dataset.removeprefix('params:')}")
+    bound.__annotations__ = annotations
+    return bound
+
+
+def _node(function, inputs, outputs, name: str, **kwargs) -> Node:
+    return Node(_bound(function, inputs, **kwargs), inputs, outputs, name=name)
 
 
 def _stage_nodes(family: str) -> dict[str, list[Node]]:
     plain = family in WITH_PLAIN_PIX2PIX
     # params:ingest: the checkpoint keeps how label maps were read (palette, ignore value) for predict.
-    train_nodes = [Node(
-        _bound(train_generator, family=family, stage="train"), ["model_input", "params:train", "params:ingest"],
-        ["generator_checkpoint", "generator_history"], name="train_generator",
+    train_nodes = [_node(
+        train_generator, ["model_input", "params:train", "params:ingest"], ["generator_checkpoint", "generator_history"],
+        "train_generator", family=family, stage="train",
     )]
     if plain:
-        train_nodes.append(Node(
-            _bound(train_generator, family=family, stage="train_plain"),
-            ["model_input", "params:train_plain", "params:ingest"],
-            ["plain_generator_checkpoint", "plain_generator_history"], name="train_plain_pix2pix",
+        train_nodes.append(_node(
+            train_generator, ["model_input", "params:train_plain", "params:ingest"],
+            ["plain_generator_checkpoint", "plain_generator_history"], "train_plain_pix2pix", family=family,
+            stage="train_plain",
         ))
     evaluate_inputs = {
         "model_input": "model_input", "generator_checkpoint": "generator_checkpoint",
@@ -64,35 +88,21 @@ def _stage_nodes(family: str) -> dict[str, list[Node]]:
         evaluate_inputs["plain_generator_checkpoint"] = "plain_generator_checkpoint"
         report_inputs["plain_generator_history"] = "plain_generator_history"
     return {
-        "ingest": [Node(
-            _bound(ingest_paired_data, family=family), "params:ingest", ["raw", "ingest_skipped", "ingest_summary"],
-            name="ingest_paired_data",
-        )],
-        "preprocess": [Node(
-            _bound(preprocess_paired_data, family=family), ["raw", "params:preprocess", "params:train"],
-            ["model_input", "preprocess_summary"], name="preprocess_paired_data",
-        )],
-        "train_judge": [Node(
-            _bound(train_paired_judge, family=family), ["model_input", "params:train_judge", "params:ingest"],
-            ["judge_checkpoint", "judge_history"], name="train_judge",
-        )],
+        "ingest": [_node(ingest_paired_data, "params:ingest", ["raw", "ingest_skipped", "ingest_summary"],
+                         "ingest_paired_data", family=family)],
+        "preprocess": [_node(preprocess_paired_data, ["raw", "params:preprocess", "params:train"],
+                             ["model_input", "preprocess_summary"], "preprocess_paired_data", family=family)],
+        "train_judge": [_node(train_paired_judge, ["model_input", "params:train_judge", "params:ingest"],
+                              ["judge_checkpoint", "judge_history"], "train_judge", family=family)],
         "train": train_nodes,
-        "evaluate": [Node(
-            _bound(evaluate_paired_model, family=family), evaluate_inputs,
-            ["test_metrics_per_image", "metrics", "test_predictions"], name="evaluate_paired_model",
-        )],
-        "report": [Node(
-            _bound(build_paired_report, family=family), report_inputs, ["report_html", "report_summary"],
-            name="build_paired_report",
-        )],
-        "predict": [Node(
-            _bound(predict_paired_folder, family=family), ["generator_checkpoint@lazy", "params:predict"],
-            "predict_summary", name="predict_paired_folder",
-        )],
-        "export": [Node(
-            _bound(export_paired_onnx, family=family), ["generator_checkpoint", "params:export"], "export_summary",
-            name="export_paired_onnx",
-        )],
+        "evaluate": [_node(evaluate_paired_model, evaluate_inputs, ["test_metrics_per_image", "metrics", "test_predictions"],
+                           "evaluate_paired_model", family=family)],
+        "report": [_node(build_paired_report, report_inputs, ["report_html", "report_summary"], "build_paired_report",
+                         family=family)],
+        "predict": [_node(predict_paired_folder, ["generator_checkpoint@lazy", "params:predict"], "predict_summary",
+                          "predict_paired_folder", family=family)],
+        "export": [_node(export_paired_onnx, ["generator_checkpoint", "params:export"], "export_summary",
+                         "export_paired_onnx", family=family)],
     }
 
 

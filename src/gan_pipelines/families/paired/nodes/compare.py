@@ -31,13 +31,12 @@ import pandas as pd
 from gan_pipelines.families.paired.layout import LABEL_KIND, LABEL_TO_PHOTO, TARGET_KIND
 from gan_pipelines.image_folders import folder_version, image_key, sample_names
 from gan_pipelines.library_versions import library_versions
-from gan_pipelines.params import check_known_keys
+from gan_pipelines.families.paired.config import CompareConfig
 
 logger = logging.getLogger(__name__)
 
 REFERENCE_FAMILY = "pix2pix"  # whose test split and judge every model is scored on
 COMPARED_FAMILIES = LABEL_TO_PHOTO
-KEYS = {"batch_size", "device", "style_seed", "diversity_samples", "num_examples", "metrics", "allow_stale"}
 BASELINES = ("class_mean_painter", "nearest_neighbour")
 
 
@@ -77,7 +76,7 @@ def _refuse_missing_instances(model_input: Mapping[str, Any], input_configs: Map
 def compare_paired_models(
     model_input: Mapping[str, Callable[[], np.ndarray]],
     judge_checkpoint: Mapping[str, Any],
-    params: dict[str, Any],
+    params: CompareConfig,
     **generator_checkpoints: Any,
 ) -> tuple[dict[str, Any], str, str]:
     """Return ``(metrics, report_html, report_markdown)``.
@@ -101,7 +100,7 @@ def compare_paired_models(
     from gan_pipelines.families.paired.nodes.train import load_split
     from gan_pipelines.models import count_parameters
 
-    check_known_keys(params, KEYS, "paired_compare")
+    params = CompareConfig.parse(params).as_dict()
     batch_size = _positive_int(params, "batch_size", 16, 1)
     style_seed = _positive_int(params, "style_seed", 0, 0)
     diversity_samples = _positive_int(params, "diversity_samples", 8, 2)

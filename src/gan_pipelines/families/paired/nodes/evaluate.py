@@ -26,18 +26,17 @@ import pandas as pd
 from gan_pipelines.families.paired.layout import LABEL_KIND, REAL_TEST_SPLIT, SKETCH_KINDS, TARGET_KIND
 from gan_pipelines.image_folders import folder_version, image_key, sample_names
 from gan_pipelines.library_versions import library_versions
-from gan_pipelines.params import check_known_keys
+from gan_pipelines.families.paired.config import EvaluateParams
 
 logger = logging.getLogger(__name__)
 
-KEYS = {"batch_size", "device", "label_kind", "metrics", "style_seed", "diversity_samples", "allow_stale"}
 
 
 def evaluate_paired_model(
     model_input: Mapping[str, Callable[[], np.ndarray]],
     generator_checkpoint: Mapping[str, Any],
     judge_checkpoint: Mapping[str, Any],
-    params: dict[str, Any],
+    params: EvaluateParams,
     plain_generator_checkpoint: Mapping[str, Any] | None = None,
     *,
     family: str,
@@ -51,7 +50,7 @@ def evaluate_paired_model(
     from gan_pipelines.families.paired.nodes.train import load_split
 
     section = f"{family}.evaluate"
-    check_known_keys(params, KEYS, section)
+    params = EvaluateParams.parse(params, section).as_dict()
     style_seed = params.get("style_seed", 0)
     if isinstance(style_seed, bool) or not isinstance(style_seed, int) or style_seed < 0:
         raise ValueError(f"{section}.style_seed must be a non-negative integer; got {style_seed!r}")

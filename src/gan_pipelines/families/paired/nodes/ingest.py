@@ -20,21 +20,18 @@ from gan_pipelines.families.paired.layout import (
     FAMILY_KINDS, INSTANCE_KIND, KIND_TYPES, LABEL_KIND, REAL_TEST_SPLIT, SPLITS, TARGET_KIND,
 )
 from gan_pipelines.image_folders import image_key
-from gan_pipelines.params import check_known_keys
+from gan_pipelines.families.paired.config import IngestParams
 
 logger = logging.getLogger(__name__)
 
 SOURCES = ("synthetic", "aligned", "folders")
 SKIPPED_COLUMNS = ["split", "name", "reason"]
-KEYS = {"source", "path", "direction", "on_invalid", "input_kind", "label_nc", "ignore_value", "palette_path",
-        "palette_tolerance",
-        "instances", "min_size", "synthetic", "real_test_photos"}
 
 
-def ingest_paired_data(params: dict[str, Any], *, family: str) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
+def ingest_paired_data(params: IngestParams, *, family: str) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
     """Return ``(images, skipped, summary)`` for ``<family>.ingest``."""
     section = f"{family}.ingest"
-    check_known_keys(params, KEYS, section)
+    params = IngestParams.parse(params, section).as_dict()
     source = params.get("source", "synthetic")
     if source in ("synthetic", "aligned", "folders"):
         ingested_class_count(params, family)  # a wrong class count stops here, before any image is read

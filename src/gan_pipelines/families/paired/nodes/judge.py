@@ -11,10 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gan_pipelines.families.paired.config import IngestParams, TrainJudgeParams
+from gan_pipelines.params import as_plain
+
 
 def train_paired_judge(
-    model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any],
-    ingest_params: dict[str, Any] | None = None, *, family: str,
+    model_input: Mapping[str, Callable[[], np.ndarray]], params: TrainJudgeParams,
+    ingest_params: IngestParams | None = None, *, family: str,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """``(judge_checkpoint_bundle, judge_history)``. The class count and the don't-care value
     come from ``<family>.ingest`` (``label_nc``, ``ignore_value``), the one place they are set;
@@ -24,11 +27,8 @@ def train_paired_judge(
 
     section = f"{family}.train_judge"
     if ingest_params is not None:
-        stale = {"num_classes": "label_nc", "ignore_index": "ignore_value"}
-        for key, ingest_key in stale.items():
-            if key in params:
-                raise ValueError(f"{section}.{key} is not a parameter any more: it is {family}.ingest.{ingest_key}, "
-                                 f"set once for every stage; remove it from {section}")
+        params = TrainJudgeParams.parse(params, section).as_dict()
+        ingest_params = as_plain(ingest_params)  # only read here (validated by Kedro in a run)
         label_nc, ignore_value = ingested_class_count(ingest_params, family)
         if label_nc is None:
             raise ValueError(f"{family}.ingest.label_nc is null: the segmentation judge needs the number of classes "

@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from gan_pipelines.families.paired.config import PreprocessParams, TrainParams
 from gan_pipelines.families.paired.layout import INSTANCE_KIND, KIND_TYPES, LABEL_KIND
+from gan_pipelines.params import as_plain
 from gan_pipelines.stages.preprocess import preprocess_image_folder
 
 
 def preprocess_paired_data(
-    raw: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any], train_params: dict[str, Any], *, family: str
+    raw: Mapping[str, Callable[[], np.ndarray]], params: PreprocessParams, train_params: TrainParams, *, family: str
 ) -> tuple[dict[str, Callable[[], np.ndarray]], dict[str, Any]]:
     """Return ``(model_input, summary)``. The resolution must be a multiple of what the
     ``<family>.train`` generator needs (2**num_downs for a U-Net), else a ValueError says so.
@@ -22,6 +24,8 @@ def preprocess_paired_data(
     before the judge trains, not at train."""
     from gan_pipelines.families.paired.networks import size_multiple
 
+    params = PreprocessParams.parse(params, f"{family}.preprocess").as_dict()
+    train_params = as_plain(train_params)  # only read here (validated by Kedro in a run)
     _check_instances(raw, train_params, family)
     multiple = size_multiple(dict(train_params.get("model") or {}))
     return preprocess_image_folder(raw, KIND_TYPES, params, section=f"{family}.preprocess", multiple=multiple)

@@ -11,7 +11,8 @@ import pandas as pd
 
 from gan_pipelines.families.paired.layout import KIND_TYPES, REAL_TEST_SPLIT, TARGET_KIND
 from gan_pipelines.image_folders import image_key
-from gan_pipelines.params import check_known_keys
+from gan_pipelines.families.paired.config import IngestParams, PreprocessParams, ReportParams, TrainParams
+from gan_pipelines.params import as_plain
 
 METHOD_ORDER = ("model", "plain_pix2pix", "class_mean_painter", "nearest_neighbour", "real")
 # Metric names (or parts of them) where lower is better; everything else: higher is better.
@@ -180,10 +181,10 @@ def build_paired_report(
     metrics: dict[str, Any],
     generator_history: pd.DataFrame,
     judge_history: pd.DataFrame,
-    ingest_params: dict[str, Any],
-    preprocess_params: dict[str, Any],
-    train_params: dict[str, Any],
-    params: dict[str, Any],
+    ingest_params: IngestParams,
+    preprocess_params: PreprocessParams,
+    train_params: TrainParams,
+    params: ReportParams,
     plain_generator_history: pd.DataFrame | None = None,
     *,
     family: str,
@@ -194,7 +195,9 @@ def build_paired_report(
     )
 
     section = f"{family}.report"
-    check_known_keys(params, {"num_examples", "rank_by", "seed"}, section)
+    params = ReportParams.parse(params, section).as_dict()
+    # the other stages' parameters are only shown
+    ingest_params, preprocess_params, train_params = as_plain(ingest_params), as_plain(preprocess_params), as_plain(train_params)
     rank_by = params.get("rank_by", "l1")
     count = int(params.get("num_examples", 4))
     meta = dict(metrics.get("meta") or {})

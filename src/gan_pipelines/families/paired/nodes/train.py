@@ -28,14 +28,17 @@ import pandas as pd
 
 from gan_pipelines.families.paired.layout import KIND_TYPES, LABEL_KIND, TARGET_KIND
 from gan_pipelines.image_folders import content_hash, folder_version, stack_split
-from gan_pipelines.params import check_known_keys
+from gan_pipelines.families.paired.config import IngestParams, TrainParams
+from gan_pipelines.params import as_plain, check_known_keys, tensorboard_dir, training_state_path
 from gan_pipelines.stages.training_setup import (
-    COMMON_KEYS, build_loaders, check_learning_rate, checkpoint_bundle, history_frame, run_training, trainer_config,
+    build_loaders, check_learning_rate, checkpoint_bundle, history_frame, run_training, trainer_config,
 )
 
 logger = logging.getLogger(__name__)
 
-KEYS = COMMON_KEYS | {
+# The keys check_train_params takes: the stage's (TrainParams) plus label_nc, which the node
+# fills in from <family>.ingest.label_nc.
+KEYS = {"model", "batch_size", "augmentation", "num_workers", "training",
     "input_kind", "target_kind", "label_nc", "instance_edges", "instance_kind", "discriminator",
     "gan_mode", "real_label", "loss_weights", "perceptual", "vgg19", "d_every", "lr_generator", "lr_discriminator",
     "betas", "joint_discriminator_pass", "global_epochs", "freeze_global_epochs",
@@ -211,7 +214,7 @@ def with_ingest_class_count(
         raise ValueError(
             f"{family}.{stage}.label_nc is not a parameter any more: the number of classes is set once, as "
             f"{family}.ingest.label_nc, for every stage; remove it from {family}.{stage}")
-    label_nc, ignore_value = ingested_class_count(ingest_params, family)
+    label_nc, ignore_value = ingested_class_count(as_plain(ingest_params), family)
     if KIND_TYPES.get(params.get("input_kind", LABEL_KIND)) == "labels":
         if label_nc is None:
             raise ValueError(f"{family}.ingest.label_nc is null but {family}.{stage} trains on label maps: set the "
@@ -239,16 +242,23 @@ def check_label_range(train_arrays: Mapping[str, np.ndarray], val_arrays: Mappin
 
 
 def train_generator(
-    model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any],
-    ingest_params: dict[str, Any] | None = None, *, family: str, stage: str = "train",
+    model_input: Mapping[str, Callable[[], np.ndarray]], params: TrainParams,
+    ingest_params: IngestParams | None = None, *, family: str, stage: str = "train",
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train the generator on train and keep the best epoch on val (``training.monitor``), or the
-    last one (``monitor: null``); return (bundle, history).
+    last one (``monitor: null``); return (bundle, history). ``params``: the validated
+    :class:`~gan_pipelines.families.paired.config.TrainParams` or a dict (validated here); the
+    class count comes from ``ingest_params`` (a direct call without them may put ``label_nc`` in
+    ``params``).
     ``family``/``stage`` (bound by the pipeline) name the namespace and parameter group."""
     from gan_pipelines.families.paired.networks import check_resolution, global_generator_config
     from gan_pipelines.families.paired.user_data import label_meta
 
     section = f"{family}.{stage}"
+    # a direct call (no ingest parameters) may give the class count with the train parameters
+    given_classes = {"label_nc": params["label_nc"]} if ingest_params is None and "label_nc" in params else {}
+    params = {**TrainParams.parse({k: v for k, v in params.items() if k not in given_classes} if given_classes
+                                  else params, section).as_dict(), **given_classes}
     params, ignore_value = with_ingest_class_count(params, ingest_params, family, stage)
     settings = check_train_params(params, section)
     config = trainer_config(params, section)
@@ -279,13 +289,13 @@ def train_generator(
                     section, resolution // 2, settings["global_epochs"], resolution)
         global_result, _ = run_training(
             fit_generator, (half_resolution(train_arrays, kinds), half_resolution(val_arrays, kinds), global_params,
-                            f"{section} (global phase)"), global_config)
+                            f"{section} (global phase)", None, global_config), global_config)
         global_state = global_result.best_state_dicts["generator"]
         global_phase = {"resolution": resolution // 2, "epochs": settings["global_epochs"],
                         "best_epoch": int(global_result.best_epoch),
                         "val_metrics": {k: float(v) for k, v in global_result.best_metrics.items()},
                         "generator": global_generator_config(settings["generator"])}
-    result, info = run_training(fit_generator, (train_arrays, val_arrays, params, section, global_state), config)
+    result, info = run_training(fit_generator, (train_arrays, val_arrays, params, section, global_state, config), config)
     logger.info("%s: kept epoch %d (%s), val %s", section, result.best_epoch,
                 f"best {config.monitor}" if config.monitor else "the last",
                 ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items()))
@@ -300,7 +310,7 @@ def train_generator(
         "data_hash_kinds": sorted(kinds),
         "test_time_mode": "eval (BatchNorm running statistics, no dropout)",
         # how the ingest read label maps (palette, tolerance, ignore value): predict reads user maps the same way
-        "labels": label_meta(ingest_params, f"{family}.ingest"),
+        "labels": label_meta(as_plain(ingest_params) if ingest_params is not None else None, f"{family}.ingest"),
         **info,
     }
     if global_phase:
@@ -317,30 +327,26 @@ def train_generator(
 def _global_phase_params(params, settings, section: str):
     """Parameters and trainer config of the pix2pixHD global phase: the global generator alone
     at half resolution for ``global_epochs`` (half of them at constant lr with the linear
-    schedule), with its own state file (``<state>_global.pt``) and TensorBoard folder."""
-    from pathlib import PurePosixPath
-
+    schedule), with its own state file (``<stage's state>_global.pt``) and TensorBoard folder."""
     from gan_pipelines.families.paired.networks import global_generator_config
 
     training = dict(params["training"])
     training["epochs"] = settings["global_epochs"]
     if training.get("scheduler", "plateau") == "linear":
         training["lr_constant_epochs"] = settings["global_epochs"] // 2
-    if training.get("state_path"):
-        path = PurePosixPath(str(training["state_path"]))
-        training["state_path"] = str(path.with_name(f"{path.stem}_global{path.suffix}"))
-    if training.get("log_dir"):
-        training["log_dir"] = f"{training['log_dir']}_global"
     global_params = {**params, "model": global_generator_config(params["model"]), "training": training,
                      "global_epochs": 0, "freeze_global_epochs": 0}
-    return global_params, trainer_config(global_params, section)
+    paths = {"state_path": training_state_path(section).removesuffix(".pt") + "_global.pt",
+             "log_dir": tensorboard_dir(section) + "_global"}
+    return global_params, trainer_config(global_params, section, **paths)
 
 
-def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str, global_state=None):
+def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str, global_state=None, config=None):
     """Build networks, losses, loaders and the task, and train (in this process or in each
     data-parallel worker). ``global_state``: trained weights of a pix2pixHD global generator to
-    start a local enhancer's global part from. Returns (FitResult, what the checkpoint's meta
-    records)."""
+    start a local enhancer's global part from. ``config``: the TrainerConfig (default: the
+    stage's, :func:`~gan_pipelines.stages.training_setup.trainer_config`). Returns (FitResult,
+    what the checkpoint's meta records)."""
     from gan_pipelines.families.paired.networks import (
         PairedTranslationTask, PerceptualTerm, build_paired_generator, encoder_from_config, global_generator_config,
         kl_loss, l1_loss, tv_loss,
@@ -351,7 +357,7 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
     from gan_pipelines.training import ResizeCropFlip, fit, seed_everything
 
     settings = check_train_params(params, section, int(next(iter(train_arrays.values())).shape[1]))
-    config = trainer_config(params, section)
+    config = config or trainer_config(params, section)
     seed_everything(config.seed)
     generator = build_paired_generator(settings["generator"])
     if global_state is not None:

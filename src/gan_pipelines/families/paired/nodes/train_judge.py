@@ -47,15 +47,15 @@ import numpy as np
 import pandas as pd
 
 from gan_pipelines.image_folders import folder_version, stack_split
-from gan_pipelines.params import check_known_keys, require
+from gan_pipelines.params import check_known_keys, require, tensorboard_dir, training_state_path
 from gan_pipelines.stages.training_setup import (
-    COMMON_KEYS, build_loaders, check_learning_rate, checkpoint_bundle, history_frame, run_training, trainer_config,
+    build_loaders, check_learning_rate, checkpoint_bundle, history_frame, run_training, trainer_config,
 )
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SECTION = "train_judge"
-JUDGE_KEYS = COMMON_KEYS | {"image_kind", "label_kind", "num_classes", "ignore_index", "lr", "spread_seeds", "shared_store"}
+JUDGE_KEYS = {"model", "batch_size", "augmentation", "num_workers", "training","image_kind", "label_kind", "num_classes", "ignore_index", "lr", "spread_seeds", "shared_store"}
 JUDGE_PRECISION = "fp32"
 # Settings that change where or how visibly a judge trains, not what it learns: left out of the
 # shared store's key.
@@ -270,7 +270,7 @@ def train_judge(
         )
         return stored, pd.DataFrame(stored["history"])
 
-    result = run_training(fit_judge, (train_arrays, val_arrays, params, section), config)
+    result = run_training(fit_judge, (train_arrays, val_arrays, params, section, config), config)
     logger.info(
         "Judge: best epoch %d, val %s", result.best_epoch,
         ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items()),
@@ -292,9 +292,9 @@ def train_judge(
     )
     bundle["spread_judges"] = []
     for seed in spread:
-        seeded = {**params, "training": {**params["training"], "seed": seed,
-                                         **_seed_paths(params["training"], seed)}}
-        other = run_training(fit_judge, (train_arrays, val_arrays, seeded, section), trainer_config(seeded, section))
+        seeded = {**params, "training": {**params["training"], "seed": seed}}
+        seeded_config = trainer_config(seeded, section, **_seed_paths(section, seed))
+        other = run_training(fit_judge, (train_arrays, val_arrays, seeded, section, seeded_config), seeded_config)
         logger.info("Judge seed %d: best epoch %d, val mIoU %.4f", seed, other.best_epoch, other.best_metrics.get("miou", float("nan")))
         bundle["spread_judges"].append({
             "seed": seed, "state_dicts": {"segmenter": other.best_state_dicts["segmenter"]},
@@ -311,29 +311,25 @@ def train_judge(
     return bundle, history_frame(result)
 
 
-def _seed_paths(training: Mapping[str, Any], seed: int) -> dict[str, str]:
+def _seed_paths(section: str, seed: int) -> dict[str, str]:
     """The state file and log folder of a spread judge: the primary's with the seed added, so
     the judges never share a training-state file."""
-    out = {}
-    if training.get("state_path"):
-        path = Path(training["state_path"])
-        out["state_path"] = str(path.with_name(f"{path.stem}_seed{seed}{path.suffix}"))
-    if training.get("log_dir"):
-        out["log_dir"] = f"{training['log_dir']}_seed{seed}"
-    return out
+    return {"state_path": training_state_path(section).removesuffix(".pt") + f"_seed{seed}.pt",
+            "log_dir": f"{tensorboard_dir(section)}_seed{seed}"}
 
 
 def fit_judge(
-    train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray], params: dict[str, Any], section: str
+    train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray], params: dict[str, Any], section: str,
+    config=None,
 ):
     """Build the net, loaders and task, and train; runs in the node's process or in each
-    data-parallel worker."""
+    data-parallel worker. ``config``: the TrainerConfig (default: the stage's)."""
     from gan_pipelines.models.segmenter import build_segmenter
     from gan_pipelines.training import PairedImageDataset, fit, make_loader, seed_everything
     from gan_pipelines.training.segmentation import SegmentationTask
 
     settings = _judge_settings(params, section)
-    config = trainer_config(params, section)
+    config = config or trainer_config(params, section)
     seed_everything(config.seed)  # the initial weights depend on the seed only
     net = build_segmenter(dict(params.get("model") or {}), settings["num_classes"])
     train_loader, val_loader = build_loaders(

@@ -29,7 +29,7 @@ from gan_pipelines.families.shadow.layout import SHADOW_MASK_KIND
 from gan_pipelines.image_folders import folder_version, image_key
 from gan_pipelines.library_versions import library_versions
 from gan_pipelines.images import MASK_THRESHOLD
-from gan_pipelines.params import check_known_keys
+from gan_pipelines.families.shadow.config import EvaluateConfig
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def evaluate_shadow_model(
     model_input: Mapping[str, Callable[[], np.ndarray]],
     attention_checkpoint: Mapping[str, Any],
     generator_checkpoint: Mapping[str, Any],
-    params: dict[str, Any],
+    params: EvaluateConfig,
 ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray]]:
     """Return (per-image rows, metrics.json content, test predictions image folder)."""
     import torch
@@ -56,7 +56,7 @@ def evaluate_shadow_model(
     )
     from gan_pipelines.training import select_device, select_precision
 
-    check_known_keys(params, {"batch_size", "mask_threshold", "device", "precision"}, SECTION)
+    params = EvaluateConfig.parse(params).as_dict()
     threshold = float(params.get("mask_threshold", SHADOW_DIFF_THRESHOLD))
     names = sample_names(model_input, "test")
     if not names:

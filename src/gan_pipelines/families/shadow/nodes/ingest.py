@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from gan_pipelines.families.shadow.layout import SPLITS
 from gan_pipelines.image_folders import image_key
-from gan_pipelines.params import check_known_keys
+from gan_pipelines.families.shadow.config import IngestConfig
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +24,13 @@ SOURCES = ("synthetic", "shadow_ar")
 SKIPPED_COLUMNS = ["split", "name", "reason"]
 
 
-def ingest_shadow_data(params: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
+def ingest_shadow_data(params: IngestConfig) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
     """Return ``(images, skipped, summary)`` for ``params = shadow.ingest``.
 
     ``images`` maps image-folder keys to arrays or lazy loaders; ``skipped`` lists samples left out
     with ``on_invalid: skip`` (empty otherwise); ``summary`` records where the data came from.
     """
-    check_known_keys(params, {"source", "path", "on_invalid", "synthetic"}, SECTION)
+    params = IngestConfig.parse(params).as_dict()
     source = params.get("source", "synthetic")
     if source == "synthetic":
         images, summary = _render_synthetic(params.get("synthetic") or {})

@@ -7,51 +7,29 @@ exported by ``shadow.export`` (``onnx_path``) with onnxruntime."""
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
-from gan_pipelines.families.shadow.evaluation import SHADOW_DIFF_THRESHOLD
-from gan_pipelines.params import check_known_keys, require
+from gan_pipelines.families.shadow.config import PredictConfig
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx")
 SECTION = "shadow.predict"
-# The generated shadow for the light-consistency check: grey |output - input| above this (0..255),
-# the same rule and default as shadow.evaluate.mask_threshold.
-DEFAULT_MASK_THRESHOLD = SHADOW_DIFF_THRESHOLD
 
 
-def predictor_settings(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Check ``params:shadow.predict`` and return its settings with defaults filled in; errors
-    name the parameter."""
-    check_known_keys(params, {"input_dir", "output_dir", "device", "backend", "onnx_path", "mask_threshold", "overlays"}, SECTION)
-    settings = {
-        "input_dir": require(params, "input_dir", SECTION),
-        "output_dir": require(params, "output_dir", SECTION),
-        "device": params.get("device") or "auto",
-        "backend": params.get("backend") or "torch",
-        "onnx_path": None,
-        "mask_threshold": params.get("mask_threshold", DEFAULT_MASK_THRESHOLD),
-        "overlays": params.get("overlays", True),
-    }
-    threshold = settings["mask_threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold) or threshold < 0:
-        raise ValueError(f"{SECTION}.mask_threshold must be a number >= 0 on the 0..255 scale, got {threshold!r}")
-    settings["mask_threshold"] = float(threshold)
-    if not isinstance(settings["overlays"], bool):
-        raise ValueError(f"{SECTION}.overlays must be true or false, got {settings['overlays']!r}")
-    if settings["backend"] not in BACKENDS:
-        raise ValueError(f"{SECTION}.backend must be one of {', '.join(BACKENDS)}, got {settings['backend']!r}")
+def predictor_settings(params: PredictConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """``shadow.predict`` (checked by :class:`~gan_pipelines.families.shadow.config.PredictParams`)
+    as settings with defaults filled in. Raises ValueError naming the parameter, and
+    FileNotFoundError for an ``onnx_path`` that does not exist with ``backend: onnx``."""
+    settings = PredictConfig.parse(params).model_dump()
     if settings["backend"] == "onnx":
-        onnx_path = str(require(params, "onnx_path", SECTION))
-        if not Path(onnx_path).is_file():
+        if not Path(settings["onnx_path"]).is_file():
             raise FileNotFoundError(
-                f"{SECTION}.onnx_path {onnx_path!r} does not exist (needed by {SECTION}.backend=onnx); "
+                f"{SECTION}.onnx_path {settings['onnx_path']!r} does not exist (needed by {SECTION}.backend=onnx); "
                 "create it with `kedro run --pipelines shadow.export`"
             )
-        settings["onnx_path"] = onnx_path
+    else:
+        settings["onnx_path"] = None
     return settings
 
 
@@ -72,7 +50,7 @@ def _warn_if_stale(onnx_metadata: Mapping[str, Any], checkpoints: Mapping[str, A
             )
 
 
-def predict_shadow_folder(attention_checkpoint: Any, generator_checkpoint: Any, params: dict[str, Any]) -> dict[str, Any]:
+def predict_shadow_folder(attention_checkpoint: Any, generator_checkpoint: Any, params: PredictConfig) -> dict[str, Any]:
     """Write ``output_dir/{shadow,robject,rshadow,overlay}/<name>.png`` for every pair in ``input_dir``
     (``overlay`` only with ``overlays: true``); return a summary of what was written, with each
     image's light-consistency check (see :func:`~gan_pipelines.families.shadow.predict.predict_folder`).

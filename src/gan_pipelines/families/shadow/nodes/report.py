@@ -12,9 +12,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from gan_pipelines.families.shadow.config import (
+    AttentionConfig, GeneratorConfig, IngestConfig, PreprocessConfig, ReportConfig,
+)
 from gan_pipelines.image_folders import image_key
 from gan_pipelines.image_inputs import is_litter
-from gan_pipelines.params import check_known_keys
+from gan_pipelines.params import as_plain
 
 SECTION = "shadow.report"
 METRIC_ORDER = ("GRMSE", "LRMSE", "GSSIM", "LSSIM", "GPSNR", "LPSNR", "GBER", "LBER")
@@ -129,11 +132,11 @@ def build_report(
     metrics: dict[str, Any],
     attention_history: pd.DataFrame,
     generator_history: pd.DataFrame,
-    ingest_params: dict[str, Any],
-    preprocess_params: dict[str, Any],
-    attention_params: dict[str, Any],
-    generator_params: dict[str, Any],
-    params: dict[str, Any],
+    ingest_params: IngestConfig,
+    preprocess_params: PreprocessConfig,
+    attention_params: AttentionConfig,
+    generator_params: GeneratorConfig,
+    params: ReportConfig,
     attention_checkpoint: Mapping[str, Any],
     generator_checkpoint: Mapping[str, Any],
 ) -> tuple[str, str]:
@@ -152,13 +155,11 @@ def build_report(
         config_block, curves_figure, html_table, image_grid_figure, image_tag, markdown_table, png_data_uri, render_html,
     )
 
-    check_known_keys(
-        params, {"num_examples", "rank_by", "seed", "real_photos_dir", "real_photos_before", "real_photos_before_label"},
-        SECTION,
-    )
+    params = ReportConfig.parse(params).as_dict()
+    # the other stages' parameters are only shown
+    ingest_params, preprocess_params = as_plain(ingest_params), as_plain(preprocess_params)
+    attention_params, generator_params = as_plain(attention_params), as_plain(generator_params)
     rank_by = params.get("rank_by", "LRMSE")
-    if rank_by not in METRIC_ORDER:
-        raise ValueError(f"{SECTION}.rank_by must be one of {', '.join(METRIC_ORDER)}; got {rank_by!r}")
     real_photos_dir = real_photos_setting(params)
     real_photos_before = real_photos_before_setting(params)
     table = metrics_table(metrics)

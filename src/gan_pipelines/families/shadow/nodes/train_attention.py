@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gan_pipelines.params import check_known_keys
+from gan_pipelines.families.shadow.config import AttentionConfig
 from gan_pipelines.families.shadow.data import augmentation_recipe, load_training_arrays, training_kinds
 from gan_pipelines.image_folders import folder_version
 from gan_pipelines.stages.training_setup import (
-    COMMON_KEYS, build_loaders, check_learning_rate, checkpoint_bundle, history_frame, run_training, trainer_config,
+    build_loaders, checkpoint_bundle, history_frame, run_training, trainer_config,
 )
 
 logger = logging.getLogger(__name__)
@@ -24,14 +24,13 @@ MASK_KEYS = ("mask", "robject", "rshadow")
 
 
 def train_attention(
-    model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any]
+    model_input: Mapping[str, Callable[[], np.ndarray]], params: AttentionConfig
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train the attention block; return (checkpoint bundle, per-epoch history)."""
     from gan_pipelines.families.shadow.networks import build_attention_net, check_resolution
 
-    check_known_keys(params, COMMON_KEYS | {"lr"}, SECTION)
+    params = AttentionConfig.parse(params).as_dict()
     config = trainer_config(params, SECTION)
-    check_learning_rate(params.get("lr", 1e-4), f"{SECTION}.lr")
     model_config = dict(params.get("model") or {})
     try:
         net = build_attention_net(model_config)  # checks the config before any data is loaded
@@ -40,7 +39,7 @@ def train_attention(
     train_arrays, val_arrays = load_training_arrays(model_input, IMAGE_KEYS + MASK_KEYS)
     resolution = int(train_arrays["noshadow"].shape[1])
     check_resolution(resolution)
-    result = run_training(fit_attention, (train_arrays, val_arrays, params), config)
+    result = run_training(fit_attention, (train_arrays, val_arrays, params, config), config)
     logger.info("Attention: best epoch %d, val %s", result.best_epoch, _fmt(result.best_metrics))
     bundle = checkpoint_bundle(
         result, modules=("attention",), model_config={"attention": model_config},
@@ -49,15 +48,16 @@ def train_attention(
     return bundle, history_frame(result)
 
 
-def fit_attention(train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray], params: dict[str, Any]):
+def fit_attention(train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray], params: dict[str, Any],
+                  config=None):
     """Build the net, loaders and task, and train; runs in the node's process or in each
-    data-parallel worker."""
+    data-parallel worker. ``config``: the TrainerConfig (default: the stage's)."""
     from gan_pipelines.families.shadow.networks import build_attention_net
     from gan_pipelines.families.shadow.tasks import AttentionTask
     from gan_pipelines.models import count_parameters
     from gan_pipelines.training import fit, seed_everything
 
-    config = trainer_config(params, SECTION)
+    config = config or trainer_config(params, SECTION)
     seed_everything(config.seed)  # the initial weights depend on the seed only
     net = build_attention_net(dict(params.get("model") or {}))
     train_loader, val_loader = build_loaders(

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gan_pipelines.params import check_known_keys
+from gan_pipelines.families.shadow.config import GeneratorConfig
 from gan_pipelines.families.shadow.data import augmentation_recipe, load_training_arrays, training_kinds
 from gan_pipelines.image_folders import folder_version
 from gan_pipelines.stages.training_setup import (
-    COMMON_KEYS, build_loaders, check_learning_rate, checkpoint_bundle, history_frame, run_training, trainer_config,
+    build_loaders, checkpoint_bundle, history_frame, run_training, trainer_config,
 )
 
 logger = logging.getLogger(__name__)
 
 SECTION = "shadow.train_generator"
-KEYS = COMMON_KEYS | {"discriminator", "lr_generator", "lr_discriminator", "loss_weights", "perceptual", "attention_masks"}
 
 
 IMAGE_KEYS = ("noshadow", "shadow")
@@ -30,7 +29,7 @@ MASK_KEYS = ("mask", "robject", "rshadow", "shadow_mask")
 def train_generator(
     model_input: Mapping[str, Callable[[], np.ndarray]],
     attention_checkpoint: Mapping[str, Any],
-    params: dict[str, Any],
+    params: GeneratorConfig,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train the shadow generator against the patch discriminator; return (bundle, history).
 
@@ -39,16 +38,9 @@ def train_generator(
     """
     from gan_pipelines.families.shadow.networks import build_shadow_generator, check_resolution
     from gan_pipelines.models.discriminators import build_discriminator
-    from gan_pipelines.families.shadow.tasks import ATTENTION_MASK_MODES
 
-    check_known_keys(params, KEYS, SECTION)
+    params = GeneratorConfig.parse(params).as_dict()
     config = trainer_config(params, SECTION)
-    check_learning_rate(params.get("lr_generator", 1e-4), f"{SECTION}.lr_generator")
-    check_learning_rate(params.get("lr_discriminator", 1e-6), f"{SECTION}.lr_discriminator")
-    _loss_weights(params.get("loss_weights") or {})
-    attention_masks = params.get("attention_masks", "ground_truth")
-    if attention_masks not in ATTENTION_MASK_MODES:
-        raise ValueError(f"{SECTION}.attention_masks must be one of {ATTENTION_MASK_MODES}; got {attention_masks!r}")
     generator_config = dict(params.get("model") or {})
     discriminator_config = dict(params.get("discriminator") or {})
     try:  # checks the configs before any data is loaded
@@ -66,7 +58,8 @@ def train_generator(
             f"The attention checkpoint was trained at {attention_resolution} px but the model input is "
             f"{resolution} px; re-run shadow.train_attention on this data"
         )
-    result, info = run_training(fit_generator, (train_arrays, val_arrays, dict(attention_checkpoint), params), config)
+    result, info = run_training(fit_generator, (train_arrays, val_arrays, dict(attention_checkpoint), params, config),
+                                config)
     logger.info(
         "Generator: best epoch %d, val %s",
         result.best_epoch, ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items()),
@@ -89,9 +82,11 @@ def fit_generator(
     val_arrays: Mapping[str, np.ndarray],
     attention_checkpoint: Mapping[str, Any],
     params: dict[str, Any],
+    config=None,
 ):
     """Build networks, losses, loaders and task, and train; runs in the node's process or in
-    each data-parallel worker. Returns (FitResult, what the checkpoint's meta should record)."""
+    each data-parallel worker. ``config``: the TrainerConfig (default: the stage's). Returns
+    (FitResult, what the checkpoint's meta should record)."""
     from gan_pipelines.families.shadow.bundles import attention_from_bundle
     from gan_pipelines.families.shadow.networks import build_shadow_generator
     from gan_pipelines.families.shadow.tasks import ShadowGANTask
@@ -99,7 +94,7 @@ def fit_generator(
     from gan_pipelines.models.discriminators import build_discriminator
     from gan_pipelines.training import fit, seed_everything
 
-    config = trainer_config(params, SECTION)
+    config = config or trainer_config(params, SECTION)
     seed_everything(config.seed)  # the initial weights depend on the seed only
     weights = _loss_weights(params.get("loss_weights") or {})
     generator = build_shadow_generator(dict(params.get("model") or {}))
@@ -141,10 +136,7 @@ def fit_generator(
 
 
 def _loss_weights(params: Mapping[str, Any]):
+    """The generator's loss weights (``loss_weights``, checked by :class:`GeneratorConfig`)."""
     from gan_pipelines.families.shadow.tasks import GeneratorLossWeights
 
-    check_known_keys(params, {field.name for field in fields(GeneratorLossWeights)}, f"{SECTION}.loss_weights")
-    for key, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"{SECTION}.loss_weights.{key} must be a non-negative number; got {value!r}")
     return GeneratorLossWeights(**{k: float(v) for k, v in params.items()})
