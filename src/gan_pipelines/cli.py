@@ -128,6 +128,15 @@ def project_session(root: Path, env: str | None, runtime_params: Mapping[str, An
             yield session
 
 
+def raw_parameters(context: Any) -> dict[str, Any]:
+    """The run's parameters as the YAML files and --params give them (plain dicts), after Kedro
+    has validated them: ``context.params`` holds the typed stage objects, which neither print as
+    YAML nor carry only what the files set."""
+    with quiet_logger("kedro.validation"):  # its "no typed parameter requirements" line
+        context.params  # noqa: B018 (validates every stage; a bad key fails here, naming it)
+    return context.config_loader["parameters"]
+
+
 def family_stages() -> dict[str, dict[str, Any]]:
     """``{family: {stage: Pipeline}}`` from the pipeline registry, stages in the family's own
     order; ``""`` is the family's training chain."""
@@ -238,9 +247,12 @@ def header_comment(text: str) -> str:
 
 
 def first_sentence(text: str, width: int = DESCRIPTION_WIDTH) -> str:
-    """The first sentence of ``text``, without a leading ``kedro run ...:`` command, at most
-    ``width`` characters (cut with an ellipsis)."""
+    """The first sentence of ``text``, without a leading ``kedro run ...:`` command or
+    ``<family>.<stage>:`` section name, capitalised, at most ``width`` characters (cut with an
+    ellipsis)."""
     text = re.sub(r"^kedro run [^:]*:\s*", "", text)
+    text = re.sub(r"^\w+\.\w+:\s*", "", text)
+    text = text[:1].upper() + text[1:]
     match = re.search(r"[.;](\s|$)", text)
     sentence = text[: match.start() + 1] if match else text
     return sentence if len(sentence) <= width else sentence[: width - 1].rstrip() + "…"
@@ -452,8 +464,7 @@ def params(target: str, runtime_params: dict[str, Any], env: str | None, project
     with project_session(root, env, runtime_params) as session:
         context = session.load_context()
         loader = context.config_loader
-        with quiet_logger("kedro.validation"):  # its "no typed parameter requirements" line
-            effective = context.params
+        effective = raw_parameters(context)
         run_env = loader.env or loader.default_run_env
         envs = [loader.base_env] + ([run_env] if run_env and run_env != loader.base_env else [])
         sources = ParameterSources(Path(loader.conf_source), envs, list(loader.config_patterns["parameters"]),
@@ -608,7 +619,7 @@ def predict(family: str, inputs: tuple[Path, ...], output: Path, runtime_params:
         before = files_under(output)
         with project_session(root, env, run_params) as session:
             context = session.load_context()
-            section = (context.params.get(family) or {}).get("predict") or {}
+            section = (raw_parameters(context).get(family) or {}).get("predict") or {}
             missing = [key for key in ("input_dir", "output_dir") if key not in section]
             if missing:
                 raise click.ClickException(f"{family}.predict has no {' or '.join(missing)} parameter to point at the inputs")
@@ -646,7 +657,7 @@ def export(family: str, runtime_params: dict[str, Any], load_versions: dict[str,
         raise click.ClickException(f"{family} has no export stage; families with one: {', '.join(with_export)}")
     with project_session(root, env, runtime_params) as session:
         context = session.load_context()
-        output_path = ((context.params.get(family) or {}).get("export") or {}).get("output_path")
+        output_path = ((raw_parameters(context).get(family) or {}).get("export") or {}).get("output_path")
         if not output_path:
             raise click.ClickException(f"{family}.export.output_path is not set")
         check_model_exists(context.catalog, family, "export", stages[family])

@@ -183,3 +183,18 @@ class RunSummaryHooks:
             if path is not None:
                 outputs.append(SavedOutput(name, role_of(name), path, note))
         return outputs
+
+
+class ParameterCheckHooks:
+    """Checks the parameter pairs that span two stages (e.g. ``<family>.preprocess.resolution``
+    against ``<family>.train.augmentation.crop_size``) before any node of a run starts, so a
+    late stage's bad value fails in seconds instead of after earlier stages have trained.
+    Single-stage checks (unknown keys, types, ranges) are Kedro's own, from the typed node
+    inputs; this adds what no one stage can see. Raises
+    :class:`gan_pipelines.params.ParameterError` naming both keys."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        from gan_pipelines.params import check_run_parameters  # pydantic models; kept out of import time
+
+        check_run_parameters(pipeline, catalog)

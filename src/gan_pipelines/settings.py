@@ -10,7 +10,8 @@ CONFIG_LOADER_ARGS = {
     "merge_strategy": {"parameters": "soft"},
 }
 
-from gan_pipelines.hooks import RunSummaryHooks  # noqa: E402 (kept beside the setting it fills)
+from gan_pipelines.hooks import ParameterCheckHooks, RunSummaryHooks  # noqa: E402 (kept beside the setting it fills)
 
-# The end of every run logs where its outputs went and which optional parts were off.
-HOOKS = (RunSummaryHooks(),)
+# Before any node: the parameter pairs that span two stages. At the end of every run: where its
+# outputs went and which optional parts were off.
+HOOKS = (ParameterCheckHooks(), RunSummaryHooks())

@@ -79,6 +79,18 @@ def test_a_bad_value_stops_the_run_naming_the_key(empty_project):
     assert written(empty_project) == []
 
 
+def test_a_pair_across_stages_stops_the_run_before_ingest(empty_project):
+    """The before_pipeline_run hook (settings.HOOKS) compares preprocess with train: a resolution
+    the crop does not match fails in seconds, naming both keys, before ingest writes anything."""
+    result, seconds = kedro_run(empty_project, "pix2pix", "pix2pix.preprocess.resolution=96")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "pix2pix.preprocess.resolution is 96" in output and "pix2pix.train.augmentation.crop_size" in output, \
+        output[-2000:]
+    assert seconds < SECONDS, f"the run took {seconds:.1f} s to fail"
+    assert written(empty_project) == []
+
+
 def test_a_bad_key_of_one_family_does_not_stop_another(empty_project):
     """Kedro validates the parameters of the pipelines a run names (all of them only for a plain
     `kedro run`): shadow.export with a typo in pix2pix goes on to its own work (and stops there,
