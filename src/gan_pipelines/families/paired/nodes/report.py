@@ -26,6 +26,16 @@ LABEL_COLOURS = np.array([
 ], np.uint8)
 
 
+# Training-curve panels (title -> history columns) of a generator's <family>.generator_history (and
+# sketch2color's plain_generator_history), shared by the report and notebooks/quickstart.ipynb.
+GENERATOR_CURVE_PANELS = {
+    "generator": ["train_g_loss", "train_g_adv"], "discriminator": ["train_d_loss", "train_d_real", "train_d_fake"],
+    "reconstruction": ["train_l1", "val_l1"], "val PSNR (dB)": ["val_psnr"],
+    # the terms a recipe has (feature matching, VGG, KL, ...); absent columns are left out
+    "other generator terms": ["train_g_fm", "train_vgg19", "train_kl", "train_perceptual", "train_tv"],
+}
+
+
 def lower_is_better(metric: str) -> bool:
     name = metric.lower()
     return any(part in name for part in LOWER_IS_BETTER_PARTS)
@@ -234,10 +244,7 @@ def build_paired_report(
         figure = image_grid_figure(rows, ["input", "output", "photo"], real_names)
         sections.append(("Real photos (scikit-image), lines extracted the same way", image_tag(png_data_uri(figure), "photos")))
 
-    panels = {"generator": ["train_g_loss", "train_g_adv"], "discriminator": ["train_d_loss", "train_d_real", "train_d_fake"],
-              "reconstruction": ["train_l1", "val_l1"], "val PSNR (dB)": ["val_psnr"],
-              # the terms a recipe has (feature matching, VGG, KL, ...); absent columns are left out
-              "other generator terms": ["train_g_fm", "train_vgg19", "train_kl", "train_perceptual", "train_tv"]}
+    panels = GENERATOR_CURVE_PANELS
     curves = [image_tag(png_data_uri(curves_figure(generator_history, panels, f"{family} generator")), "generator curves")]
     if plain_generator_history is not None:
         curves.append(image_tag(png_data_uri(curves_figure(plain_generator_history, panels, "plain pix2pix")), "plain curves"))

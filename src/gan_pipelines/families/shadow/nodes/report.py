@@ -23,6 +23,17 @@ SECTION = "shadow.report"
 METRIC_ORDER = ("GRMSE", "LRMSE", "GSSIM", "LSSIM", "GPSNR", "LPSNR", "GBER", "LBER")
 LOWER_IS_BETTER = {"GRMSE", "LRMSE", "GBER", "LBER"}
 METHODS = ("model", "identity", "ground_truth_attention")
+# Training-curve panels (title -> history columns) of each network's <family>.<net>_history, shared
+# by the report and notebooks/quickstart.ipynb; columns a history lacks are left out.
+CURVE_PANELS = {
+    "attention": {"Dice loss": ["train_dice", "val_loss"],
+                  "val IoU / BER": ["val_iou", "val_iou_robject", "val_iou_rshadow", "val_ber"]},
+    "generator": {"generator loss": ["train_generator", "val_loss"],
+                  "adversarial": ["train_adversarial", "train_discriminator"],
+                  "val error in the shadow (0..255)": ["val_local_rmse"],
+                  # what training.monitor picks the kept epoch by (shadow direction)
+                  "val shadow angle error (deg)": ["val_angle_error_deg"]},
+}
 GRID_COLUMNS = (
     ("noshadow", "input", "model_input"),
     ("mask", "object mask", "model_input"),
@@ -203,11 +214,10 @@ def build_report(
         sections.append(("Real photos", real_photos_html))
 
     sections.append(("Training curves", "".join([
-        image_tag(png_data_uri(curves_figure(attention_history, {
-            "Dice loss": ["train_dice", "val_loss"], "val IoU / BER": ["val_iou", "val_ber"]}, "attention")), "attention curves"),
-        image_tag(png_data_uri(curves_figure(generator_history, {
-            "generator": ["train_generator", "val_loss"], "adversarial": ["train_adversarial", "train_discriminator"],
-            "val error in shadow (0..255)": ["val_local_rmse"]}, "shadow generator")), "generator curves"),
+        image_tag(png_data_uri(curves_figure(attention_history, CURVE_PANELS["attention"], "attention")),
+                  "attention curves"),
+        image_tag(png_data_uri(curves_figure(generator_history, CURVE_PANELS["generator"], "shadow generator")),
+                  "generator curves"),
     ])))
     config = {
         "ingest": ingest_params, "preprocess": preprocess_params,
