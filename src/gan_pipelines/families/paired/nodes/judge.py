@@ -1,6 +1,6 @@
 """<family>.train_judge: the segmenter that scores generated pictures (the FCN-score idea),
 trained on the real train pictures. The training itself is
-:func:`gan_pipelines.families.paired.nodes.train_judge.train_judge`; this node binds the
+:func:`gan_pipelines.families.paired.judge.train_judge`; this node binds the
 namespace (for error messages) and imports it only when the stage runs."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def train_paired_judge(
     come from ``<family>.ingest`` (``label_nc``, ``ignore_value``), the one place they are set;
     ``train_judge.num_classes`` / ``ignore_index`` are refused, naming the ingest keys."""
     from gan_pipelines.families.paired.nodes.ingest import ingested_class_count
-    from gan_pipelines.families.paired.nodes.train_judge import train_judge
+    from gan_pipelines.families.paired.judge import train_judge
 
     section = f"{family}.train_judge"
     if ingest_params is not None:

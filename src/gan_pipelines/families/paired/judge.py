@@ -1,7 +1,8 @@
-"""<family>.train_judge: the segmentation judge, a U-Net trained on the REAL train images to
-predict their label maps (best epoch on val mIoU). ``<family>.evaluate`` applies it to generated
-test images (the FCN-score of pix2pix) and uses its pooled encoder features for Frechet/KID
-distances. See :mod:`gan_pipelines.models.segmenter`.
+"""The segmentation judge that the ``<family>.train_judge`` node trains (the node itself:
+:mod:`gan_pipelines.families.paired.nodes.train_judge`): a U-Net trained on the REAL train
+images to predict their label maps (best epoch on val mIoU), and the shared store of judges.
+``<family>.evaluate`` applies it to generated test images (the FCN-score of pix2pix) and uses
+its pooled encoder features for Frechet/KID distances. See :mod:`gan_pipelines.models.segmenter`.
 
 Parameters (``<family>.train_judge``):
 
@@ -9,7 +10,7 @@ Parameters (``<family>.train_judge``):
   images and their class-index maps;
 * ``num_classes``; ``ignore_index`` (null, or the don't-care value of the label maps, e.g. 255):
   in a pipeline these come from ``<family>.ingest.label_nc`` / ``ignore_value`` (the node
-  :func:`~gan_pipelines.families.paired.nodes.judge.train_paired_judge` fills them in and refuses
+  :func:`~gan_pipelines.families.paired.nodes.train_judge.train_paired_judge` fills them in and refuses
   them in ``<family>.train_judge``);
 * ``model``: :data:`gan_pipelines.models.segmenter.SEGMENTER_DEFAULTS` keys;
 * ``batch_size``, ``lr`` (Adam, default 3e-3), ``num_workers``;
