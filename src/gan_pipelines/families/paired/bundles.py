@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gan_pipelines.families.paired.networks import build_paired_generator, encoder_from_config, PairedGenerator
+from gan_pipelines.families.paired.networks import PairedGenerator, build_paired_generator, encoder_from_config
 from gan_pipelines.library_versions import warn_if_versions_differ
 
 
