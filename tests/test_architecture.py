@@ -73,6 +73,84 @@ def test_fence_catches_a_family_name(tmp_path, monkeypatch):
     assert not pattern.search("the focus object's cast shadow and its mask")
 
 
+FAMILIES_DIR = PACKAGE / "families"
+# The file every family folder puts each role in (docs/architecture.md, "Family folders").
+ROLE_FILES = ("networks.py", "tasks.py", "bundles.py", "config.py")
+
+
+def _family_folders() -> list[str]:
+    """The family folders the registry names (``families/<folder>/...``)."""
+    return sorted({module.split(".")[2] for module in pipeline_registry.FAMILIES.values()
+                   if module.startswith("gan_pipelines.families.")})
+
+
+def _stage_node_modules(folder: str) -> dict[str, set[str]]:
+    """stage -> the modules of its nodes' functions, over every namespace the registry builds
+    from ``families/<folder>``. A namespace with no stages (only its whole pipeline, e.g.
+    ``paired_compare``) is one stage named after the namespace less ``<folder>_``."""
+    import importlib
+
+    stages: dict[str, set[str]] = {}
+    for namespace, module_name in pipeline_registry.FAMILIES.items():
+        if not module_name.startswith(f"gan_pipelines.families.{folder}."):
+            continue
+        pipelines = importlib.import_module(module_name).create_pipelines(namespace)
+        named = {stage: pipeline for stage, pipeline in pipelines.items() if stage}
+        if not named:
+            named = {namespace.removeprefix(f"{folder}_"): pipelines[""]}
+        for stage, pipeline in named.items():
+            stages.setdefault(stage, set()).update(
+                getattr(node.func, "__module__", None) or node.func.func.__module__ for node in pipeline.nodes
+            )
+    return stages
+
+
+def _misnamed_node_modules(folder: str, node_files: set[str], stages: dict[str, set[str]]) -> list[str]:
+    """What breaks "``nodes/`` holds one module per stage, named after the stage": a file of
+    ``nodes/`` named after no stage, and a stage whose nodes are not (all) in ``nodes/<stage>.py``."""
+    problems = [f"families/{folder}/nodes/{name}.py is named after no stage ({', '.join(sorted(stages))})"
+                for name in sorted(node_files - set(stages))]
+    for stage, modules in sorted(stages.items()):
+        expected = f"gan_pipelines.families.{folder}.nodes.{stage}"
+        if modules != {expected}:
+            problems.append(f"stage {stage!r}: its nodes come from {', '.join(sorted(modules))}, not {expected}")
+    return problems
+
+
+def test_both_family_folders_are_checked():
+    assert _family_folders() == ["paired", "shadow"]
+
+
+@pytest.mark.parametrize("folder", _family_folders())
+def test_node_modules_are_named_after_their_stage(folder):
+    node_files = {p.stem for p in (FAMILIES_DIR / folder / "nodes").glob("*.py") if p.stem != "__init__"}
+    stages = _stage_node_modules(folder)
+    assert {"ingest", "preprocess", "evaluate", "report", "predict", "export"} <= set(stages)
+    assert _misnamed_node_modules(folder, node_files, stages) == []
+    assert node_files == set(stages)
+
+
+def test_node_module_fence_catches_a_misnamed_module():
+    """The fence itself can fail: the old paired layout (the train_judge node in nodes/judge.py,
+    the judge's training logic in nodes/train_judge.py) is caught, twice."""
+    stages = {"train": {"gan_pipelines.families.paired.nodes.train"},
+              "train_judge": {"gan_pipelines.families.paired.nodes.judge"}}
+    problems = _misnamed_node_modules("paired", {"train", "judge", "train_judge"}, stages)
+    assert problems == [
+        "families/paired/nodes/judge.py is named after no stage (train, train_judge)",
+        "stage 'train_judge': its nodes come from gan_pipelines.families.paired.nodes.judge, not "
+        "gan_pipelines.families.paired.nodes.train_judge",
+    ]
+
+
+@pytest.mark.parametrize("folder", _family_folders())
+def test_family_folders_put_each_role_in_the_same_file(folder):
+    present = {name for name in ROLE_FILES if (FAMILIES_DIR / folder / name).is_file()}
+    assert sorted(present) == sorted(ROLE_FILES), f"families/{folder} lacks {sorted(set(ROLE_FILES) - present)}"
+    assert (FAMILIES_DIR / folder / "pipeline.py").is_file()
+    assert (FAMILIES_DIR / folder / "nodes").is_dir()
+
+
 def _project_catalog(project):
     from kedro.framework.session import KedroSession
 

@@ -85,8 +85,8 @@ def _shadow_attention_bundle():
 
 
 def _paired_generator_bundle():
+    from gan_pipelines.families.paired.config import input_config, network_configs
     from gan_pipelines.families.paired.layout import KIND_TYPES
-    from gan_pipelines.families.paired.networks import input_config, network_configs
     from gan_pipelines.models.generators import build_generator
 
     params = {"input_kind": "label_map", "target_kind": "picture", "label_nc": 6,
@@ -110,7 +110,7 @@ def _judge_bundle():
 @pytest.mark.parametrize("what", ["shadow attention", "pix2pix generator", "segmentation judge"])
 def test_rebuilding_a_checkpoint_made_under_other_versions_warns(what, caplog):
     """Every way a trained network is rebuilt for evaluation or prediction checks the versions."""
-    from gan_pipelines.families.paired.networks import generator_from_bundle
+    from gan_pipelines.families.paired.bundles import generator_from_bundle
     from gan_pipelines.families.shadow.bundles import attention_from_bundle
     from gan_pipelines.models.segmenter import segmentation_judge_from_bundle
 

@@ -293,9 +293,15 @@ def _stage_check(namespace: str):
     from gan_pipelines.pipeline_registry import FAMILIES
 
     module = FAMILIES.get(namespace)
-    if module is None:
+    package = (module or "").rpartition(".")[0]
+    if not package:  # unknown namespace, or a top-level family module: no config module beside it
         return None
-    config = importlib.import_module(module.rpartition(".")[0] + ".config")
+    try:
+        config = importlib.import_module(package + ".config")
+    except ModuleNotFoundError as exc:
+        if exc.name != package + ".config":
+            raise
+        return None
     return getattr(config, "check_stages", None)
 
 

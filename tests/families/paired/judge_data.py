@@ -52,7 +52,7 @@ def trained_judge():
     if not _TRAINED:
         import torch
 
-        from gan_pipelines.families.paired.nodes.train_judge import train_judge
+        from gan_pipelines.families.paired.judge import train_judge
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)

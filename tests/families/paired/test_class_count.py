@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gan_pipelines.families.paired.nodes.ingest import ingest_paired_data, ingested_class_count
-from gan_pipelines.families.paired.nodes.judge import train_paired_judge
 from gan_pipelines.families.paired.nodes.train import train_generator, with_ingest_class_count
+from gan_pipelines.families.paired.nodes.train_judge import train_paired_judge
 
 TRAIN = {"input_kind": "label_map", "batch_size": 2, "augmentation": None,
          "model": {"type": "unet", "num_downs": 3, "ngf": 4}, "discriminator": {"type": "patchgan", "ndf": 4, "n_layers": 1},

@@ -64,7 +64,7 @@ def test_compare_without_any_trained_model_says_what_to_run(tmp_path, kedro_run,
     params = _tiny("spade")["spade"]
     kedro_run(project, "pix2pix.ingest", {"pix2pix": {"ingest": params["ingest"]}})
     kedro_run(project, "pix2pix.preprocess", {"pix2pix": {"preprocess": params["preprocess"],
-                                                          "train": {"model": {"num_downs": 5}}}})
+                                                          "train": {"model": {"num_downs": 5}, "augmentation": None}}})
     kedro_run(project, "pix2pix.train_judge", {"pix2pix": {"train_judge": params["train_judge"]}})
     with pytest.raises(ValueError, match=r"no label map -> photo model is trained yet.*kedro run --pipeline pix2pix"):
         kedro_run(project, "paired_compare")

@@ -10,7 +10,7 @@ from gan_pipelines.families.paired.baselines import class_mean_painter, nearest_
 from gan_pipelines.families.paired.evaluation import (
     bleed_counts, colourfulness, evaluate_methods, sketch_lines,
 )
-from gan_pipelines.families.paired.nodes.train_judge import judge_from_bundle
+from gan_pipelines.families.paired.judge import judge_from_bundle
 from gan_pipelines.metrics.distribution import frechet_distance, kernel_distance
 
 from .judge_data import stacked, trained_judge

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gan_pipelines.families.paired.nodes.train_judge import judge_from_bundle, train_judge
+from gan_pipelines.families.paired.judge import judge_from_bundle, train_judge
 from gan_pipelines.metrics.segmentation import class_confusion_matrix, segmentation_scores
 
 from .judge_data import JUDGE_PARAMS, make_folder, stacked, trained_judge
@@ -87,7 +87,7 @@ JITTER = {"hue": 0.5, "saturation": 0.5, "brightness": 0.3, "grey_p": 0.2}
 
 
 def test_colour_jitter_changes_colours_never_labels():
-    from gan_pipelines.families.paired.nodes.train_judge import _augmentation
+    from gan_pipelines.families.paired.judge import _augmentation
 
     augment = _augmentation({"augmentation": {"hflip_p": 0.0, "colour_jitter": JITTER}}, "pix2pix.train_judge")
     image = np.zeros((8, 8, 3), np.uint8)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gan_pipelines.families.paired.evaluation import check_trained_on, evaluate_methods
-from gan_pipelines.families.paired.nodes.train_judge import train_judge
+from gan_pipelines.families.paired.judge import train_judge
 from gan_pipelines.image_folders import content_hash
 from gan_pipelines.metrics.intervals import bootstrap_interval
 from gan_pipelines.metrics.segmentation import segmentation_score_intervals, segmentation_scores
@@ -46,7 +46,7 @@ def test_another_judge_precision_is_refused_naming_the_key(precision):
 
 def test_a_missing_precision_means_fp32(one_thread, monkeypatch):
     """What the engine is asked for, whatever the CPU would pick under auto."""
-    import gan_pipelines.families.paired.nodes.train_judge as module
+    import gan_pipelines.families.paired.judge as module
 
     seen = []
     real = module.run_training
@@ -78,7 +78,7 @@ def test_content_hash_is_the_same_for_byte_identical_folders_and_moves_with_one_
 # -- one judge per data set ------------------------------------------------------------------
 
 def test_families_with_byte_identical_data_share_one_judge(tmp_path, one_thread, monkeypatch, caplog):
-    import gan_pipelines.families.paired.nodes.train_judge as module
+    import gan_pipelines.families.paired.judge as module
 
     trainings = []
     real = module.run_training

@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_pipelines.families.paired.networks import StyleVAEGenerator, generator_from_bundle
+from gan_pipelines.families.paired.bundles import generator_from_bundle
+from gan_pipelines.families.paired.networks import StyleVAEGenerator
 from gan_pipelines.models.pix2pixhd import GlobalGenerator
 from gan_pipelines.models.spade import SPADEGenerator
 from gan_pipelines.pipeline_registry import register_pipelines

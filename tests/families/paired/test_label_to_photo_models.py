@@ -12,11 +12,12 @@ from PIL import Image
 
 from gan_pipelines.families.paired.evaluation import l1_pairs, sample_diversity
 from gan_pipelines.families.paired.export import OnnxPairedPredictor, export_generator
+from gan_pipelines.families.paired.bundles import generator_from_bundle
 from gan_pipelines.families.paired.inference import generate
 from gan_pipelines.families.paired.networks import (
-    PairedTranslationTask, StyleVAEGenerator, build_paired_generator, check_resolution, encoder_from_config,
-    generator_from_bundle, size_multiple, style_codes,
+    StyleVAEGenerator, build_paired_generator, check_resolution, encoder_from_config, size_multiple, style_codes,
 )
+from gan_pipelines.families.paired.tasks import PairedTranslationTask
 from gan_pipelines.families.paired.nodes.train import check_train_params, fit_generator, train_generator
 from gan_pipelines.families.paired.predict import PairedPredictor, predict_folder
 from gan_pipelines.models.discriminators import build_discriminator

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from gan_pipelines.families.paired.bundles import check_family, generator_from_bundle
+from gan_pipelines.families.paired.config import input_config, network_configs
 from gan_pipelines.families.paired.layout import KIND_TYPES
 from gan_pipelines.families.paired.networks import (
-    InputEncoder, PairedGenerator, check_family, check_resolution, generator_from_bundle, input_config,
-    instance_boundaries, network_configs, size_multiple,
+    InputEncoder, PairedGenerator, check_resolution, instance_boundaries, size_multiple,
 )
 from gan_pipelines.families.paired.nodes.train import check_train_params
 from gan_pipelines.models.discriminators import build_discriminator

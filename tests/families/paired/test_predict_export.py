@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from gan_pipelines.families.paired.export import OnnxPairedPredictor, export_generator
+from gan_pipelines.families.paired.config import input_config, network_configs
 from gan_pipelines.families.paired.layout import KIND_TYPES
-from gan_pipelines.families.paired.networks import input_config, network_configs
 from gan_pipelines.families.paired.predict import PairedPredictor, pad_to_multiple, predict_folder
 from gan_pipelines.models.generators import build_generator
 

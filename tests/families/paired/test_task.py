@@ -4,10 +4,10 @@ terms enter the generator loss."""
 import numpy as np
 import torch
 
+from gan_pipelines.families.paired.config import input_config, network_configs
 from gan_pipelines.families.paired.layout import KIND_TYPES
-from gan_pipelines.families.paired.networks import (
-    InputEncoder, PairedTranslationTask, input_config, l1_loss, network_configs, tv_loss,
-)
+from gan_pipelines.families.paired.networks import InputEncoder
+from gan_pipelines.families.paired.tasks import PairedTranslationTask, l1_loss, tv_loss
 from gan_pipelines.models.discriminators import build_discriminator
 from gan_pipelines.models.gan_losses import GANLoss
 from gan_pipelines.models.generators import build_generator

@@ -12,8 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
+from gan_pipelines.families.paired.config import input_config, network_configs
 from gan_pipelines.families.paired.layout import KIND_TYPES
-from gan_pipelines.families.paired.networks import input_config, instance_boundaries, network_configs
+from gan_pipelines.families.paired.networks import instance_boundaries
 from gan_pipelines.families.paired.nodes.ingest import ingest_paired_data
 from gan_pipelines.families.paired.predict import PairedPredictor, predict_folder
 from gan_pipelines.models.generators import build_generator

@@ -501,6 +501,59 @@ def stage_model(namespace: str, stage: str) -> type[StageParams]:
 
 
 # --------------------------------------------------------------------------------------------
+# train parameters -> network configs
+# --------------------------------------------------------------------------------------------
+
+
+def input_config(params: Mapping[str, Any], kind_types: Mapping[str, str], section: str) -> dict[str, Any]:
+    """``{kind, type, label_nc, instance_edges, instance_kind}`` of the train parameters."""
+    kind = params.get("input_kind")
+    if kind not in kind_types:
+        raise ValueError(f"{section}.input_kind must be one of {', '.join(sorted(kind_types))}; got {kind!r}")
+    input_type = kind_types[kind]
+    if input_type == "mask":
+        raise ValueError(f"{section}.input_kind {kind!r} is a mask kind; paired inputs are label maps or images")
+    label_nc = params.get("label_nc") if input_type == "labels" else 0
+    if input_type == "labels" and (isinstance(label_nc, bool) or not isinstance(label_nc, int) or not 1 <= label_nc <= 255):
+        raise ValueError(f"{section}.label_nc must be an integer in 1..255 for a label-map input; got {label_nc!r}")
+    edges = params.get("instance_edges", False)
+    if not isinstance(edges, bool):
+        raise ValueError(f"{section}.instance_edges must be true or false; got {edges!r}")
+    instance_kind = params.get("instance_kind") if edges else None
+    if edges and kind_types.get(instance_kind) != "labels":
+        raise ValueError(f"{section}.instance_kind must name a label kind when instance_edges is on; got {instance_kind!r}")
+    return {"kind": kind, "type": input_type, "label_nc": int(label_nc or 0), "instance_edges": edges,
+            "instance_kind": instance_kind}
+
+
+def network_configs(params: Mapping[str, Any], input_cfg: Mapping[str, Any], section: str) -> tuple[dict, dict]:
+    """Generator and discriminator configs with the channel counts filled in from the input
+    (a user-set channel count that disagrees is an error, not silently replaced). For a
+    multi-scale discriminator the channels go into its nested per-scale config."""
+    from gan_pipelines.families.paired.networks import encoder_from_config
+
+    encoder = encoder_from_config(input_cfg)
+    generator = dict(params.get("model") or {})
+    discriminator = {"type": "patchgan", **dict(params.get("discriminator") or {})}
+    where_d, config_d = "discriminator", discriminator
+    if discriminator["type"] == "multiscale":
+        nested = discriminator.get("discriminator") or {}
+        if not isinstance(nested, Mapping):
+            raise ValueError(f"{section}.discriminator.discriminator must be a mapping (the per-scale PatchGAN)")
+        config_d = discriminator["discriminator"] = {"type": "patchgan", **dict(nested)}
+        where_d = "discriminator.discriminator"
+    for config, key, value, where in (
+        (generator, "in_channels", encoder.channels, "model"),
+        (generator, "out_channels", 3, "model"),
+        (config_d, "in_channels", encoder.channels + 3, where_d),
+    ):
+        if key in config and config[key] != value:
+            raise ValueError(f"{section}.{where}.{key} is {config[key]} but the input needs {value}; leave it out")
+        config[key] = value
+    return generator, discriminator
+
+
+# --------------------------------------------------------------------------------------------
 # pairs across stages
 # --------------------------------------------------------------------------------------------
 

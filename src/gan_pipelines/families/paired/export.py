@@ -118,7 +118,8 @@ def generator_to_onnx(net, input_config: Mapping[str, Any], multiple: int, metad
 
 def export_generator(bundle: Mapping[str, Any], family: str, output_path: str | Path, *, overwrite: bool) -> dict[str, Any]:
     """Write the ONNX file (atomically; an existing file only with ``overwrite``); return a summary."""
-    from gan_pipelines.families.paired.networks import generator_from_bundle, size_multiple
+    from gan_pipelines.families.paired.bundles import generator_from_bundle
+    from gan_pipelines.families.paired.networks import size_multiple
     from gan_pipelines.families.paired.predict import fixed_size
     from gan_pipelines.files import write_atomically
 

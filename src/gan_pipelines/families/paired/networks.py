@@ -1,4 +1,4 @@
-"""The paired families' networks, training task and checkpoint bundles.
+"""The paired families' networks and their builders.
 
 Generators (``train.model.type``), built by :func:`build_paired_generator`, the ONE place that
 turns a stored model config back into a network:
@@ -12,11 +12,12 @@ turns a stored model config back into a network:
   (SPADE decoder + VAE style encoder) and needs a style code z.
 
 The discriminator comes from ``build_discriminator`` (PatchGAN or multi-scale PatchGANs). This
-module adds what the paired families know: how an input kind becomes the network input (a label
-map one-hot, optionally with instance boundaries; a sketch as an image), the loss recipes
-(pix2pix: GAN + 100 L1; Sketch2Color: + VGG16 feature L2 + total variation; pix2pixHD: LSGAN +
-10 feature matching + 10 VGG19; SPADE: hinge + 10 feature matching + 10 VGG19 (+ 0.05 KL with
-the VAE)), and checkpoints that carry their family so another family's checkpoint is refused.
+module adds what the paired families know about their networks: how an input kind becomes the
+network input (a label map one-hot, optionally with instance boundaries; a sketch as an image),
+the generator types' settings and defaults, and which resolutions the networks take. The loss
+recipes and the training task are in :mod:`gan_pipelines.families.paired.tasks`; rebuilding a
+trained generator from its checkpoint in :mod:`gan_pipelines.families.paired.bundles`; turning
+``train`` parameters into the configs built here in :mod:`gan_pipelines.families.paired.config`.
 
 At test time the generator runs in eval mode: BatchNorm uses its running statistics and dropout
 is off, so a prediction is the same on every run (pix2pix kept train mode at test time; outputs
@@ -34,16 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_pipelines.library_versions import warn_if_versions_differ
 from gan_pipelines.params import check_known_keys
-from gan_pipelines.training.gan import PairedGANTask
 
-GAN_MODES = ("vanilla", "lsgan", "hinge")
-LOSS_TERMS = ("adversarial", "l1", "perceptual", "tv", "feature_matching", "vgg19", "kl")
-MODEL_INPUT = "model_input"  # the batch key the task builds from the raw input kinds
 GENERATOR_TYPES = ("unet", "resnet", "pix2pixhd", "spade")
-# Batch keys under which the VAE task hands the style encoding to the KL term.
-STYLE_MU, STYLE_LOGVAR = "style_mu", "style_logvar"
 
 
 class InputEncoder(nn.Module):
@@ -186,54 +180,8 @@ class PairedGenerator(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# configuration
+# builders
 # ---------------------------------------------------------------------------------------------
-
-
-def input_config(params: Mapping[str, Any], kind_types: Mapping[str, str], section: str) -> dict[str, Any]:
-    """``{kind, type, label_nc, instance_edges, instance_kind}`` of the train parameters."""
-    kind = params.get("input_kind")
-    if kind not in kind_types:
-        raise ValueError(f"{section}.input_kind must be one of {', '.join(sorted(kind_types))}; got {kind!r}")
-    input_type = kind_types[kind]
-    if input_type == "mask":
-        raise ValueError(f"{section}.input_kind {kind!r} is a mask kind; paired inputs are label maps or images")
-    label_nc = params.get("label_nc") if input_type == "labels" else 0
-    if input_type == "labels" and (isinstance(label_nc, bool) or not isinstance(label_nc, int) or not 1 <= label_nc <= 255):
-        raise ValueError(f"{section}.label_nc must be an integer in 1..255 for a label-map input; got {label_nc!r}")
-    edges = params.get("instance_edges", False)
-    if not isinstance(edges, bool):
-        raise ValueError(f"{section}.instance_edges must be true or false; got {edges!r}")
-    instance_kind = params.get("instance_kind") if edges else None
-    if edges and kind_types.get(instance_kind) != "labels":
-        raise ValueError(f"{section}.instance_kind must name a label kind when instance_edges is on; got {instance_kind!r}")
-    return {"kind": kind, "type": input_type, "label_nc": int(label_nc or 0), "instance_edges": edges,
-            "instance_kind": instance_kind}
-
-
-def network_configs(params: Mapping[str, Any], input_cfg: Mapping[str, Any], section: str) -> tuple[dict, dict]:
-    """Generator and discriminator configs with the channel counts filled in from the input
-    (a user-set channel count that disagrees is an error, not silently replaced). For a
-    multi-scale discriminator the channels go into its nested per-scale config."""
-    encoder = encoder_from_config(input_cfg)
-    generator = dict(params.get("model") or {})
-    discriminator = {"type": "patchgan", **dict(params.get("discriminator") or {})}
-    where_d, config_d = "discriminator", discriminator
-    if discriminator["type"] == "multiscale":
-        nested = discriminator.get("discriminator") or {}
-        if not isinstance(nested, Mapping):
-            raise ValueError(f"{section}.discriminator.discriminator must be a mapping (the per-scale PatchGAN)")
-        config_d = discriminator["discriminator"] = {"type": "patchgan", **dict(nested)}
-        where_d = "discriminator.discriminator"
-    for config, key, value, where in (
-        (generator, "in_channels", encoder.channels, "model"),
-        (generator, "out_channels", 3, "model"),
-        (config_d, "in_channels", encoder.channels + 3, where_d),
-    ):
-        if key in config and config[key] != value:
-            raise ValueError(f"{section}.{where}.{key} is {config[key]} but the input needs {value}; leave it out")
-        config[key] = value
-    return generator, discriminator
 
 
 def encoder_from_config(input_cfg: Mapping[str, Any]) -> InputEncoder:
@@ -417,143 +365,3 @@ def discriminator_has_spectral_norm(config: Mapping[str, Any]) -> bool:
     if config.get("type") == "multiscale":
         return bool((config.get("discriminator") or {}).get("spectral_norm", False))
     return bool(config.get("spectral_norm", False))
-
-
-# ---------------------------------------------------------------------------------------------
-# losses and task
-# ---------------------------------------------------------------------------------------------
-
-
-def l1_loss(fake: Tensor, target: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
-    return F.l1_loss(fake, target)
-
-
-def tv_loss(fake: Tensor, target: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
-    from gan_pipelines.models.gan_losses import total_variation_loss
-
-    return total_variation_loss(fake)
-
-
-def kl_loss(fake: Tensor, target: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
-    """SPADE's KL term: KL(N(mu, exp(logvar)) || N(0, I)) of the style encoding of the target,
-    SUMMED over batch and z dimensions as the reference (its weight 0.05 applies to the sum);
-    ``mu``/``logvar`` come from the task's generate step under ``style_mu``/``style_logvar``."""
-    from gan_pipelines.models.spade import kl_divergence
-
-    if STYLE_MU not in batch:
-        raise ValueError("the KL term needs a SPADE+VAE generator (model.use_vae: true)")
-    return kl_divergence(batch[STYLE_MU], batch[STYLE_LOGVAR])
-
-
-class PerceptualTerm:
-    """A frozen perceptual loss as an extra generator term: ``loss(fake, target)``, e.g. VGG16
-    relu3_3 feature L2 (Sketch2Color) or pix2pixHD's VGG19 loss (pix2pixHD, SPADE); moved to the
-    fake's device on first use."""
-
-    def __init__(self, perceptual: nn.Module) -> None:
-        self.perceptual = perceptual
-
-    def __call__(self, fake: Tensor, target: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
-        self.perceptual.to(fake.device)
-        return self.perceptual(fake, target)
-
-
-class PairedTranslationTask(PairedGANTask):
-    """:class:`PairedGANTask` whose input is encoded from the raw input kind first (one-hot label
-    maps, instance boundaries): the batch gets ``model_input`` and the rest is the shared task.
-
-    With a :class:`StyleVAEGenerator` the target picture is encoded into ``mu, logvar``, z is
-    sampled from them (train mode; ``mu`` in validation) and the KL term finds them in the batch
-    (``style_mu``, ``style_logvar``; SPADE's training, Park et al. 2019). With a pix2pixHD
-    :class:`~gan_pipelines.models.pix2pixhd.LocalEnhancer` and ``freeze_global_epochs`` > 0 the
-    global part gets no gradient during the first ``freeze_global_epochs`` epochs of this fit
-    (Wang et al. 2018: train the local enhancer on a fixed global generator, then fine-tune
-    both); it is unfrozen from the next epoch on.
-    """
-
-    def __init__(self, encoder: InputEncoder, input_kind: str, instance_kind: str | None, *args,
-                 freeze_global_epochs: int = 0, **kwargs) -> None:
-        generator = args[0] if args else kwargs.get("generator")
-        if isinstance(freeze_global_epochs, bool) or not isinstance(freeze_global_epochs, int) or freeze_global_epochs < 0:
-            raise ValueError(f"freeze_global_epochs must be a non-negative integer, got {freeze_global_epochs!r}")
-        if freeze_global_epochs and not hasattr(generator, "set_global_frozen"):
-            raise ValueError("freeze_global_epochs needs a pix2pixHD generator with a local enhancer")
-        hparams = dict(kwargs.pop("hparams", None) or {})
-        if freeze_global_epochs:
-            hparams["freeze_global_epochs"] = freeze_global_epochs
-        super().__init__(*args, input_key=MODEL_INPUT, hparams=hparams, **kwargs)
-        self.encoder = encoder
-        self.raw_input_kind = input_kind
-        self.instance_kind = instance_kind
-        self.style_vae = isinstance(self.generator, StyleVAEGenerator)
-        self.freeze_global_epochs = freeze_global_epochs
-
-    def _encoded(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        instances = batch[self.instance_kind] if self.instance_kind else None
-        return {**batch, MODEL_INPUT: self.encoder(batch[self.raw_input_kind], instances)}
-
-    def generate(self, generator: nn.Module, condition: Tensor, batch: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        if not self.style_vae:
-            return generator(condition), {}
-        fake, mu, logvar = generator(condition, style_image=batch[self.target_key].float())
-        return fake, {STYLE_MU: mu, STYLE_LOGVAR: logvar}
-
-    def train_step(self, batch, step):
-        if self.freeze_global_epochs:
-            frozen = step.epoch <= self.freeze_global_epochs
-            if self.generator.global_frozen != frozen:
-                self.generator.set_global_frozen(frozen)
-        return super().train_step(self._encoded(batch), step)
-
-    def validation_step(self, batch, step):
-        """The shared task's ``loss``, ``l1``, ``psnr``, plus ``l1_coarse``: L1 (0..1 scale) of
-        4x4-average-pooled pictures. It scores colours and layout but not texture detail, which no
-        input determines (a GAN's sharper, invented texture raises plain L1 while the picture gets
-        better), so pix2pix and Sketch2Color choose their best epoch by it (pix2pixhd, spade and
-        spade_vae keep their last epoch, as their references: ``training.monitor: null``; a
-        monitor that picked epoch 3 of 40 for spade_vae kept a blurry model). A SPADE+VAE generator is scored
-        on the reconstruction of each val picture from its own style code (z = the encoder's mu)."""
-        encoded = self._encoded(batch)
-        metrics = super().validation_step(encoded, step)
-        with torch.no_grad(), step.autocast():
-            fake = self.generate(self.generator, encoded[MODEL_INPUT], encoded)[0]
-        fake01 = (fake.float().clamp(-1, 1) + 1) / 2
-        target01 = (encoded[self.target_key].float() + 1) / 2
-        metrics["l1_coarse"] = (F.avg_pool2d(fake01, 4) - F.avg_pool2d(target01, 4)).abs().mean().item()
-        return metrics
-
-    def sample_images(self, batch):
-        return super().sample_images(self._encoded(batch))
-
-
-# ---------------------------------------------------------------------------------------------
-# bundles
-# ---------------------------------------------------------------------------------------------
-
-
-def check_family(bundle: Mapping[str, Any], family: str, what: str = "generator") -> None:
-    """Refuse a checkpoint another family (or another network) wrote."""
-    if not isinstance(bundle, Mapping) or "state_dicts" not in bundle:
-        raise ValueError(f"The {what} checkpoint is not a checkpoint bundle of this project")
-    meta = bundle.get("meta") or {}
-    found = meta.get("family")
-    if found != family:
-        where = f"the {found!r} family" if found else "no family (another family's pipeline wrote it)"
-        raise ValueError(f"The {what} checkpoint belongs to {where}, not {family!r}; pass a {family} checkpoint")
-    if meta.get("network") not in (None, what):
-        raise ValueError(f"The checkpoint holds a {meta.get('network')!r} network, not a {what}")
-
-
-def generator_from_bundle(bundle: Mapping[str, Any], family: str) -> tuple[PairedGenerator, dict[str, Any]]:
-    """The trained encoder + generator (eval mode, CPU) and the bundle's input config; the
-    generator is rebuilt from the model config the checkpoint stores (any ``model.type``), so no
-    test-time flag has to repeat a training one. A SPADE+VAE generator then needs a z per input
-    (:attr:`PairedGenerator.z_dim`, :func:`style_codes`)."""
-    check_family(bundle, family)
-    config = bundle.get("model_config") or {}
-    input_cfg = dict(config.get("input") or {})
-    net = PairedGenerator(encoder_from_config(input_cfg), build_paired_generator(dict(config["generator"])))
-    net.generator.load_state_dict(bundle["state_dicts"]["generator"])
-    trained_at = (bundle.get("meta") or {}).get("trained_at", "at an unknown time")
-    warn_if_versions_differ(bundle.get("meta"), f"the {family} generator checkpoint (trained {trained_at})")
-    return net.eval(), input_cfg

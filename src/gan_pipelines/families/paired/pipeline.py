@@ -22,11 +22,11 @@ from gan_pipelines.families.paired.layout import KIND_TYPES, check_namespace  # 
 from gan_pipelines.families.paired.nodes.evaluate import evaluate_paired_model
 from gan_pipelines.families.paired.nodes.export import export_paired_onnx
 from gan_pipelines.families.paired.nodes.ingest import ingest_paired_data
-from gan_pipelines.families.paired.nodes.judge import train_paired_judge
 from gan_pipelines.families.paired.nodes.predict import predict_paired_folder
 from gan_pipelines.families.paired.nodes.preprocess import preprocess_paired_data
 from gan_pipelines.families.paired.nodes.report import build_paired_report
 from gan_pipelines.families.paired.nodes.train import train_generator
+from gan_pipelines.families.paired.nodes.train_judge import train_paired_judge
 from gan_pipelines.params import StageParams
 
 # The training chain, in the order data flows: `kedro run --pipeline <family>`.

@@ -128,7 +128,8 @@ class PairedPredictor:
     def __init__(self, generator_bundle: Mapping[str, Any], family: str, device: str = "auto") -> None:
         from gan_pipelines.training.device import select_device
 
-        from gan_pipelines.families.paired.networks import generator_from_bundle, size_multiple
+        from gan_pipelines.families.paired.bundles import generator_from_bundle
+        from gan_pipelines.families.paired.networks import size_multiple
 
         self.family = family
         self.net, self.input_config = generator_from_bundle(generator_bundle, family)

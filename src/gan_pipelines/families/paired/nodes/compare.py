@@ -93,8 +93,9 @@ def compare_paired_models(
     """
     from gan_pipelines.families.paired.baselines import class_mean_painter, nearest_neighbour_retrieval
     from gan_pipelines.families.paired.evaluation import check_trained_on, evaluate_methods, same_content
+    from gan_pipelines.families.paired.bundles import generator_from_bundle
     from gan_pipelines.families.paired.inference import generate
-    from gan_pipelines.families.paired.networks import generator_from_bundle, style_codes
+    from gan_pipelines.families.paired.networks import style_codes
     from gan_pipelines.families.paired.nodes.evaluate import output_diversity, resolve_device
     from gan_pipelines.families.paired.nodes.report import training_losses
     from gan_pipelines.families.paired.nodes.train import load_split

@@ -44,8 +44,8 @@ def evaluate_paired_model(
     """Return ``(per_image, metrics, test_predictions)``."""
     from gan_pipelines.families.paired.baselines import class_mean_painter, nearest_neighbour_retrieval
     from gan_pipelines.families.paired.evaluation import check_trained_on, evaluate_methods
+    from gan_pipelines.families.paired.bundles import generator_from_bundle
     from gan_pipelines.families.paired.inference import generate
-    from gan_pipelines.families.paired.networks import generator_from_bundle
     from gan_pipelines.families.paired.nodes.report import training_losses
     from gan_pipelines.families.paired.nodes.train import load_split
 

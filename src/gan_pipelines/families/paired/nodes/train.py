@@ -1,7 +1,8 @@
 """<family>.train: the paired GAN (generator + conditional discriminator) through the shared engine.
 
 The generator is ``train.model.type`` (see :mod:`gan_pipelines.families.paired.networks`); the
-loss recipe is the ``loss_weights`` and ``gan_mode`` parameters:
+loss recipe is the ``loss_weights`` and ``gan_mode`` parameters (its terms and the training task:
+:mod:`gan_pipelines.families.paired.tasks`):
 
 * pix2pix (Isola et al. 2017): non-saturating GAN (or LSGAN) + 100 x L1, Adam 2e-4 (0.5, 0.999),
   linear decay. Sketch2Color: + VGG16 feature L2 (local weights only; recorded when off), total
@@ -76,10 +77,11 @@ def check_train_params(params: Mapping[str, Any], section: str, resolution: int 
     """Validate ``<family>.train`` parameters; return the resolved settings (raises ValueError
     naming the parameter). ``resolution`` (the model input's side) fills in a SPADE+VAE
     generator's ``image_size``; without it the config is checked at a nominal size."""
+    from gan_pipelines.families.paired.config import input_config, network_configs
     from gan_pipelines.families.paired.networks import (
-        GAN_MODES, LOSS_TERMS, build_paired_generator, discriminator_has_spectral_norm, input_config, network_configs,
-        size_multiple,
+        build_paired_generator, discriminator_has_spectral_norm, size_multiple,
     )
+    from gan_pipelines.families.paired.tasks import GAN_MODES, LOSS_TERMS
     from gan_pipelines.models.discriminators import build_discriminator
     from gan_pipelines.models.pretrained import VGG19_PERCEPTUAL_DEFAULTS
 
@@ -348,9 +350,9 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
     stage's, :func:`~gan_pipelines.stages.training_setup.trainer_config`). Returns (FitResult,
     what the checkpoint's meta records)."""
     from gan_pipelines.families.paired.networks import (
-        PairedTranslationTask, PerceptualTerm, build_paired_generator, encoder_from_config, global_generator_config,
-        kl_loss, l1_loss, tv_loss,
+        build_paired_generator, encoder_from_config, global_generator_config,
     )
+    from gan_pipelines.families.paired.tasks import PairedTranslationTask, PerceptualTerm, kl_loss, l1_loss, tv_loss
     from gan_pipelines.models import build_perceptual_loss, count_parameters
     from gan_pipelines.models.discriminators import build_discriminator
     from gan_pipelines.models.pretrained import build_vgg19_perceptual_loss
