@@ -74,3 +74,16 @@ def test_templated_stage_resolves_like_a_written_one(stages):
     outs = {out.def_path: (out.persist, out.use_cache, bool(out.plot)) for out in stage.outs}
     assert outs == {"data/06_models/pix2pixhd_judge.pt": (True, True, False),
                     "data/08_reporting/pix2pixhd_judge_history.csv": (False, False, True)}
+
+
+def test_shadow_report_depends_on_the_real_photos_catalog_entry(stages):
+    """The report reads the catalog entry shadow.real_photos, so its folder is a DVC dep, and it
+    exists in every clone (a tracked .gitkeep) since DVC refuses a stage whose dep is missing."""
+    import subprocess
+
+    catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog.yml").read_text())
+    path = catalog["shadow.real_photos"]["path"]
+    assert path in [dep.def_path for dep in stages["shadow_report"].deps]
+    tracked = subprocess.run(["git", "ls-files", f"{path}/.gitkeep"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert tracked == [f"{path}/.gitkeep"]
