@@ -4,15 +4,15 @@ may be missing or empty (read-only, never versioned).
 Declaring such a folder in the catalog, instead of letting a node open a path from its
 parameters, puts it in the lineage (``kedro viz`` draws it as the node's input) and gives it one
 path that ``dvc.yaml`` can name as a dependency. Unlike :class:`VersionedImageFolderDataset`,
-loading a missing or empty folder is not an error: the node decides what that means (the shadow
-report, for example, then prints a note). ``load`` returns an :class:`InputFolder`; the node
-lists and decodes the files by its own layout rules (the shadow report uses shadow.predict's).
+loading a missing or empty folder is not an error: the node decides what that means (a report,
+for example, then prints a note). ``load`` returns an :class:`InputFolder`; the node
+lists and decodes the files by its own layout rules (a family's predict rules, typically).
 
 Example ``catalog.yml`` entry::
 
-    shadow.real_photos:
+    "<family>.user_photos":
       type: gan_pipelines.datasets.InputFolderDataset
-      path: data/00_source/real_photos
+      path: data/00_source/user_photos
       metadata:
         kedro-viz:
           layer: raw
