@@ -82,6 +82,7 @@ def test_the_docs_have_commands_to_run():
     ('kedro run --pipelines shadow.train_generator --params "shadow.train_generator.training.devices=4"', "slow"),
     ("dvc repro", "slow"),
     ("dvc repro shadow_report", "run"),
+    ("dvc repro report@pix2pix", "run"),
     ("gan-pipelines predict shadow photos --output out", "run"),
     ("gan-pipelines", "run"),
     ("python -m gan_pipelines.prune --keep 2 --apply", "run"),

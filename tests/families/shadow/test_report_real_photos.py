@@ -20,9 +20,10 @@ import torch
 from families.shadow.test_predict import SMALL
 from families.shadow.test_shadow_direction import StandInPredictor
 
+from gan_pipelines.datasets import InputFolderDataset
 from gan_pipelines.families.shadow.networks import build_attention_net, build_shadow_generator
 from gan_pipelines.families.shadow.nodes.report import (
-    METHODS, METRIC_ORDER, build_report, real_photos_before_setting, real_photos_section,
+    METHODS, METRIC_ORDER, REAL_PHOTOS_DEFAULT, build_report, real_photos_before_setting, real_photos_section,
 )
 from gan_pipelines.families.shadow.predict import ShadowPredictor, predict_pairs
 from gan_pipelines.families.shadow.shadow_direction import draw_direction_overlay, light_consistency
@@ -47,8 +48,10 @@ def bundles():
     return attention_bundle, generator_bundle
 
 
-def report_inputs(attention_bundle, generator_bundle, params):
-    """build_report's keyword arguments for one synthetic 32 px test sample ``t0``."""
+def report_inputs(attention_bundle, generator_bundle, params, photos=REAL_PHOTOS_DEFAULT):
+    """build_report's keyword arguments for one synthetic 32 px test sample ``t0``, with the
+    folder ``photos`` as the catalog entry shadow.real_photos (default: the catalog's path,
+    relative to the working directory)."""
     rng = np.random.default_rng(0)
     rgb = {kind: rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for kind in ("noshadow", "shadow")}
     masks = {kind: np.zeros((32, 32), np.uint8) for kind in ("mask", "robject", "rshadow")}
@@ -66,7 +69,8 @@ def report_inputs(attention_bundle, generator_bundle, params):
     return dict(model_input=model_input, predictions=predictions, per_image=per_image, metrics=metrics,
                 attention_history=history, generator_history=history, ingest_params={}, preprocess_params={},
                 attention_params={}, generator_params={}, params={"num_examples": 1, **params},
-                attention_checkpoint=attention_bundle, generator_checkpoint=generator_bundle)
+                attention_checkpoint=attention_bundle, generator_checkpoint=generator_bundle,
+                real_photos=InputFolderDataset(path=str(photos)).load())
 
 
 def write_pair(root, name, image, mask):
@@ -101,7 +105,7 @@ def test_two_photos_are_shown_with_their_light_consistency(bundles, tmp_path, mo
     write_pair(photos, "kitchen", *photo(48, 64, 1))
     write_pair(photos, "street", *photo(40, 56, 2))  # any size, each its own
     before = files_under(tmp_path)
-    page, summary = build_report(**report_inputs(*bundles, {"real_photos_dir": str(photos)}))
+    page, summary = build_report(**report_inputs(*bundles, {}, photos))
     assert files_under(tmp_path) == before, "nothing but the report is written (and the node writes that)"
 
     section = real_photos_html(page)
@@ -152,7 +156,8 @@ def test_missing_or_empty_folder_says_so_and_null_leaves_the_section_out(bundles
     monkeypatch.chdir(tmp_path)  # the default, data/00_source/real_photos, does not exist here
     page, summary = build_report(**report_inputs(*bundles, {}))
     section = real_photos_html(page)
-    assert "Real photos not configured: shadow.report.real_photos_dir (data/00_source/real_photos) does not exist" in section
+    assert ("Real photos not configured: the catalog entry shadow.real_photos (data/00_source/real_photos) does not "
+            "exist") in section
     assert "noshadow/&lt;name&gt;.png|jpg" in section and "mask/&lt;name&gt;.png|jpg" in section
     assert "<img" not in section
     assert "Real photos: not configured (data/00_source/real_photos does not exist)." in summary
@@ -160,13 +165,13 @@ def test_missing_or_empty_folder_says_so_and_null_leaves_the_section_out(bundles
     empty = tmp_path / "empty"
     (empty / "noshadow").mkdir(parents=True)
     (empty / "noshadow/.DS_Store").write_bytes(b"litter")
-    page, summary = build_report(**report_inputs(*bundles, {"real_photos_dir": str(empty)}))
-    assert f"real_photos_dir ({empty}) holds no files" in real_photos_html(page)
+    page, summary = build_report(**report_inputs(*bundles, {}, empty))
+    assert f"shadow.real_photos ({empty}) holds no files" in real_photos_html(page)
     assert f"Real photos: not configured ({empty} holds no files)." in summary
 
-    page, summary = build_report(**report_inputs(*bundles, {"real_photos_dir": None}))
+    page, summary = build_report(**report_inputs(*bundles, {"real_photos": False}, photos=tmp_path / "unread"))
     assert "Real photos" not in page
-    assert "Real photos: not configured (shadow.report.real_photos_dir is null)." in summary
+    assert "Real photos: not shown (shadow.report.real_photos is false)." in summary
 
 
 def test_bad_photos_fail_as_predict_does(bundles, tmp_path):
@@ -178,7 +183,7 @@ def test_bad_photos_fail_as_predict_does(bundles, tmp_path):
     write_pair(photos, "broken", image, mask)
     (photos / "noshadow/broken.png").write_bytes(b"not an image")
     with pytest.raises(ValueError) as error:
-        build_report(**report_inputs(*bundles, {"real_photos_dir": str(photos)}))
+        build_report(**report_inputs(*bundles, {}, photos))
     message = str(error.value)
     assert message.startswith(f"3 bad input(s) in {photos}:")
     assert "wide: size mismatch: noshadow 40x30, mask 20x30" in message
@@ -192,21 +197,82 @@ def test_bad_photos_fail_as_predict_does(bundles, tmp_path):
     # A folder without the layout names the report's parameter.
     (tmp_path / "flat").mkdir()
     (tmp_path / "flat/photo.png").write_bytes(encode_png(image))
-    with pytest.raises(ValueError, match=r"shadow.report.real_photos_dir must hold noshadow/ and mask/"):
-        build_report(**report_inputs(*bundles, {"real_photos_dir": str(tmp_path / "flat")}))
+    with pytest.raises(ValueError, match=r"catalog entry shadow.real_photos must hold noshadow/ and mask/"):
+        build_report(**report_inputs(*bundles, {}, tmp_path / "flat"))
 
 
-@pytest.mark.parametrize("value", [3, ["data"], "", True])
-def test_real_photos_dir_must_be_a_path_or_null(bundles, value):
-    with pytest.raises(ValueError, match=r"shadow\.report\.real_photos_dir must be a folder path or null"):
-        build_report(**report_inputs(*bundles, {"real_photos_dir": value}))
+@pytest.mark.parametrize("value", [3, ["data"], "", "data/00_source/real_photos", None])
+def test_real_photos_must_be_true_or_false(bundles, value):
+    with pytest.raises(ValueError, match=r"shadow\.report\.real_photos must be true \(show the section\) or false"):
+        build_report(**report_inputs(*bundles, {"real_photos": value}))
 
 
-def test_report_node_gets_both_checkpoints():
+def test_the_former_real_photos_dir_says_where_the_folder_is_set_now(bundles):
+    from gan_pipelines.families.shadow.config import ReportParams
+
+    for call in (lambda: build_report(**report_inputs(*bundles, {"real_photos_dir": "data/00_source/real_photos"})),
+                 lambda: ReportParams.parse({"real_photos_dir": None}, "shadow.report")):
+        with pytest.raises(ValueError) as error:
+            call()
+        assert str(error.value).startswith("shadow.report.real_photos_dir is gone: the photos are the catalog entry "
+                                           "shadow.real_photos (conf/base/catalog.yml, path data/00_source/real_photos")
+
+
+def test_report_node_gets_both_checkpoints_and_the_photos_from_the_catalog():
     from gan_pipelines.families.shadow.pipeline import create_pipelines
 
-    (node,) = create_pipelines()["report"].nodes
-    assert {"shadow.attention_checkpoint", "shadow.generator_checkpoint", "params:shadow.report"} <= set(node.inputs)
+    pipelines = create_pipelines()
+    (node,) = pipelines["report"].nodes
+    assert {"shadow.attention_checkpoint", "shadow.generator_checkpoint", "params:shadow.report",
+            "shadow.real_photos"} <= set(node.inputs)
+    # a free input of the stage and of the chain: kedro viz draws it, nothing in the project writes it
+    assert "shadow.real_photos" in pipelines["report"].inputs() and "shadow.real_photos" in pipelines[""].inputs()
+
+
+def project_catalog_entry():
+    """The catalog with conf/base/catalog.yml's shadow.real_photos entry, as Kedro builds it."""
+    import yaml
+    from kedro.io import DataCatalog
+
+    conf = yaml.safe_load((Path(__file__).resolve().parents[3] / "conf/base/catalog.yml").read_text())
+    return DataCatalog.from_config({"shadow.real_photos": conf["shadow.real_photos"]})
+
+
+def test_the_photos_of_the_catalog_entry_are_the_rows(bundles, tmp_path, monkeypatch):
+    """A project whose data/00_source/real_photos holds two photos: the report, given what the
+    catalog entry loads, shows those two and reads nothing else; without the folder, a note."""
+    monkeypatch.chdir(tmp_path)  # Kedro runs in the project root; the entry's path is relative to it
+    catalog = project_catalog_entry()
+    assert not catalog.exists("shadow.real_photos")
+    inputs = report_inputs(*bundles, {})
+    page, summary = build_report(**{**inputs, "real_photos": catalog.load("shadow.real_photos")})
+    assert "Real photos: not configured (data/00_source/real_photos does not exist)." in summary
+    assert "<img" not in real_photos_html(page)
+
+    photos = tmp_path / "data/00_source/real_photos"
+    write_pair(photos, "kitchen", *photo(48, 64, 1))
+    write_pair(photos, "street", *photo(40, 56, 2))
+    (photos / ".gitkeep").touch()  # as in the repository: litter, not a photo
+    loaded = catalog.load("shadow.real_photos")
+    assert catalog.exists("shadow.real_photos") and loaded.path == Path("data/00_source/real_photos")
+    page, summary = build_report(**{**inputs, "real_photos": loaded})
+    header, rows = table_rows(real_photos_html(page).split("<h2>Real photos</h2>")[1])
+    assert sorted(name for name, cells in rows.items() if cells) == ["kitchen", "street"]  # "name": the index header
+    assert [rows[name][0] for name in ("kitchen", "street")] == ["64x48", "56x40"]
+    assert real_photos_html(page).count("<img") == 2
+    assert summary.count("Real photos: 2 shown from data/00_source/real_photos;") == 1
+
+
+def test_the_photos_entry_is_read_only(tmp_path):
+    from kedro.io import DatasetError
+
+    dataset = InputFolderDataset(path=str(tmp_path / "photos"))
+    with pytest.raises(DatasetError, match="read-only"):
+        dataset.save({})
+    with pytest.raises(DatasetError, match="local folder"):
+        InputFolderDataset(path="s3://bucket/photos")
+    (tmp_path / "photos").write_text("a file, not a folder")
+    assert dataset.load().missing == "is not a folder"
 
 
 def test_predict_pairs_is_what_predict_folder_writes(tmp_path):
@@ -364,8 +430,7 @@ def test_earlier_outputs_equal_to_the_current_ones_score_the_same(bundles, tmp_p
     for done in predict_pairs(ShadowPredictor(*bundles), photos, THRESHOLD):
         write_before(earlier, done.name, done.result.image)
     written = files_under(tmp_path)
-    page, summary = build_report(**report_inputs(*bundles, {"real_photos_dir": str(photos),
-                                                            "real_photos_before": str(earlier)}))
+    page, summary = build_report(**report_inputs(*bundles, {"real_photos_before": str(earlier)}, photos))
     assert files_under(tmp_path) == written
     header, rows = table_rows(real_photos_html(page).split("<h2>Real photos</h2>")[1])
     assert header[-3:] == ["before light_consistency", "before light_angle_diff_deg", "before light_note"]
@@ -467,8 +532,9 @@ def test_the_configured_defaults_keep_the_section_as_it_was(bundles):
     conf = yaml.safe_load(path.read_text())["shadow"]["report"]
     assert conf["real_photos_before"] is None and conf["real_photos_before_label"] == "before"
     assert real_photos_before_setting(conf) is None
-    page, summary = build_report(**report_inputs(*bundles, {**conf, "real_photos_dir": None}))  # keys accepted
-    assert "Real photos: not configured (shadow.report.real_photos_dir is null)." in summary
+    page, summary = build_report(**report_inputs(*bundles, {**conf, "real_photos": False}))  # keys accepted
+    assert conf["real_photos"] is True
+    assert "Real photos: not shown (shadow.report.real_photos is false)." in summary
 
 
 @pytest.mark.parametrize("value", [3, ["data"], "", "  ", True])

@@ -174,15 +174,31 @@ class EvaluateParams(StageParams):
 
 class ReportParams(StageParams):
     """``shadow.report``: example grids (``num_examples``, ``rank_by`` a test metric, ``seed``)
-    and the real-photos section (``real_photos_dir``, ``real_photos_before``, its label)."""
+    and the real-photos section (``real_photos``: shown or not, the photos being the catalog
+    entry ``shadow.real_photos``; ``real_photos_before``, its label)."""
 
     num_examples: int = Field(4, gt=0)
     rank_by: str = "LRMSE"
     seed: int = 0
     # checked by the report's own rules (families.shadow.nodes.report.real_photos_*_setting)
-    real_photos_dir: Any = None
+    real_photos: Any = None
     real_photos_before: Any = None
     real_photos_before_label: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_real_photos_dir(cls, data: Any) -> Any:
+        """``real_photos_dir`` (the folder, before it became a catalog entry) is refused saying
+        where the folder is set now, not as an unknown key."""
+        if isinstance(data, dict) and "real_photos_dir" in data:
+            from gan_pipelines.families.shadow.nodes.report import real_photos_setting
+
+            try:
+                real_photos_setting(data)
+            except ValueError as exc:
+                message = str(exc).removeprefix(f"{cls.section or NAMESPACE + '.report'}.real_photos_dir ")
+                raise inconsistent("real_photos_dir", message) from None
+        return data
 
     @field_validator("rank_by")
     @classmethod

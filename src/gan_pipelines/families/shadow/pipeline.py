@@ -64,6 +64,7 @@ def _stage_nodes() -> dict[str, list[Node]]:
                 "params": "params:report",
                 "attention_checkpoint": "attention_checkpoint",
                 "generator_checkpoint": "generator_checkpoint",
+                "real_photos": "real_photos",  # the user's own photos (catalog: shadow.real_photos)
             },
             ["report_html", "report_summary"], name="build_shadow_report",
         )],

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from gan_pipelines.datasets.input_folder import InputFolder
 from gan_pipelines.families.shadow.config import (
     AttentionConfig, GeneratorConfig, IngestConfig, PreprocessConfig, ReportConfig,
 )
@@ -55,9 +56,13 @@ DIRECTION_LOWER_IS_BETTER = {"angle_error_mean_deg", "angle_error_median_deg"}
 DIRECTION_METHODS = (*METHODS, "constant_direction")
 # The extra picture column: the output with the object's outline and the two direction arrows.
 DIRECTION_COLUMN_TITLE = "direction\n(red: shadow, cyan: scene)"
-# The user's own photos, without ground truth, in shadow.predict's layout.
-REAL_PHOTOS_PARAMETER = f"{SECTION}.real_photos_dir"
-REAL_PHOTOS_DEFAULT = "data/00_source/real_photos"
+# The user's own photos, without ground truth, in shadow.predict's layout: the catalog entry
+# shadow.real_photos (an InputFolderDataset, conf/base/catalog.yml); shadow.report.real_photos
+# (default true) says whether the report shows them.
+REAL_PHOTOS_DATASET = "shadow.real_photos"
+REAL_PHOTOS_SOURCE = f"catalog entry {REAL_PHOTOS_DATASET}"  # names the folder in messages
+REAL_PHOTOS_PARAMETER = f"{SECTION}.real_photos"
+REAL_PHOTOS_DEFAULT = "data/00_source/real_photos"  # the catalog entry's path in conf/base
 REAL_PHOTOS_LAYOUT = "noshadow/<name>.png|jpg with the object's mask as mask/<name>.png|jpg (same name and size, any size)"
 REAL_PHOTO_COLUMNS = ("input", "output", "|output - input| x3", DIRECTION_COLUMN_TITLE)
 DIFF_GAIN = 3  # the difference picture is amplified so faint smudges show
@@ -150,13 +155,15 @@ def build_report(
     params: ReportConfig,
     attention_checkpoint: Mapping[str, Any],
     generator_checkpoint: Mapping[str, Any],
+    real_photos: InputFolder,
 ) -> tuple[str, str]:
     """Return (self-contained HTML, Markdown summary).
 
     The checkpoints (the trained bundles) are used only for the "Real photos" section: when
-    ``params["real_photos_dir"]`` (default :data:`REAL_PHOTOS_DEFAULT`; null leaves the section
-    out) holds photos, the model runs on each as shadow.predict does (see
-    :func:`real_photos_section`); ``params["real_photos_before"]`` (default null) adds an earlier
+    ``real_photos`` (the catalog entry :data:`REAL_PHOTOS_DATASET`, a folder in shadow.predict's
+    layout) holds photos, the model runs on each as shadow.predict does (see
+    :func:`real_photos_section`; ``params["real_photos"]`` false leaves the section out, and the
+    folder unread); ``params["real_photos_before"]`` (default null) adds an earlier
     model's outputs on the same photos beside the current one's, titled
     ``params["real_photos_before_label"]`` (default "before"; see
     :func:`real_photos_before_setting`). Raises ValueError for unknown or wrong parameters, for bad
@@ -171,7 +178,7 @@ def build_report(
     ingest_params, preprocess_params = as_plain(ingest_params), as_plain(preprocess_params)
     attention_params, generator_params = as_plain(attention_params), as_plain(generator_params)
     rank_by = params.get("rank_by", "LRMSE")
-    real_photos_dir = real_photos_setting(params)
+    real_photos_dir = real_photos.path if real_photos_setting(params) else None
     real_photos_before = real_photos_before_setting(params)
     table = metrics_table(metrics)
     attention = pd.DataFrame({"value": metrics["attention"]})
@@ -241,15 +248,20 @@ def build_report(
     return html_page, summary
 
 
-def real_photos_setting(params: Mapping[str, Any]) -> str | None:
-    """``params["real_photos_dir"]``: a folder path (default :data:`REAL_PHOTOS_DEFAULT`) or None
-    (null: no section). Raises ValueError naming ``shadow.report.real_photos_dir`` for anything
-    else (a number, a list, an empty string)."""
-    value = params.get("real_photos_dir", REAL_PHOTOS_DEFAULT)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{REAL_PHOTOS_PARAMETER} must be a folder path or null (no section), got {value!r}")
+def real_photos_setting(params: Mapping[str, Any]) -> bool:
+    """``params["real_photos"]``: whether the report has the "Real photos" section (default true;
+    the photos are the catalog entry :data:`REAL_PHOTOS_DATASET`). Raises ValueError naming
+    ``shadow.report.real_photos`` for anything but true or false, and for the former
+    ``real_photos_dir``, saying where the folder is set now."""
+    if "real_photos_dir" in params:
+        raise ValueError(
+            f"{SECTION}.real_photos_dir is gone: the photos are the {REAL_PHOTOS_SOURCE} (conf/base/catalog.yml, "
+            f"path {REAL_PHOTOS_DEFAULT}; give it another path in conf/local/catalog.yml), and "
+            f"{REAL_PHOTOS_PARAMETER}: false leaves the section out"
+        )
+    value = params.get("real_photos", True)
+    if not isinstance(value, bool):
+        raise ValueError(f"{REAL_PHOTOS_PARAMETER} must be true (show the section) or false, got {value!r}")
     return value
 
 
@@ -381,11 +393,12 @@ def real_photo_row(
 
 
 def real_photos_section(
-    directory: str | None, make_predictor: Callable[[], Any], threshold: float,
+    directory: str | Path | None, make_predictor: Callable[[], Any], threshold: float,
     before: RealPhotosBefore | None = None,
 ) -> tuple[str | None, str]:
     """The "Real photos" section: ``(html body, or None when directory is None; one Markdown
-    summary line)``.
+    summary line)``. ``directory`` is the path of the catalog entry :data:`REAL_PHOTOS_DATASET`
+    (or None when ``shadow.report.real_photos`` is false); messages name that entry.
 
     When ``directory`` holds files, ``make_predictor()`` (a
     :class:`~gan_pipelines.families.shadow.predict.ShadowPredictor`, or anything with its
@@ -394,7 +407,7 @@ def real_photos_section(
     ``|output - input|``) for the generated shadow; nothing is written. The body has a table (one
     row per photo, :func:`real_photo_row`) and one picture row per photo. A missing folder, or one
     holding no files (OS litter aside), gives a one-sentence body naming the parameter and the
-    layout instead. Raises ValueError, as shadow.predict does, for a wrong layout or bad inputs
+    layout instead (an :class:`~gan_pipelines.datasets.InputFolder`'s ``missing``). Raises ValueError, as shadow.predict does, for a wrong layout or bad inputs
     (unreadable image, mask of another size, empty mask), listing every one.
 
     ``before`` (:func:`real_photos_before_setting`) adds an earlier model's output on every photo
@@ -409,17 +422,17 @@ def real_photos_section(
     from gan_pipelines.reporting.html_report import html_table, image_grid_figure, image_tag, png_data_uri
 
     if directory is None:
-        return None, f"Real photos: not configured ({REAL_PHOTOS_PARAMETER} is null)."
+        return None, f"Real photos: not shown ({REAL_PHOTOS_PARAMETER} is false)."
     root = Path(directory)
-    missing = "does not exist" if not root.exists() else "holds no files" if root.is_dir() and not _holds_files(root) else None
-    if missing:
-        sentence = (f"Real photos not configured: {REAL_PHOTOS_PARAMETER} ({directory}) {missing}; put your own "
-                    f"photos there as {REAL_PHOTOS_LAYOUT} to see the model on them, or set it to null to leave this "
-                    "section out.")
+    missing = InputFolder(root).missing
+    if missing == "does not exist" or missing == "holds no files":
+        sentence = (f"Real photos not configured: the {REAL_PHOTOS_SOURCE} ({directory}) {missing}; put your own "
+                    f"photos there as {REAL_PHOTOS_LAYOUT} to see the model on them, or set {REAL_PHOTOS_PARAMETER} "
+                    "to false to leave this section out.")
         return f"<p class='note'>{html.escape(sentence)}</p>", f"Real photos: not configured ({directory} {missing})."
 
-    pairs = find_input_pairs(root, parameter=REAL_PHOTOS_PARAMETER)
-    predictions = predict_pairs(make_predictor(), root, threshold, pairs=pairs, parameter=REAL_PHOTOS_PARAMETER)
+    pairs = find_input_pairs(root, parameter=REAL_PHOTOS_SOURCE)
+    predictions = predict_pairs(make_predictor(), root, threshold, pairs=pairs, parameter=REAL_PHOTOS_SOURCE)
     before_files = {} if before is None else find_before_outputs(before.directory, pairs)
     label = None if before is None else before.label
     row_label = {} if before is None else {"before_label": before.label}
@@ -468,11 +481,6 @@ def _paired(table: pd.DataFrame, prefix: str) -> str:
         return ""
     return (f"; on the {len(both)} scored by both, {prefix.strip()} {both.iloc[:, 1].mean():.3f} vs {NOW_LABEL} "
             f"{both.iloc[:, 0].mean():.3f}")
-
-
-def _holds_files(root: Path) -> bool:
-    """True when ``root`` (a folder) holds any file other than OS litter, at any depth."""
-    return any(path.is_file() and not is_litter(path.relative_to(root).as_posix()) for path in root.rglob("*"))
 
 
 def _light_columns(light: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
