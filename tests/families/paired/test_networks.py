@@ -18,7 +18,7 @@ PIX2PIX = {
     "input_kind": "label_map", "target_kind": "picture", "label_nc": 6,
     "model": {"type": "unet", "num_downs": 6, "ngf": 8},
     "discriminator": {"type": "patchgan", "ndf": 8, "n_layers": 2},
-    "training": {"epochs": 1},
+    "batch_size": 2, "training": {"epochs": 1},
 }
 
 
@@ -47,10 +47,10 @@ def test_sketch_input_is_three_channels():
 @pytest.mark.parametrize("change, message", [
     ({"input_kind": "photo"}, "pix2pix.train.input_kind must be one of"),
     ({"label_nc": 0}, "pix2pix.train.label_nc must be an integer in 1..255"),
-    ({"gan_mode": "wgan"}, "pix2pix.train.gan_mode must be one of vanilla, lsgan"),
-    ({"real_label": 1.2}, r"pix2pix.train.real_label must be in \(0.5, 1\]"),
+    ({"gan_mode": "wgan"}, "pix2pix.train.gan_mode: Input should be 'vanilla', 'lsgan' or 'hinge'"),
+    ({"real_label": 1.2}, r"pix2pix.train.real_label: Input should be less than or equal to 1"),
     ({"loss_weights": {"l2": 1.0}}, "l2"),
-    ({"d_every": 0}, "pix2pix.train.d_every must be a positive integer"),
+    ({"d_every": 0}, "pix2pix.train.d_every: Input should be greater than or equal to 1"),
     ({"model": {"type": "unet", "num_downs": 6, "widht": 3}}, "widht"),
 ])
 def test_bad_train_parameters_are_named(change, message):

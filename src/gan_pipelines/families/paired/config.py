@@ -114,12 +114,25 @@ def _keys_of_type(block: ConfigBlock, kind: str, allowed: Mapping[str, set[str]]
         raise unknown_keys_error(unknown, allowed[kind])
 
 
+def _no_nulls(block: ConfigBlock, nullable: set[str] = frozenset()) -> None:
+    """Refuse a key set to null where the network needs a value (null is not "the default":
+    leaving the key out is)."""
+    for key in sorted(block.model_fields_set - set(nullable)):
+        if getattr(block, key) is None:
+            raise inconsistent(key, "must not be null; leave it out for the default")
+
+
 class StyleEncoderParams(ConfigBlock):
     """SPADE+VAE's style encoder: ``ndf``, ``n_downsampling`` stride-2 convs, ``spectral_norm``."""
 
     ndf: int | None = Field(None, gt=0)
     n_downsampling: int | None = Field(None, gt=0)
     spectral_norm: bool | None = None
+
+    @model_validator(mode="after")
+    def _values(self) -> StyleEncoderParams:
+        _no_nulls(self)
+        return self
 
 
 class GeneratorModelParams(ConfigBlock):
@@ -152,7 +165,21 @@ class GeneratorModelParams(ConfigBlock):
 
     @model_validator(mode="after")
     def _type_keys(self) -> GeneratorModelParams:
+        from gan_pipelines.models.spade import MAX_UPSAMPLING_LAYERS, SPADE_NORM_TYPES
+
         _keys_of_type(self, self.type, GENERATOR_KEYS)
+        _no_nulls(self, {"init_gain", "image_size", "encoder"})
+        if self.type == "spade":
+            if self.norm is not None and self.norm not in SPADE_NORM_TYPES:
+                raise inconsistent("norm", f"must be one of {', '.join(SPADE_NORM_TYPES)} for a spade generator; "
+                                           f"got {self.norm!r}")
+            layers = self.num_upsampling_layers
+            if layers is not None and layers > MAX_UPSAMPLING_LAYERS:
+                raise inconsistent("num_upsampling_layers", f"must be an integer in 1..{MAX_UPSAMPLING_LAYERS}; "
+                                                            f"got {layers}")
+            if layers == MAX_UPSAMPLING_LAYERS and (self.ngf or 64) < 2:
+                raise inconsistent("ngf", f"must be >= 2 with num_upsampling_layers={layers} (a block of width "
+                                          f"ngf // 2); got {self.ngf}")
         if self.encoder is not None and not self.use_vae:
             raise inconsistent("encoder", "is set but use_vae is false: only the VAE variant has a style encoder")
         if self.image_size is not None and not self.use_vae:
@@ -160,6 +187,14 @@ class GeneratorModelParams(ConfigBlock):
         if self.type == "pix2pixhd" and self.local_enhancer and (self.ngf or 64) % 2:
             raise inconsistent("ngf", f"must be even with local_enhancer (the local branch has ngf / 2 channels); "
                                       f"got {self.ngf}")
+        if self.image_size is not None:
+            from gan_pipelines.families.paired.networks import check_resolution
+
+            try:  # the size the VAE's z -> feature map layer and style encoder are built for
+                check_resolution(self.image_size, self.as_dict(), {"type": "srgan"}, "model")
+            except ValueError as exc:
+                raise inconsistent("image_size", f"is {self.image_size} px: "
+                                   f"{str(exc).removeprefix(f'resolution {self.image_size} px: ')}") from None
         return self
 
 
@@ -180,6 +215,7 @@ class PatchDiscriminatorParams(ConfigBlock):
     @model_validator(mode="after")
     def _type_keys(self) -> PatchDiscriminatorParams:
         _keys_of_type(self, self.type, DISCRIMINATOR_KEYS)
+        _no_nulls(self, {"init_gain"})
         return self
 
 
@@ -207,6 +243,11 @@ class LossWeightsParams(ConfigBlock):
     feature_matching: float | None = Field(None, ge=0)
     vgg19: float | None = Field(None, ge=0)
     kl: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _values(self) -> LossWeightsParams:
+        _no_nulls(self)
+        return self
 
 
 class PerceptualParams(ConfigBlock):
@@ -289,8 +330,20 @@ class TrainParams(StageParams):
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainParams:
+        from gan_pipelines.families.paired.layout import KIND_TYPES, TARGET_KIND
         from gan_pipelines.families.paired.networks import check_resolution
 
+        kind = self.input_kind
+        if kind not in KIND_TYPES:
+            raise inconsistent("input_kind", f"must be one of {', '.join(sorted(KIND_TYPES))}; got {kind!r}")
+        if KIND_TYPES[kind] == "mask":
+            raise inconsistent("input_kind", f"{kind!r} is a mask kind; paired inputs are label maps or images")
+        if self.instance_edges and KIND_TYPES.get(self.instance_kind) != "labels":
+            raise inconsistent("instance_kind", f"must name a label kind when instance_edges is on; got "
+                                                f"{self.instance_kind!r}")
+        target_kind = self.target_kind or TARGET_KIND
+        if KIND_TYPES.get(target_kind) != "rgb":
+            raise inconsistent("target_kind", f"must be an RGB kind; got {target_kind!r}")
         weights = self.loss_weights
         use_vae = self.model.type == "spade" and bool(self.model.use_vae)
         local = self.model.type == "pix2pixhd" and bool(self.model.local_enhancer)
@@ -300,7 +353,7 @@ class TrainParams(StageParams):
             raise inconsistent("loss_weights.kl", "needs a style encoder (model.type spade with use_vae: true)")
         if (weights.feature_matching or 0) > 0 and not self.discriminator.scale_block().return_features:
             where = "discriminator.discriminator" if self.discriminator.type == "multiscale" else "discriminator"
-            raise inconsistent("loss_weights.feature_matching", f"needs {where}.return_features: true")
+            raise inconsistent("loss_weights.feature_matching", f"needs {self.section or 'train'}.{where}.return_features: true")
         if (self.global_epochs or self.freeze_global_epochs) and not local:
             raise inconsistent("global_epochs", "and freeze_global_epochs apply to model.type pix2pixhd with "
                                                 "local_enhancer: true only; set them to 0")
@@ -506,22 +559,17 @@ def stage_model(namespace: str, stage: str) -> type[StageParams]:
 
 
 def input_config(params: Mapping[str, Any], kind_types: Mapping[str, str], section: str) -> dict[str, Any]:
-    """``{kind, type, label_nc, instance_edges, instance_kind}`` of the train parameters."""
+    """``{kind, type, label_nc, instance_edges, instance_kind}`` of train parameters that their
+    model (:class:`TrainParams`) validated: the kinds are not checked again here. ``label_nc``
+    (``<family>.ingest.label_nc``, or given beside the parameters by a direct call) must be an
+    integer in 1..255 for a label-map input."""
     kind = params.get("input_kind")
-    if kind not in kind_types:
-        raise ValueError(f"{section}.input_kind must be one of {', '.join(sorted(kind_types))}; got {kind!r}")
     input_type = kind_types[kind]
-    if input_type == "mask":
-        raise ValueError(f"{section}.input_kind {kind!r} is a mask kind; paired inputs are label maps or images")
     label_nc = params.get("label_nc") if input_type == "labels" else 0
     if input_type == "labels" and (isinstance(label_nc, bool) or not isinstance(label_nc, int) or not 1 <= label_nc <= 255):
         raise ValueError(f"{section}.label_nc must be an integer in 1..255 for a label-map input; got {label_nc!r}")
-    edges = params.get("instance_edges", False)
-    if not isinstance(edges, bool):
-        raise ValueError(f"{section}.instance_edges must be true or false; got {edges!r}")
+    edges = bool(params.get("instance_edges", False))
     instance_kind = params.get("instance_kind") if edges else None
-    if edges and kind_types.get(instance_kind) != "labels":
-        raise ValueError(f"{section}.instance_kind must name a label kind when instance_edges is on; got {instance_kind!r}")
     return {"kind": kind, "type": input_type, "label_nc": int(label_nc or 0), "instance_edges": edges,
             "instance_kind": instance_kind}
 

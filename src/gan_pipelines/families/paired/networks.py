@@ -243,6 +243,16 @@ def generator_settings(config: Mapping[str, Any], section: str = "model") -> dic
     return settings
 
 
+def _with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``pix2pixhd`` or ``spade`` config with its defaults filled in, unchecked: for reading the
+    sizes of a config that its model (``TrainParams``) or :func:`generator_settings` checked."""
+    defaults = {"pix2pixhd": PIX2PIXHD_DEFAULTS, "spade": SPADE_DEFAULTS}[config.get("type", "unet")]
+    settings = {**defaults, **config}
+    if settings["type"] == "spade":
+        settings["encoder"] = {**STYLE_ENCODER_DEFAULTS, **dict(settings["encoder"] or {})} if settings["use_vae"] else None
+    return settings
+
+
 def build_paired_generator(config: Mapping[str, Any], section: str = "model") -> nn.Module:
     """The generator of a model config (``type``: unet | resnet | pix2pixhd | spade), with
     random weights. ``spade`` with ``use_vae`` needs ``image_size`` (the training resolution,
@@ -307,7 +317,7 @@ def size_multiple(generator_config: Mapping[str, Any]) -> int:
         return 2 ** int(generator_config.get("num_downs", generator_defaults("unet")["num_downs"]))
     if kind == "resnet":
         return 2 ** ResnetGenerator.n_downsampling
-    settings = generator_settings(generator_config)
+    settings = _with_defaults(generator_config)
     if kind == "pix2pixhd":
         return 2 ** (settings["n_downsampling"] + int(settings["local_enhancer"]))
     multiple = 2 ** settings["num_upsampling_layers"]
@@ -331,8 +341,8 @@ def check_resolution(resolution: int, generator_config: Mapping[str, Any], discr
     if kind == "pix2pixhd" and resolution < 2 * multiple:
         raise ValueError(f"resolution {resolution} px: the pix2pixhd generator needs at least {2 * multiple} px "
                          f"(a 2x2 bottleneck for its reflection padding); use fewer {section}.model.n_downsampling")
-    if kind == "spade" and generator_settings(generator_config)["use_vae"]:
-        n_down = generator_settings(generator_config)["encoder"]["n_downsampling"]
+    if kind == "spade" and _with_defaults(generator_config)["use_vae"]:
+        n_down = _with_defaults(generator_config)["encoder"]["n_downsampling"]
         if resolution <= 2**n_down:
             raise ValueError(f"resolution {resolution} px: the style encoder's {n_down} stride-2 convolutions leave a "
                              f"1x1 map; use fewer {section}.model.encoder.n_downsampling")

@@ -30,20 +30,11 @@ import pandas as pd
 from gan_pipelines.families.paired.layout import KIND_TYPES, LABEL_KIND, TARGET_KIND
 from gan_pipelines.image_folders import content_hash, folder_version, stack_split
 from gan_pipelines.families.paired.config import IngestParams, TrainParams
-from gan_pipelines.params import as_plain, check_known_keys, tensorboard_dir, training_state_path
-from gan_pipelines.stages.training_setup import (
-    build_loaders, check_learning_rate, checkpoint_bundle, history_frame, run_training, trainer_config,
-)
+from gan_pipelines.params import as_plain, tensorboard_dir, training_state_path
+from gan_pipelines.stages.training_setup import build_loaders, checkpoint_bundle, history_frame, run_training
 
 logger = logging.getLogger(__name__)
 
-# The keys check_train_params takes: the stage's (TrainParams) plus label_nc, which the node
-# fills in from <family>.ingest.label_nc.
-KEYS = {"model", "batch_size", "augmentation", "num_workers", "training",
-    "input_kind", "target_kind", "label_nc", "instance_edges", "instance_kind", "discriminator",
-    "gan_mode", "real_label", "loss_weights", "perceptual", "vgg19", "d_every", "lr_generator", "lr_discriminator",
-    "betas", "joint_discriminator_pass", "global_epochs", "freeze_global_epochs",
-}
 # Loss weights every config has (pix2pix); the other terms appear only when set.
 BASE_LOSS_WEIGHTS = {"adversarial": 1.0, "l1": 100.0, "perceptual": 0.0, "tv": 0.0}
 KL_WEIGHT = 0.05  # SPADE's lambda_kld, the default with use_vae
@@ -55,7 +46,7 @@ ADVERSARIAL_SCALE_REDUCTION = {"pix2pixhd": "sum"}
 
 def adversarial_loss(settings: Mapping[str, Any]):
     """The :class:`~gan_pipelines.models.gan_losses.GANLoss` of resolved train settings
-    (:func:`check_train_params`): ``gan_mode``, ``real_label`` and the scale reduction of the
+    (:func:`train_settings`): ``gan_mode``, ``real_label`` and the scale reduction of the
     generator type's reference: ``"sum"`` over discriminator scales for ``pix2pixhd`` (so with
     ``num_D`` = 3 the adversarial term weighs 3x the per-scale mean, as the paper's), ``"mean"``
     otherwise (SPADE, pix2pix). Returns a float32-scalar loss module."""
@@ -66,110 +57,72 @@ def adversarial_loss(settings: Mapping[str, Any]):
                    scale_reduction=ADVERSARIAL_SCALE_REDUCTION.get(kind, "mean"))
 
 
-def _non_negative_int(params: Mapping[str, Any], key: str, section: str) -> int:
-    value = params.get(key, 0)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{section}.{key} must be a non-negative integer; got {value!r}")
-    return value
+class TrainSettings(dict):
+    """The resolved settings of a train stage (:func:`train_settings`): what
+    :func:`fit_generator` builds from, read without checking again."""
 
 
-def check_train_params(params: Mapping[str, Any], section: str, resolution: int | None = None) -> dict[str, Any]:
-    """Validate ``<family>.train`` parameters; return the resolved settings (raises ValueError
-    naming the parameter). ``resolution`` (the model input's side) fills in a SPADE+VAE
-    generator's ``image_size``; without it the config is checked at a nominal size."""
+def check_train_params(params: Mapping[str, Any] | TrainParams, section: str,
+                       resolution: int | None = None) -> TrainSettings:
+    """For direct callers (tests, notebooks): ``<family>.train`` parameters (a dict, which may
+    carry ``label_nc``, or a validated :class:`TrainParams`) parsed once through their model,
+    then resolved (:func:`train_settings`). Raises ValueError naming the parameter."""
+    train, label_nc = parse_train_params(params, section)
+    return train_settings(train, label_nc, section, resolution)
+
+
+def parse_train_params(params: Mapping[str, Any] | TrainParams, section: str) -> tuple[TrainParams, int | None]:
+    """``(validated TrainParams, label_nc)``: a direct call may give the class count beside the
+    train parameters (a pipeline takes it from ``<family>.ingest.label_nc``); the rest is
+    parsed once (an object Kedro validated for this section is used as it is)."""
+    if isinstance(params, TrainParams):
+        return TrainParams.parse(params, section), None
+    label_nc = params.get("label_nc")
+    return TrainParams.parse({k: v for k, v in params.items() if k != "label_nc"}, section), label_nc
+
+
+def train_settings(train: TrainParams, label_nc: int | None, section: str,
+                   resolution: int | None = None) -> TrainSettings:
+    """The resolved settings of validated train parameters (the model checked every key and
+    pair inside the stage; nothing here checks them again): the input encoding with
+    ``label_nc`` (from ``<family>.ingest``), the network configs with their channel counts, the
+    loss weights with the recipe's defaults. Checks only what involves other stages: the class
+    count, a channel count that disagrees with the input, a SPADE+VAE ``image_size`` against
+    ``resolution`` (the model input's side, which fills it in; without it the generator keeps
+    the size it names)."""
     from gan_pipelines.families.paired.config import input_config, network_configs
-    from gan_pipelines.families.paired.networks import (
-        build_paired_generator, discriminator_has_spectral_norm, size_multiple,
-    )
-    from gan_pipelines.families.paired.tasks import GAN_MODES, LOSS_TERMS
-    from gan_pipelines.models.discriminators import build_discriminator
-    from gan_pipelines.models.pretrained import VGG19_PERCEPTUAL_DEFAULTS
+    from gan_pipelines.families.paired.networks import discriminator_has_spectral_norm
 
-    check_known_keys(params, KEYS, section)
-    config = trainer_config(params, section)
-    input_cfg = input_config(params, KIND_TYPES, section)
-    target_kind = params.get("target_kind", TARGET_KIND)
-    if KIND_TYPES.get(target_kind) != "rgb":
-        raise ValueError(f"{section}.target_kind must be an RGB kind; got {target_kind!r}")
-    generator_cfg, discriminator_cfg = network_configs(params, input_cfg, section)
+    plain = train.as_dict()
+    input_cfg = input_config({**plain, "input_kind": train.input_kind, "label_nc": label_nc}, KIND_TYPES, section)
+    generator_cfg, discriminator_cfg = network_configs(plain, input_cfg, section)
     kind = generator_cfg.get("type", "unet")
     use_vae = kind == "spade" and bool(generator_cfg.get("use_vae", False))
-    build_cfg = generator_cfg
-    if use_vae:
-        if "image_size" in generator_cfg and resolution is not None and generator_cfg["image_size"] != resolution:
+    if use_vae and resolution is not None:
+        if "image_size" in generator_cfg and generator_cfg["image_size"] != resolution:
             raise ValueError(f"{section}.model.image_size is {generator_cfg['image_size']} but the model input is "
                              f"{resolution} px; leave it out (it is taken from the model input)")
-        if resolution is not None:
-            generator_cfg["image_size"] = resolution
-        nominal = {**generator_cfg, "image_size": None}
-        build_cfg = {**generator_cfg, "image_size": generator_cfg.get("image_size") or 2 * size_multiple(nominal)}
-    try:
-        build_paired_generator(build_cfg, section=f"{section}.model")
-        build_discriminator(discriminator_cfg, section=f"{section}.discriminator")
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
-    gan_mode = params.get("gan_mode", "vanilla")
-    if gan_mode not in GAN_MODES:
-        raise ValueError(f"{section}.gan_mode must be one of {', '.join(GAN_MODES)}; got {gan_mode!r}")
-    real_label = params.get("real_label", 1.0)
-    if isinstance(real_label, bool) or not isinstance(real_label, (int, float)) or not 0.5 < real_label <= 1.0:
-        raise ValueError(f"{section}.real_label must be in (0.5, 1]; got {real_label!r}")
-    if gan_mode == "hinge" and real_label != 1.0:
-        raise ValueError(f"{section}.real_label must be 1.0 with gan_mode hinge (the hinge loss has no labels)")
-    weights = dict(params.get("loss_weights") or {})
-    check_known_keys(weights, LOSS_TERMS, f"{section}.loss_weights")
-    for key, value in weights.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"{section}.loss_weights.{key} must be a non-negative number; got {value!r}")
+        generator_cfg["image_size"] = resolution
+    weights = train.loss_weights.as_dict()
     loss_weights = {**BASE_LOSS_WEIGHTS, **({"kl": KL_WEIGHT} if use_vae else {}),
                     **{k: float(v) for k, v in weights.items()}}
-    if loss_weights.get("kl", 0.0) > 0 and not use_vae:
-        raise ValueError(f"{section}.loss_weights.kl needs a style encoder (model.type spade with use_vae: true)")
-    if loss_weights.get("feature_matching", 0.0) > 0:
-        nested = discriminator_cfg.get("discriminator") if discriminator_cfg.get("type") == "multiscale" else discriminator_cfg
-        if not (nested or {}).get("return_features", False):
-            where = "discriminator.discriminator" if discriminator_cfg.get("type") == "multiscale" else "discriminator"
-            raise ValueError(f"{section}.loss_weights.feature_matching needs {section}.{where}.return_features: true")
-    vgg19 = params.get("vgg19") or {}
-    if not isinstance(vgg19, Mapping):
-        raise ValueError(f"{section}.vgg19 must be a mapping like {{weights_path: null, if_unavailable: disable}}")
-    check_known_keys(vgg19, VGG19_PERCEPTUAL_DEFAULTS, f"{section}.vgg19")
-    d_every = params.get("d_every", 1)
-    if isinstance(d_every, bool) or not isinstance(d_every, int) or d_every < 1:
-        raise ValueError(f"{section}.d_every must be a positive integer; got {d_every!r}")
-    lr_g = check_learning_rate(params.get("lr_generator", 2e-4), f"{section}.lr_generator")
-    lr_d = check_learning_rate(params.get("lr_discriminator", 2e-4), f"{section}.lr_discriminator")
-    betas = params.get("betas", [0.5, 0.999])
-    if not (isinstance(betas, (list, tuple)) and len(betas) == 2 and all(
-            isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
-        raise ValueError(f"{section}.betas must be two numbers in [0, 1); got {betas!r}")
-    joint = params.get("joint_discriminator_pass", "auto")
+    joint = train.joint_discriminator_pass
     if joint == "auto":
         joint = discriminator_has_spectral_norm(discriminator_cfg)
-    if not isinstance(joint, bool):
-        raise ValueError(f"{section}.joint_discriminator_pass must be auto, true or false; got {joint!r}")
-    global_epochs = _non_negative_int(params, "global_epochs", section)
-    freeze_global_epochs = _non_negative_int(params, "freeze_global_epochs", section)
-    local = kind == "pix2pixhd" and bool(generator_cfg.get("local_enhancer", False))
-    if (global_epochs or freeze_global_epochs) and not local:
-        raise ValueError(f"{section}.global_epochs / freeze_global_epochs apply to model.type pix2pixhd with "
-                         "local_enhancer: true only; set them to 0")
-    if freeze_global_epochs and not global_epochs:
-        raise ValueError(f"{section}.freeze_global_epochs is {freeze_global_epochs} but global_epochs is 0: freezing an "
-                         "untrained global generator trains nothing useful; set global_epochs > 0")
-    if freeze_global_epochs > config.epochs:
-        raise ValueError(f"{section}.freeze_global_epochs ({freeze_global_epochs}) is more than training.epochs "
-                         f"({config.epochs})")
-    if local and config.devices > 1 and freeze_global_epochs:
-        raise ValueError(f"{section}: freeze_global_epochs changes which parameters train mid-run, which data-parallel "
-                         "training cannot follow; use training.devices: 1")
-    return {
-        "section": section, "input": input_cfg, "target_kind": target_kind, "generator": generator_cfg,
-        "discriminator": discriminator_cfg, "gan_mode": gan_mode, "real_label": float(real_label),
-        "loss_weights": loss_weights, "vgg19": dict(vgg19), "d_every": d_every, "lr_generator": lr_g,
-        "lr_discriminator": lr_d, "betas": [float(b) for b in betas], "joint_discriminator_pass": joint,
-        "local_enhancer": local, "global_epochs": global_epochs, "freeze_global_epochs": freeze_global_epochs,
-    }
+    return TrainSettings(
+        section=section, input=input_cfg, target_kind=train.target_kind or TARGET_KIND, generator=generator_cfg,
+        discriminator=discriminator_cfg, gan_mode=train.gan_mode, real_label=float(train.real_label),
+        loss_weights=loss_weights, loss_weights_given=sorted(weights),
+        vgg19=train.vgg19.as_dict() if train.vgg19 is not None else {},
+        perceptual=train.perceptual.as_dict() if train.perceptual is not None else {},
+        d_every=train.d_every, lr_generator=float(train.lr_generator), lr_discriminator=float(train.lr_discriminator),
+        betas=[float(b) for b in train.betas], joint_discriminator_pass=joint,
+        local_enhancer=kind == "pix2pixhd" and bool(generator_cfg.get("local_enhancer", False)),
+        global_epochs=train.global_epochs, freeze_global_epochs=train.freeze_global_epochs,
+        augmentation=dict(train.augmentation) if train.augmentation else None,
+        loader={"batch_size": train.batch_size, "num_workers": train.num_workers,
+                "training": {"device": train.training.device}},
+    )
 
 
 def training_kinds(settings: Mapping[str, Any]) -> dict[str, str]:
@@ -207,8 +160,6 @@ def with_ingest_class_count(
     the one key for it; a ``label_nc`` in the train parameters is refused, naming both keys.
     Without ``ingest_params`` (a direct call) the parameters are used as given.
     Raises ValueError when the generator reads label maps and the ingest has no class count."""
-    from gan_pipelines.families.paired.nodes.ingest import ingested_class_count
-
     params = dict(params)
     if ingest_params is None:
         return params, None
@@ -216,13 +167,26 @@ def with_ingest_class_count(
         raise ValueError(
             f"{family}.{stage}.label_nc is not a parameter any more: the number of classes is set once, as "
             f"{family}.ingest.label_nc, for every stage; remove it from {family}.{stage}")
-    label_nc, ignore_value = ingested_class_count(as_plain(ingest_params), family)
-    if KIND_TYPES.get(params.get("input_kind", LABEL_KIND)) == "labels":
-        if label_nc is None:
-            raise ValueError(f"{family}.ingest.label_nc is null but {family}.{stage} trains on label maps: set the "
-                             "number of classes of your label maps there")
+    label_nc, ignore_value = ingest_class_count(params.get("input_kind", LABEL_KIND), ingest_params, family, stage)
+    if label_nc is not None:
         params["label_nc"] = label_nc
     return params, ignore_value
+
+
+def ingest_class_count(input_kind: str | None, ingest_params: Mapping[str, Any] | IngestParams, family: str,
+                       stage: str = "train") -> tuple[int | None, int | None]:
+    """``(label_nc, ignore value)`` of ``<family>.ingest`` for a generator reading ``input_kind``
+    (label_nc None for an image input). Raises ValueError when it reads label maps and the
+    ingest has no class count."""
+    from gan_pipelines.families.paired.nodes.ingest import ingested_class_count
+
+    label_nc, ignore_value = ingested_class_count(as_plain(ingest_params), family)
+    if KIND_TYPES.get(input_kind or LABEL_KIND) != "labels":
+        return None, ignore_value
+    if label_nc is None:
+        raise ValueError(f"{family}.ingest.label_nc is null but {family}.{stage} trains on label maps: set the "
+                         "number of classes of your label maps there")
+    return label_nc, ignore_value
 
 
 def check_label_range(train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray],
@@ -253,25 +217,27 @@ def train_generator(
     class count comes from ``ingest_params`` (a direct call without them may put ``label_nc`` in
     ``params``).
     ``family``/``stage`` (bound by the pipeline) name the namespace and parameter group."""
+    from gan_pipelines.families.paired.config import input_config
     from gan_pipelines.families.paired.networks import check_resolution, global_generator_config
     from gan_pipelines.families.paired.user_data import label_meta
 
     section = f"{family}.{stage}"
-    # a direct call (no ingest parameters) may give the class count with the train parameters
-    given_classes = {"label_nc": params["label_nc"]} if ingest_params is None and "label_nc" in params else {}
-    params = {**TrainParams.parse({k: v for k, v in params.items() if k not in given_classes} if given_classes
-                                  else params, section).as_dict(), **given_classes}
-    params, ignore_value = with_ingest_class_count(params, ingest_params, family, stage)
-    settings = check_train_params(params, section)
-    config = trainer_config(params, section)
-    kinds = training_kinds(settings)
+    # parsed once (Kedro validated it in a run); a direct call may give label_nc beside it
+    train, label_nc = parse_train_params(params, section)
+    ignore_value = None
+    if ingest_params is not None:
+        label_nc, ignore_value = ingest_class_count(train.input_kind, ingest_params, family, stage)
+    input_cfg = input_config({"input_kind": train.input_kind, "label_nc": label_nc,
+                              "instance_edges": train.instance_edges, "instance_kind": train.instance_kind},
+                             KIND_TYPES, section)
+    kinds = training_kinds({"input": input_cfg, "target_kind": train.target_kind or TARGET_KIND})
     _, train_arrays = load_split(model_input, "train", kinds)
     _, val_arrays = load_split(model_input, "val", kinds)
-    check_label_range(train_arrays, val_arrays, settings["input"], ignore_value, family)
-    resolution = int(train_arrays[settings["target_kind"]].shape[1])
-    settings = check_train_params(params, section, resolution)
-    augmentation = params.get("augmentation") or {}
-    crop = augmentation.get("crop_size", resolution) if augmentation else resolution
+    check_label_range(train_arrays, val_arrays, input_cfg, ignore_value, family)
+    resolution = int(train_arrays[train.target_kind or TARGET_KIND].shape[1])
+    settings = train_settings(train, label_nc, section, resolution)
+    config = train.training.trainer_config(section)
+    crop = (train.augmentation or {}).get("crop_size", resolution)
     if crop != resolution:
         raise ValueError(
             f"{section}.augmentation.crop_size is {crop} but the model input is {resolution} px; train and test "
@@ -281,23 +247,20 @@ def train_generator(
     global_phase: dict[str, Any] = {}
     global_state = None
     if settings["local_enhancer"]:
-        global_params, global_config = _global_phase_params(params, settings, section)
-        check_resolution(resolution // 2, global_params["model"], settings["discriminator"],
+        global_settings, global_config = _global_phase_settings(train, settings, section)
+        check_resolution(resolution // 2, global_settings["generator"], settings["discriminator"],
                          f"{section} (global phase at {resolution // 2} px)")
-        if augmentation:
-            raise ValueError(f"{section}.augmentation: the pix2pixHD global phase trains at half resolution; "
-                             "set augmentation to null with model.local_enhancer")
         logger.info("%s: pix2pixHD global generator at %d px for %d epochs, then the local enhancer at %d px",
                     section, resolution // 2, settings["global_epochs"], resolution)
         global_result, _ = run_training(
-            fit_generator, (half_resolution(train_arrays, kinds), half_resolution(val_arrays, kinds), global_params,
+            fit_generator, (half_resolution(train_arrays, kinds), half_resolution(val_arrays, kinds), global_settings,
                             f"{section} (global phase)", None, global_config), global_config)
         global_state = global_result.best_state_dicts["generator"]
         global_phase = {"resolution": resolution // 2, "epochs": settings["global_epochs"],
                         "best_epoch": int(global_result.best_epoch),
                         "val_metrics": {k: float(v) for k, v in global_result.best_metrics.items()},
                         "generator": global_generator_config(settings["generator"])}
-    result, info = run_training(fit_generator, (train_arrays, val_arrays, params, section, global_state, config), config)
+    result, info = run_training(fit_generator, (train_arrays, val_arrays, settings, section, global_state, config), config)
     logger.info("%s: kept epoch %d (%s), val %s", section, result.best_epoch,
                 f"best {config.monitor}" if config.monitor else "the last",
                 ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items()))
@@ -326,29 +289,31 @@ def train_generator(
     return bundle, history_frame(result)
 
 
-def _global_phase_params(params, settings, section: str):
-    """Parameters and trainer config of the pix2pixHD global phase: the global generator alone
+def _global_phase_settings(train: TrainParams, settings: TrainSettings, section: str):
+    """Settings and trainer config of the pix2pixHD global phase: the global generator alone
     at half resolution for ``global_epochs`` (half of them at constant lr with the linear
     schedule), with its own state file (``<stage's state>_global.pt``) and TensorBoard folder."""
     from gan_pipelines.families.paired.networks import global_generator_config
 
-    training = dict(params["training"])
-    training["epochs"] = settings["global_epochs"]
-    if training.get("scheduler", "plateau") == "linear":
-        training["lr_constant_epochs"] = settings["global_epochs"] // 2
-    global_params = {**params, "model": global_generator_config(params["model"]), "training": training,
-                     "global_epochs": 0, "freeze_global_epochs": 0}
-    paths = {"state_path": training_state_path(section).removesuffix(".pt") + "_global.pt",
-             "log_dir": tensorboard_dir(section) + "_global"}
-    return global_params, trainer_config(global_params, section, **paths)
+    epochs = settings["global_epochs"]
+    changes = {"epochs": epochs,
+               "state_path": training_state_path(section).removesuffix(".pt") + "_global.pt",
+               "log_dir": tensorboard_dir(section) + "_global"}
+    if train.training.scheduler == "linear":
+        changes["lr_constant_epochs"] = epochs // 2
+    global_settings = TrainSettings({**settings, "generator": global_generator_config(settings["generator"]),
+                                     "local_enhancer": False, "global_epochs": 0, "freeze_global_epochs": 0})
+    return global_settings, train.training.trainer_config(section, **changes)
 
 
-def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str, global_state=None, config=None):
+def fit_generator(train_arrays, val_arrays, params: TrainSettings | Mapping[str, Any], section: str, global_state=None,
+                  config=None):
     """Build networks, losses, loaders and the task, and train (in this process or in each
-    data-parallel worker). ``global_state``: trained weights of a pix2pixHD global generator to
-    start a local enhancer's global part from. ``config``: the TrainerConfig (default: the
-    stage's, :func:`~gan_pipelines.stages.training_setup.trainer_config`). Returns (FitResult,
-    what the checkpoint's meta records)."""
+    data-parallel worker). ``params``: the stage's resolved :class:`TrainSettings` (the node's),
+    or train parameters of a direct call (parsed once here). ``global_state``: trained weights
+    of a pix2pixHD global generator to start a local enhancer's global part from. ``config``:
+    the TrainerConfig (default: the stage's). Returns (FitResult, what the checkpoint's meta
+    records)."""
     from gan_pipelines.families.paired.networks import (
         build_paired_generator, encoder_from_config, global_generator_config,
     )
@@ -358,8 +323,13 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
     from gan_pipelines.models.pretrained import build_vgg19_perceptual_loss
     from gan_pipelines.training import ResizeCropFlip, fit, seed_everything
 
-    settings = check_train_params(params, section, int(next(iter(train_arrays.values())).shape[1]))
-    config = config or trainer_config(params, section)
+    settings = params
+    if not isinstance(settings, TrainSettings):
+        train, label_nc = parse_train_params(params, section)
+        settings = train_settings(train, label_nc, section, int(next(iter(train_arrays.values())).shape[1]))
+        config = config or train.training.trainer_config(section)
+    elif config is None:
+        raise ValueError("fit_generator: resolved settings need their TrainerConfig (config)")
     seed_everything(config.seed)
     generator = build_paired_generator(settings["generator"])
     if global_state is not None:
@@ -373,7 +343,7 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
         extra["l1"] = (weights["l1"], l1_loss)
     perceptual_status = "off (loss_weights.perceptual is 0)"
     if weights["perceptual"] > 0:
-        perceptual, perceptual_status = build_perceptual_loss({"reduction": "mean", **dict(params.get("perceptual") or {})})
+        perceptual, perceptual_status = build_perceptual_loss({"reduction": "mean", **settings["perceptual"]})
         if perceptual is not None:
             extra["perceptual"] = (weights["perceptual"], PerceptualTerm(perceptual))
         logger.info("%s: VGG16 feature loss %s", section, perceptual_status)
@@ -388,10 +358,11 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
     if weights.get("kl", 0.0) > 0:
         extra["kl"] = (weights["kl"], kl_loss)
     feature_matching = weights.get("feature_matching", 0.0) or None
-    augmentation = params.get("augmentation")
+    augmentation = settings["augmentation"]
     recipe = ResizeCropFlip.from_params(augmentation) if augmentation else None
     train_loader, val_loader = build_loaders(
-        train_arrays, val_arrays, params, section, kinds=training_kinds(settings), augment=recipe, seed=config.seed,
+        train_arrays, val_arrays, settings["loader"], section, kinds=training_kinds(settings), augment=recipe,
+        seed=config.seed,
     )
     gan_loss = adversarial_loss(settings)
     task = PairedTranslationTask(
@@ -420,7 +391,7 @@ def fit_generator(train_arrays, val_arrays, params: dict[str, Any], section: str
         "adversarial_scales": gan_loss.scale_reduction,
         "joint_discriminator_pass": settings["joint_discriminator_pass"],
     }
-    if weights.get("vgg19", 0.0) > 0 or "vgg19" in (params.get("loss_weights") or {}):
+    if weights.get("vgg19", 0.0) > 0 or "vgg19" in settings["loss_weights_given"]:
         info["vgg19_perceptual"] = vgg19_status
     if settings["freeze_global_epochs"] and global_state is not None:
         info["freeze_global_epochs"] = settings["freeze_global_epochs"]
