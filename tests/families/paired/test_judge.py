@@ -55,7 +55,7 @@ def test_label_values_out_of_range_are_refused_before_training():
 
 def test_params_are_checked():
     folder = make_folder({"train": 2, "val": 1})
-    with pytest.raises(ValueError, match="Unknown parameter"):
+    with pytest.raises(ValueError, match="train_judge.epochs: unknown parameter"):
         train_judge(folder, {**PARAMS, "epochs": 3})
     with pytest.raises(ValueError, match="ignore_index 1 is one of the classes"):
         train_judge(folder, {**PARAMS, "ignore_index": 1})
@@ -87,9 +87,10 @@ JITTER = {"hue": 0.5, "saturation": 0.5, "brightness": 0.3, "grey_p": 0.2}
 
 
 def test_colour_jitter_changes_colours_never_labels():
+    from gan_pipelines.families.paired.config import JudgeAugmentationParams
     from gan_pipelines.families.paired.judge import _augmentation
 
-    augment = _augmentation({"augmentation": {"hflip_p": 0.0, "colour_jitter": JITTER}}, "pix2pix.train_judge")
+    augment = _augmentation(JudgeAugmentationParams.model_validate({"hflip_p": 0.0, "colour_jitter": JITTER}))
     image = np.zeros((8, 8, 3), np.uint8)
     image[:, :4] = (200, 40, 40)  # a red object on a grey ground
     image[:, 4:] = (90, 90, 90)
@@ -107,19 +108,19 @@ def test_colour_jitter_changes_colours_never_labels():
     same_seed = [augment({"image": image, "target": labels}, 7)["image"] for _ in range(2)]
     np.testing.assert_array_equal(*same_seed)
     # flips still move image and labels together
-    flip = _augmentation({"augmentation": {"hflip_p": 1.0, "colour_jitter": None}}, "s")
+    flip = _augmentation(JudgeAugmentationParams.model_validate({"hflip_p": 1.0, "colour_jitter": None}))
     out = flip({"image": image, "target": labels}, 0)
     np.testing.assert_array_equal(out["image"], image[:, ::-1])
     np.testing.assert_array_equal(out["target"], labels[:, ::-1])
-    assert _augmentation({"augmentation": {"hflip_p": 0.0}}, "s") is None
+    assert _augmentation(JudgeAugmentationParams.model_validate({"hflip_p": 0.0})) is None
 
 
 @pytest.mark.parametrize(("jitter", "message"), [
     ({"hue": 0.7}, r"colour_jitter.hue must be a number in \[0, 0.5\]"),
     ({"saturation": -1}, r"colour_jitter.saturation must be a number in \[0, 1.0\]"),
     ({"grey_p": True}, r"colour_jitter.grey_p"),
-    ({"tint": 0.1}, "Unknown parameter"),
-    ("strong", "colour_jitter must be a mapping"),
+    ({"tint": 0.1}, "colour_jitter.tint: unknown parameter"),
+    ("strong", "colour_jitter: Input should be a valid dictionary"),
 ])
 def test_colour_jitter_params_are_checked(jitter, message):
     folder = make_folder({"train": 2, "val": 1})

@@ -55,3 +55,40 @@ def test_the_train_node_parses_its_parameters_once_and_never_rechecks_their_keys
     assert bundle["model_config"]["input"]["label_nc"] == 3
     assert [s for s in sections if s == "pix2pix.train" or s.startswith("pix2pix.train.")] == []
     assert parses == ["pix2pix.train"]
+
+
+def test_the_judge_node_parses_its_parameters_once_and_never_rechecks_their_keys(monkeypatch, tmp_path):
+    import sys
+
+    from gan_pipelines.families.paired.config import TrainJudgeParams
+    from gan_pipelines.families.paired.nodes.train_judge import train_paired_judge
+
+    from .judge_data import JUDGE_PARAMS, make_folder
+
+    monkeypatch.chdir(tmp_path)
+    sections, parses = [], []
+    original = params_module.check_known_keys
+
+    def counting(params, allowed, section):
+        sections.append(section)
+        return original(params, allowed, section)
+
+    for name, loaded in list(sys.modules.items()):
+        if name.startswith("gan_pipelines") and getattr(loaded, "check_known_keys", None) is original:
+            monkeypatch.setattr(loaded, "check_known_keys", counting)
+    validate = params_module.StageParams.model_validate.__func__
+
+    def counting_validate(cls, obj, *args, **kwargs):
+        if issubclass(cls, TrainJudgeParams):
+            parses.append(cls.section)
+        return validate(cls, obj, *args, **kwargs)
+
+    monkeypatch.setattr(params_module.StageParams, "model_validate", classmethod(counting_validate))
+    params = {k: v for k, v in JUDGE_PARAMS.items() if k not in ("num_classes", "ignore_index")}
+    params = {**params, "augmentation": {"hflip_p": 0.5, "colour_jitter": {"hue": 0.1}},
+              "training": {**params["training"], "epochs": 1}}
+    bundle, _ = train_paired_judge(make_folder({"train": 4, "val": 2}), params, {"source": "aligned", "path": "x",
+                                                                                "label_nc": 3}, family="pix2pix")
+    assert bundle["meta"]["num_classes"] == 3
+    assert [s for s in sections if s.startswith("pix2pix.train_judge")] == []
+    assert parses == ["pix2pix.train_judge"]

@@ -382,10 +382,18 @@ class JitterParams(ConfigBlock):
     """The judge's colour jitter: ``hue`` (0..0.5 of the colour circle), ``saturation`` and
     ``brightness`` (0..1), ``grey_p`` (probability)."""
 
-    hue: float = Field(0.0, ge=0, le=0.5)
-    saturation: float = Field(0.0, ge=0, le=1)
-    brightness: float = Field(0.0, ge=0, le=1)
-    grey_p: float = Field(0.0, ge=0, le=1)
+    hue: float = 0.0
+    saturation: float = 0.0
+    brightness: float = 0.0
+    grey_p: float = 0.0
+
+    @model_validator(mode="after")
+    def _ranges(self) -> JitterParams:
+        for key, upper in (("brightness", 1.0), ("saturation", 1.0), ("hue", 0.5), ("grey_p", 1.0)):
+            value = getattr(self, key)
+            if not 0 <= value <= upper:
+                raise inconsistent(key, f"must be a number in [0, {upper}], got {value!r}")
+        return self
 
 
 class JudgeAugmentationParams(ConfigBlock):
@@ -441,6 +449,37 @@ class TrainJudgeParams(StageParams):
             raise inconsistent("spread_seeds", f"({seeds}) must be distinct and differ from training.seed "
                                                f"{self.training.seed}")
         return self
+
+
+class JudgeParams(TrainJudgeParams):
+    """What :func:`gan_pipelines.families.paired.judge.train_judge` reads: ``train_judge``'s
+    parameters with the class count (``num_classes``, >= 2) and don't-care value
+    (``ignore_index``, outside the classes) that a pipeline takes from ``<family>.ingest``
+    (:meth:`with_classes`) and a direct call gives beside them."""
+
+    num_classes: int = Field(ge=2)
+    ignore_index: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _classes_are_ingests(cls, data: Any) -> Any:  # here they are given: no refusal
+        return data
+
+    @model_validator(mode="after")
+    def _ignore_outside_classes(self) -> JudgeParams:
+        if self.ignore_index is not None and 0 <= self.ignore_index < self.num_classes:
+            raise inconsistent("ignore_index", f"{self.ignore_index} is one of the classes 0..{self.num_classes - 1}; "
+                                               "use a value outside the class range (e.g. 255)")
+        return self
+
+    @classmethod
+    def with_classes(cls, stage: TrainJudgeParams, num_classes: int, ignore_index: int | None) -> JudgeParams:
+        """``stage`` (validated) with the ingest's class count, not validated again (the ingest
+        model checked the count and the ignore value)."""
+        model = cls.in_section(stage.section) if stage.section else cls
+        values = {name: getattr(stage, name) for name in TrainJudgeParams.model_fields}
+        return model.model_construct(_fields_set=stage.model_fields_set | {"num_classes", "ignore_index"},
+                                     **values, num_classes=num_classes, ignore_index=ignore_index)
 
 
 # --------------------------------------------------------------------------------------------

@@ -48,15 +48,13 @@ import numpy as np
 import pandas as pd
 
 from gan_pipelines.image_folders import folder_version, stack_split
-from gan_pipelines.params import check_known_keys, require, tensorboard_dir, training_state_path
-from gan_pipelines.stages.training_setup import (
-    build_loaders, check_learning_rate, checkpoint_bundle, history_frame, run_training, trainer_config,
-)
+from gan_pipelines.families.paired.config import JudgeAugmentationParams, JudgeParams
+from gan_pipelines.params import TrainingParams, tensorboard_dir, training_state_path
+from gan_pipelines.stages.training_setup import build_loaders, checkpoint_bundle, history_frame, run_training
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SECTION = "train_judge"
-JUDGE_KEYS = {"model", "batch_size", "augmentation", "num_workers", "training","image_kind", "label_kind", "num_classes", "ignore_index", "lr", "spread_seeds", "shared_store"}
 JUDGE_PRECISION = "fp32"
 # Settings that change where or how visibly a judge trains, not what it learns: left out of the
 # shared store's key.
@@ -68,45 +66,19 @@ CALIBRATION_MAX_BATCHES = 100  # BatchNorm statistics from at most this many tra
 KINDS = {"image": "rgb", "target": "labels"}
 
 
-JITTER_KEYS = {"brightness", "saturation", "hue", "grey_p"}
-
-
-def _check_jitter(settings: Any, section: str) -> dict[str, float]:
-    where = f"{section}.augmentation.colour_jitter"
-    if not isinstance(settings, Mapping):
-        raise ValueError(f"{where} must be a mapping like {{hue: 0.5, saturation: 0.5, brightness: 0.3, grey_p: 0.2}} or null, got {settings!r}")
-    check_known_keys(settings, JITTER_KEYS, where)
-    limits = {"brightness": 1.0, "saturation": 1.0, "hue": 0.5, "grey_p": 1.0}
-    values = {}
-    for key, upper in limits.items():
-        value = settings.get(key, 0.0)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= upper:
-            raise ValueError(f"{where}.{key} must be a number in [0, {upper}], got {value!r}")
-        values[key] = float(value)
-    return values
-
-
-def _augmentation(params: Mapping[str, Any], section: str):
+def _augmentation(augmentation: JudgeAugmentationParams | None):
     """The judge's per-sample augmenter (albumentations; label maps only ever flipped), or None.
 
-    ``augmentation``: ``{hflip_p, colour_jitter}``. ``colour_jitter`` (null = off):
+    ``augmentation`` (validated): ``{hflip_p, colour_jitter}``. ``colour_jitter`` (null = off):
     ``{hue, saturation, brightness, grey_p}``; every training picture gets a hue rotation drawn
     from [-hue, hue] (fraction of the colour circle, 0.5 = any hue), saturation and brightness
     factors from [1 - x, 1 + x], and is turned grey with probability ``grey_p``. A judge trained
     so cannot read a class from its paint colour and has to use shape, shading, texture and
     shadows: the things a flat class-colour fill lacks (colour errors are what L1/PSNR measure).
     """
-    settings = params.get("augmentation", {"hflip_p": 0.5})
-    if settings is None:
+    if augmentation is None:
         return None
-    if not isinstance(settings, Mapping):
-        raise ValueError(f"{section}.augmentation must be a mapping like {{hflip_p: 0.5}} or null, got {settings!r}")
-    check_known_keys(settings, {"hflip_p", "colour_jitter"}, f"{section}.augmentation")
-    p = settings.get("hflip_p", 0.5)
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-        raise ValueError(f"{section}.augmentation.hflip_p must be a probability in [0, 1], got {p!r}")
-    jitter = settings.get("colour_jitter")
-    jitter = _check_jitter(jitter, section) if jitter is not None else None
+    p, jitter = augmentation.hflip_p, augmentation.colour_jitter
     if p == 0 and jitter is None:
         return None
     import albumentations as A
@@ -116,43 +88,32 @@ def _augmentation(params: Mapping[str, Any], section: str):
     steps = [A.HorizontalFlip(p=float(p))]
     if jitter is not None:
         steps.append(A.ColorJitter(
-            brightness=jitter["brightness"], contrast=0.0, saturation=jitter["saturation"], hue=jitter["hue"], p=1.0,
+            brightness=jitter.brightness, contrast=0.0, saturation=jitter.saturation, hue=jitter.hue, p=1.0,
         ))
-        steps.append(A.ToGray(p=jitter["grey_p"]))
+        steps.append(A.ToGray(p=jitter.grey_p))
     names = albumentations_target_names(KINDS)
     transform = A.Compose(steps, additional_targets={names["target"]: "mask"})
     return AlbumentationsAugmenter(transform, KINDS)
 
 
-def _judge_settings(params: Mapping[str, Any], section: str) -> dict[str, Any]:
-    check_known_keys(params, JUDGE_KEYS, section)
-    num_classes = require(params, "num_classes", section)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"{section}.num_classes must be an integer >= 2, got {num_classes!r}")
-    ignore_index = params.get("ignore_index")
-    if ignore_index is not None and (isinstance(ignore_index, bool) or not isinstance(ignore_index, int)):
-        raise ValueError(f"{section}.ignore_index must be an integer or null, got {ignore_index!r}")
-    if ignore_index is not None and 0 <= ignore_index < num_classes:
-        raise ValueError(
-            f"{section}.ignore_index {ignore_index} is one of the classes 0..{num_classes - 1}; "
-            "use a value outside the class range (e.g. 255)"
-        )
-    return {
-        "image_kind": str(require(params, "image_kind", section)),
-        "label_kind": str(require(params, "label_kind", section)),
-        "num_classes": num_classes,
-        "ignore_index": ignore_index,
-        "lr": check_learning_rate(params.get("lr", DEFAULT_LR), f"{section}.lr"),
-    }
+def _judge_training(judge: JudgeParams) -> TrainingParams:
+    """The judge's ``training`` block: ``monitor`` miou (max) unless set, always fp32 (another
+    precision is refused by the model)."""
+    training = judge.training
+    changes: dict[str, Any] = {"precision": JUDGE_PRECISION}
+    monitor = training.monitor if "monitor" in training.model_fields_set else "miou"
+    if "monitor" not in training.model_fields_set:
+        changes["monitor"] = monitor
+    if "monitor_mode" not in training.model_fields_set:
+        changes["monitor_mode"] = "max" if monitor in ("miou", "pixel_acc", "mean_class_acc") else "min"
+    return _updated(training, changes)
 
 
-def _with_judge_monitor(params: Mapping[str, Any], section: str) -> dict[str, Any]:
-    params = dict(params)
-    training = dict(require(params, "training", section))
-    training.setdefault("monitor", "miou")
-    training.setdefault("monitor_mode", "max" if training["monitor"] in ("miou", "pixel_acc", "mean_class_acc") else "min")
-    params["training"] = training
-    return params
+def _updated(block, changes: Mapping[str, Any]):
+    """``block`` with ``changes`` (derived values, not validated again), counted as given."""
+    copy = block.model_copy(update=dict(changes))
+    copy.__pydantic_fields_set__.update(changes)
+    return copy
 
 
 def _load_split(
@@ -176,42 +137,15 @@ def _load_split(
     return {"image": images, "target": labels.astype(np.int64)}
 
 
-def _spread_seeds(params: Mapping[str, Any], section: str, seed: int) -> list[int]:
-    seeds = params.get("spread_seeds") or []
-    if not isinstance(seeds, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, int) for v in seeds):
-        raise ValueError(f"{section}.spread_seeds must be a list of integer seeds, got {seeds!r}")
-    if seed in seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"{section}.spread_seeds {list(seeds)} must be distinct and differ from training.seed {seed}")
-    return [int(v) for v in seeds]
-
-
-def _with_fp32(params: Mapping[str, Any], section: str) -> dict[str, Any]:
-    """``params`` with ``training.precision: fp32``; another explicit precision is refused."""
-    params = dict(params)
-    training = dict(require(params, "training", section))
-    precision = training.get("precision", JUDGE_PRECISION)
-    if precision != JUDGE_PRECISION:
-        raise ValueError(
-            f"{section}.training.precision is {precision!r}, but the segmentation judge always trains in fp32 so "
-            "that its scores hold on every machine (bf16 on one CPU and fp32 on another gave the same pictures "
-            "0.54 and 0.64 mIoU); remove the key or set it to fp32"
-        )
-    training["precision"] = JUDGE_PRECISION
-    params["training"] = training
-    return params
-
-
-def _store_path(params: Mapping[str, Any], data_hash: str, section: str) -> Path | None:
+def _store_path(judge: JudgeParams, data_hash: str) -> Path | None:
     """Where a judge of these learned settings on this data lives in the shared store, or None."""
-    store = params.get("shared_store")
-    if store is None:
+    if judge.shared_store is None:
         return None
-    if not isinstance(store, str) or not store:
-        raise ValueError(f"{section}.shared_store must be a folder path or null, got {store!r}")
+    params = judge.as_dict()
     learned = {k: v for k, v in params.items() if k not in NOT_LEARNED}
-    learned["training"] = {k: v for k, v in dict(params["training"]).items() if k not in NOT_LEARNED_TRAINING}
+    learned["training"] = {k: v for k, v in params["training"].items() if k not in NOT_LEARNED_TRAINING}
     settings_hash = hashlib.sha256(json.dumps(learned, sort_keys=True, default=str).encode()).hexdigest()
-    return Path(store) / f"judge_{data_hash[:16]}_{settings_hash[:12]}.pt"
+    return Path(judge.shared_store) / f"judge_{data_hash[:16]}_{settings_hash[:12]}.pt"
 
 
 def _from_store(path: Path, data_hash: str) -> dict[str, Any] | None:
@@ -231,7 +165,8 @@ def _from_store(path: Path, data_hash: str) -> dict[str, Any] | None:
 
 
 def train_judge(
-    model_input: Mapping[str, Callable[[], np.ndarray]], params: dict[str, Any], *, section: str = DEFAULT_SECTION
+    model_input: Mapping[str, Callable[[], np.ndarray]], params: JudgeParams | Mapping[str, Any], *,
+    section: str = DEFAULT_SECTION
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train the segmentation judge on the train split (best epoch on val), in fp32; return
     (checkpoint bundle, per-epoch history). The bundle's ``meta.family`` is
@@ -243,12 +178,12 @@ def train_judge(
     from gan_pipelines.image_folders import content_hash
     from gan_pipelines.models.segmenter import JUDGE_FAMILY, build_segmenter
 
-    settings = _judge_settings(params, section)
-    params = _with_fp32(_with_judge_monitor(params, section), section)
-    config = trainer_config(params, section)
-    spread = _spread_seeds(params, section, config.seed)
-    _augmentation(params, section)
-    model_config = dict(params.get("model") or {})
+    judge = params if isinstance(params, JudgeParams) else JudgeParams.parse(params, section)  # once
+    judge = _updated(judge, {"training": _judge_training(judge)})
+    config = judge.training.trainer_config(section)
+    model_config = judge.model.as_dict()
+    settings = {"image_kind": judge.image_kind, "label_kind": judge.label_kind, "num_classes": judge.num_classes,
+                "ignore_index": judge.ignore_index}
     try:
         net = build_segmenter(model_config, settings["num_classes"])  # checks the config before any data is read
     except ValueError as exc:
@@ -262,7 +197,7 @@ def train_judge(
             f"(the judge's encoder downsamples {net.encoder_depth} times); lower model.encoder_depth or resize"
         )
     data_hash = content_hash(model_input, [settings["image_kind"], settings["label_kind"]], ("train", "val"))
-    store_path = _store_path(params, data_hash, section)
+    store_path = _store_path(judge, data_hash)
     stored = _from_store(store_path, data_hash) if store_path is not None else None
     if stored is not None:
         logger.info(
@@ -271,7 +206,7 @@ def train_judge(
         )
         return stored, pd.DataFrame(stored["history"])
 
-    result = run_training(fit_judge, (train_arrays, val_arrays, params, section, config), config)
+    result = run_training(fit_judge, (train_arrays, val_arrays, judge, section, config), config)
     logger.info(
         "Judge: best epoch %d, val %s", result.best_epoch,
         ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items()),
@@ -292,9 +227,9 @@ def train_judge(
         },
     )
     bundle["spread_judges"] = []
-    for seed in spread:
-        seeded = {**params, "training": {**params["training"], "seed": seed}}
-        seeded_config = trainer_config(seeded, section, **_seed_paths(section, seed))
+    for seed in judge.spread_seeds:
+        seeded = _updated(judge, {"training": _updated(judge.training, {"seed": seed})})
+        seeded_config = seeded.training.trainer_config(section, **_seed_paths(section, seed))
         other = run_training(fit_judge, (train_arrays, val_arrays, seeded, section, seeded_config), seeded_config)
         logger.info("Judge seed %d: best epoch %d, val mIoU %.4f", seed, other.best_epoch, other.best_metrics.get("miou", float("nan")))
         bundle["spread_judges"].append({
@@ -320,7 +255,8 @@ def _seed_paths(section: str, seed: int) -> dict[str, str]:
 
 
 def fit_judge(
-    train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray], params: dict[str, Any], section: str,
+    train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray], params: JudgeParams | Mapping[str, Any],
+    section: str,
     config=None,
 ):
     """Build the net, loaders and task, and train; runs in the node's process or in each
@@ -329,20 +265,22 @@ def fit_judge(
     from gan_pipelines.training import PairedImageDataset, fit, make_loader, seed_everything
     from gan_pipelines.training.segmentation import SegmentationTask
 
-    settings = _judge_settings(params, section)
-    config = config or trainer_config(params, section)
+    judge = params if isinstance(params, JudgeParams) else JudgeParams.parse(params, section)
+    config = config or _judge_training(judge).trainer_config(section)
     seed_everything(config.seed)  # the initial weights depend on the seed only
-    net = build_segmenter(dict(params.get("model") or {}), settings["num_classes"])
+    net = build_segmenter(judge.model.as_dict(), judge.num_classes)
+    loader = {"batch_size": judge.batch_size, "num_workers": judge.num_workers,
+              "training": {"device": judge.training.device}}
     train_loader, val_loader = build_loaders(
-        train_arrays, val_arrays, params, section, kinds=KINDS, augment=_augmentation(params, section), seed=config.seed,
+        train_arrays, val_arrays, loader, section, kinds=KINDS, augment=_augmentation(judge.augmentation), seed=config.seed,
     )
     # The training images, unaugmented and in order, for the BatchNorm statistics before each
     # validation (every worker uses all of them, so all workers get the same statistics).
     calibration = make_loader(PairedImageDataset(train_arrays, {"image": "rgb"}), val_loader.batch_size, shuffle=False)
     task = SegmentationTask(
-        net, settings["num_classes"], settings["lr"], ignore_index=settings["ignore_index"],
+        net, judge.num_classes, float(judge.lr), ignore_index=judge.ignore_index,
         calibration_batches=lambda: calibration, calibration_max_batches=CALIBRATION_MAX_BATCHES,
-        settings={"augmentation": params.get("augmentation", {"hflip_p": 0.5})},
+        settings={"augmentation": judge.augmentation.model_dump() if judge.augmentation is not None else None},
     )
     return fit(task, train_loader, val_loader, config)
 

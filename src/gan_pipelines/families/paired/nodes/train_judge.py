@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gan_pipelines.families.paired.config import IngestParams, TrainJudgeParams
+from gan_pipelines.families.paired.config import IngestParams, JudgeParams, TrainJudgeParams
 from gan_pipelines.params import as_plain
 
 
@@ -27,11 +27,10 @@ def train_paired_judge(
 
     section = f"{family}.train_judge"
     if ingest_params is not None:
-        params = TrainJudgeParams.parse(params, section).as_dict()
-        ingest_params = as_plain(ingest_params)  # only read here (validated by Kedro in a run)
-        label_nc, ignore_value = ingested_class_count(ingest_params, family)
+        stage = TrainJudgeParams.parse(params, section)  # Kedro's object as it is; a dict parsed once
+        label_nc, ignore_value = ingested_class_count(as_plain(ingest_params), family)
         if label_nc is None:
             raise ValueError(f"{family}.ingest.label_nc is null: the segmentation judge needs the number of classes "
-                             f"of the class maps ({params.get('label_kind')}); set it there")
-        params = {**params, "num_classes": label_nc, "ignore_index": ignore_value}
+                             f"of the class maps ({stage.label_kind}); set it there")
+        params = JudgeParams.with_classes(stage, label_nc, ignore_value)
     return train_judge(model_input, params, section=section)
