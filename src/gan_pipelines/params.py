@@ -61,6 +61,18 @@ def require(params: Mapping[str, Any], key: str, section: str) -> Any:
     return params[key]
 
 
+def checked_by(check, value: Any, where: str) -> Any:
+    """``value`` once ``check(value)`` accepted it; a ValueError/TypeError from ``check`` is
+    re-raised as ValueError naming ``where`` (for model validators that reuse a builder's or
+    reader's own checks)."""
+    try:
+        check(value)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        raise ValueError(message if message.startswith(where) else f"{where}: {message}") from None
+    return value
+
+
 def training_state_path(section: str) -> str:
     """The full training state file of ``section`` (``"<family>.train"`` ->
     ``data/06_models/training_state/<family>_train.pt``), relative to the project: derived from

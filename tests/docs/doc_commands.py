@@ -312,37 +312,37 @@ def make_sketches(path: Path) -> None:
         _save(sketch, path / f"{name}.png")
 
 
-def make_paired_folders(path: Path) -> None:
-    """The ``folders`` layout: {train,test}/{A,B,instance}/<name>.png, label maps in A (12
-    train pictures: enough for the tiny overlay's batches of 8 after the val split)."""
-    rng = np.random.default_rng(3)
+def _labelled_pictures(rng: np.random.Generator):
+    """``(split, index, labels, picture)`` for 12 train and 4 test 32x32 scenes: class maps
+    (classes 0..5) and pictures painted from a random palette with noise."""
     palette = rng.integers(0, 255, (6, 3)).astype(np.uint8)
     for split, count in (("train", 12), ("test", 4)):
         for i in range(count):
             labels = _label_map(rng, 32)
-            picture = np.clip(palette[labels] + rng.normal(0, 8, (32, 32, 3)), 0, 255).astype(np.uint8)
-            _save(labels, path / split / "A" / f"s{i}.png")
-            _save(picture, path / split / "B" / f"s{i}.png")
-            _save((labels > 0).astype(np.uint8), path / split / "instance" / f"s{i}.png")
+            yield split, i, labels, np.clip(palette[labels] + rng.normal(0, 8, (32, 32, 3)), 0, 255).astype(np.uint8)
+
+
+def make_paired_folders(path: Path) -> None:
+    """The ``folders`` layout: {train,test}/{A,B,instance}/<name>.png, label maps in A (12
+    train pictures: enough for the tiny overlay's batches of 8 after the val split)."""
+    for split, i, labels, picture in _labelled_pictures(np.random.default_rng(3)):
+        _save(labels, path / split / "A" / f"s{i}.png")
+        _save(picture, path / split / "B" / f"s{i}.png")
+        _save((labels > 0).astype(np.uint8), path / split / "instance" / f"s{i}.png")
 
 
 def make_sketch_folders(path: Path) -> None:
     """Sketch pairs in the ``folders`` layout as the Kaggle anime pairs orient them (colour in A,
     sketch in B, so sketch2color's default ``direction: BtoA`` reads the sketch), with class maps
     in ``labels/`` for the judge: {train,test}/{A,B,labels}/<name>.png."""
-    rng = np.random.default_rng(4)
-    palette = rng.integers(0, 255, (6, 3)).astype(np.uint8)
-    for split, count in (("train", 12), ("test", 4)):
-        for i in range(count):
-            labels = _label_map(rng, 32)
-            colour = np.clip(palette[labels] + rng.normal(0, 8, (32, 32, 3)), 0, 255).astype(np.uint8)
-            edges = np.zeros(labels.shape, bool)
-            edges[:-1] |= labels[:-1] != labels[1:]
-            edges[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-            sketch = np.where(edges[..., None], 0, 255).astype(np.uint8).repeat(3, axis=2)
-            _save(colour, path / split / "A" / f"s{i}.png")
-            _save(sketch, path / split / "B" / f"s{i}.png")
-            _save(labels, path / split / "labels" / f"s{i}.png")
+    for split, i, labels, colour in _labelled_pictures(np.random.default_rng(4)):
+        edges = np.zeros(labels.shape, bool)
+        edges[:-1] |= labels[:-1] != labels[1:]
+        edges[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+        sketch = np.where(edges[..., None], 0, 255).astype(np.uint8).repeat(3, axis=2)
+        _save(colour, path / split / "A" / f"s{i}.png")
+        _save(sketch, path / split / "B" / f"s{i}.png")
+        _save(labels, path / split / "labels" / f"s{i}.png")
 
 
 def make_aligned_facades(path: Path) -> None:

@@ -20,14 +20,11 @@ def _model_input():
             for kind, array in (("label_map", labels), ("picture", pictures))}
 
 
-def test_the_train_node_parses_its_parameters_once_and_never_rechecks_their_keys(monkeypatch, tmp_path):
+def count_checks(monkeypatch, model):
+    """``(sections, parses)``, filled while the test runs: the section of every
+    ``check_known_keys`` call in gan_pipelines, and of every parse by ``model`` (a StageParams)."""
     import sys
 
-    import torch
-
-    from gan_pipelines.families.paired.nodes import train as module
-
-    monkeypatch.chdir(tmp_path)  # the stage's training state and TensorBoard folder
     sections, parses = [], []
     original = params_module.check_known_keys
 
@@ -41,11 +38,23 @@ def test_the_train_node_parses_its_parameters_once_and_never_rechecks_their_keys
     validate = params_module.StageParams.model_validate.__func__
 
     def counting_validate(cls, obj, *args, **kwargs):
-        if issubclass(cls, TrainParams):
+        if issubclass(cls, model):
             parses.append(cls.section)
         return validate(cls, obj, *args, **kwargs)
 
     monkeypatch.setattr(params_module.StageParams, "model_validate", classmethod(counting_validate))
+    return sections, parses
+
+
+def test_the_train_node_parses_its_parameters_once_and_never_rechecks_their_keys(monkeypatch, tmp_path):
+    import sys
+
+    import torch
+
+    from gan_pipelines.families.paired.nodes import train as module
+
+    monkeypatch.chdir(tmp_path)  # the stage's training state and TensorBoard folder
+    sections, parses = count_checks(monkeypatch, TrainParams)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -66,24 +75,7 @@ def test_the_judge_node_parses_its_parameters_once_and_never_rechecks_their_keys
     from .judge_data import JUDGE_PARAMS, make_folder
 
     monkeypatch.chdir(tmp_path)
-    sections, parses = [], []
-    original = params_module.check_known_keys
-
-    def counting(params, allowed, section):
-        sections.append(section)
-        return original(params, allowed, section)
-
-    for name, loaded in list(sys.modules.items()):
-        if name.startswith("gan_pipelines") and getattr(loaded, "check_known_keys", None) is original:
-            monkeypatch.setattr(loaded, "check_known_keys", counting)
-    validate = params_module.StageParams.model_validate.__func__
-
-    def counting_validate(cls, obj, *args, **kwargs):
-        if issubclass(cls, TrainJudgeParams):
-            parses.append(cls.section)
-        return validate(cls, obj, *args, **kwargs)
-
-    monkeypatch.setattr(params_module.StageParams, "model_validate", classmethod(counting_validate))
+    sections, parses = count_checks(monkeypatch, TrainJudgeParams)
     params = {k: v for k, v in JUDGE_PARAMS.items() if k not in ("num_classes", "ignore_index")}
     params = {**params, "augmentation": {"hflip_p": 0.5, "colour_jitter": {"hue": 0.1}},
               "training": {**params["training"], "epochs": 1}}

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from gan_pipelines.params import (
-    ConfigBlock, ExportParams, ParameterError, PreprocessParams, StageParams, TrainingParams, inconsistent,
+    ConfigBlock, ExportParams, ParameterError, PreprocessParams, StageParams, TrainingParams, checked_by, inconsistent,
     unknown_keys_error,
 )
 
@@ -31,16 +31,6 @@ Device = str  # auto | cpu | cuda | cuda:<index> | mps: checked against the mach
 
 def _family(section: str, fallback: str = "<family>") -> str:
     return section.partition(".")[0] or fallback
-
-
-def _checked_by(check, value: Any, where: str) -> Any:
-    """``value`` once ``check(value)`` accepted it; a ValueError/TypeError is reported naming ``where``."""
-    try:
-        check(value)
-    except (TypeError, ValueError) as exc:
-        message = str(exc)
-        raise ValueError(message if message.startswith(where) else f"{where}: {message}") from None
-    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,7 +63,7 @@ class IngestParams(StageParams):
         from gan_pipelines.families.paired.synthetic import synthetic_config
 
         where = f"{cls.section or 'ingest'}.synthetic"
-        return _checked_by(lambda v: synthetic_config(v, where), value, where)
+        return checked_by(lambda v: synthetic_config(v, where), value, where)
 
     @model_validator(mode="after")
     def _consistent(self) -> IngestParams:
@@ -319,7 +309,7 @@ class TrainParams(StageParams):
         from gan_pipelines.training.data import ResizeCropFlip
 
         where = f"{cls.section or 'train'}.augmentation"
-        return _checked_by(ResizeCropFlip.from_params, value, where) if value else value
+        return checked_by(ResizeCropFlip.from_params, value, where) if value else value
 
     def crop_size(self) -> int | None:
         """The side the generator trains at when augmentation crops (square crops only), else None."""

@@ -18,20 +18,10 @@ from pydantic import Field, field_validator, model_validator
 
 from gan_pipelines.families.shadow.evaluation import SHADOW_DIFF_THRESHOLD
 from gan_pipelines.params import (
-    ConfigBlock, ExportParams, PreprocessParams, StageParams, TrainingParams, inconsistent,
+    ConfigBlock, ExportParams, PreprocessParams, StageParams, TrainingParams, checked_by, inconsistent,
 )
 
 NAMESPACE = "shadow"
-
-
-def _checked_by(parse, value: Any, where: str) -> Any:
-    """``value`` after ``parse(value)`` accepted it; its ValueError/TypeError names ``where``."""
-    try:
-        parse(value)
-    except (TypeError, ValueError) as exc:
-        message = str(exc)
-        raise ValueError(message if message.startswith(where) else f"{where}: {message}") from None
-    return value
 
 
 class ShadowIngestParams(StageParams):
@@ -50,7 +40,7 @@ class ShadowIngestParams(StageParams):
         from gan_pipelines.synthetic import SyntheticConfig
 
         where = f"{cls.section or NAMESPACE + '.ingest'}.synthetic"
-        return _checked_by(lambda v: SyntheticConfig.from_params(v, section=where), value, where)
+        return checked_by(lambda v: SyntheticConfig.from_params(v, section=where), value, where)
 
     @model_validator(mode="after")
     def _path_for_real_data(self) -> ShadowIngestParams:
