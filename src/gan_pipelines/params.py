@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
+import types
+import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -334,3 +337,33 @@ def check_run_parameters(pipeline: Any, catalog: Any) -> None:
         check = _stage_check(namespace)
         if check is not None:
             check(namespace, found)
+
+
+# --------------------------------------------------------------------------------------------
+# Nodes of a family module that serves several namespaces
+# --------------------------------------------------------------------------------------------
+
+
+def namespaced_node(function, inputs, outputs, name: str, **kwargs: Any):
+    """A Kedro ``Node`` of ``function`` with ``kwargs`` (``family=<namespace>``, a stage...) bound,
+    keeping its name and docstring for Kedro and viz, and each ``params:<stage>`` argument
+    annotated with that stage's model at ``<family>.<stage>`` (:meth:`StageParams.in_section`),
+    so that Kedro validates the namespace's parameters before anything runs and errors name the
+    full key. For family modules reused under several namespaces (Kedro pipeline reuse)."""
+    from functools import partial, update_wrapper
+
+    from kedro.pipeline import Node
+
+    bound = update_wrapper(partial(function, **kwargs), function)
+    hints = typing.get_type_hints(function)
+    pairs = inputs.items() if isinstance(inputs, dict) else zip(
+        inspect.signature(function).parameters, [inputs] if isinstance(inputs, str) else inputs)
+    annotations = dict(function.__annotations__)  # a copy: the function serves every namespace
+    for argument, dataset in pairs:
+        hint = hints.get(argument)
+        if isinstance(hint, types.UnionType):  # `Model | None`: None is for direct calls, a run always has it
+            hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+        if dataset.startswith("params:") and isinstance(hint, type) and issubclass(hint, StageParams):
+            annotations[argument] = hint.in_section(f"{kwargs['family']}.{dataset.removeprefix('params:')}")
+    bound.__annotations__ = annotations
+    return Node(bound, inputs, outputs, name=name)

@@ -11,11 +11,6 @@ its extra losses is measured on the same test split.
 
 from __future__ import annotations
 
-import inspect
-import types
-import typing
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
 from gan_pipelines.families.paired.layout import KIND_TYPES, check_namespace  # noqa: F401 (KIND_TYPES: the registry's fence test reads it)
@@ -27,38 +22,13 @@ from gan_pipelines.families.paired.nodes.preprocess import preprocess_paired_dat
 from gan_pipelines.families.paired.nodes.report import build_paired_report
 from gan_pipelines.families.paired.nodes.train import train_generator
 from gan_pipelines.families.paired.nodes.train_judge import train_paired_judge
-from gan_pipelines.params import StageParams
+from gan_pipelines.params import namespaced_node as _node
 
 # The training chain, in the order data flows: `kedro run --pipeline <family>`.
 TRAINING_STAGES = ("ingest", "preprocess", "train_judge", "train", "evaluate", "report")
 USE_STAGES = ("predict", "export")
 # Families that also train plain pix2pix on their data as a measured comparison.
 WITH_PLAIN_PIX2PIX = ("sketch2color",)
-
-
-def _bound(function, inputs, **kwargs):
-    """``function`` with ``kwargs`` (the family, the stage) bound, keeping its name and docstring
-    for Kedro and viz, and each ``params:<stage>`` argument annotated with that stage's model at
-    ``<family>.<stage>`` (:meth:`~gan_pipelines.params.StageParams.in_section`), so that Kedro
-    validates the namespace's parameters before anything runs and errors name the full key."""
-    bound = update_wrapper(partial(function, **kwargs), function)
-    hints = typing.get_type_hints(function)
-    if isinstance(inputs, str):
-        inputs = [inputs]
-    pairs = inputs.items() if isinstance(inputs, dict) else zip(inspect.signature(function).parameters, inputs)
-    annotations = dict(function.__annotations__)  # a copy: the function serves every namespace
-    for argument, dataset in pairs:
-        hint = hints.get(argument)
-        if isinstance(hint, types.UnionType):  # `Model | None`: None is for direct calls, a run always has it
-            hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
-        if dataset.startswith("params:") and isinstance(hint, type) and issubclass(hint, StageParams):
-            annotations[argument] = hint.in_section(f"{kwargs['family']}.{dataset.removeprefix('params:')}")
-    bound.__annotations__ = annotations
-    return bound
-
-
-def _node(function, inputs, outputs, name: str, **kwargs) -> Node:
-    return Node(_bound(function, inputs, **kwargs), inputs, outputs, name=name)
 
 
 def _stage_nodes(family: str) -> dict[str, list[Node]]:
