@@ -7,7 +7,8 @@ A scene in, per-pixel buffers out::
         scene.buffers.colour, scene.buffers.object_id, scene.buffers.focus_shadow, ...
 
 ``render_scene(config, scene_seed(config, split, index))`` renders one scene alone, with the same
-bytes. See :class:`SceneBuffers` for the buffers and ``CLASS_NAMES`` for the classes; model
+bytes; ``relight_scene(scene, seed=..., light_elevation_deg=..., ...)`` renders that scene's
+geometry again under another light, ground or object colours. See :class:`SceneBuffers` for the buffers and ``CLASS_NAMES`` for the classes; model
 families build their own samples from them (never the other way round).
 """
 
@@ -31,6 +32,7 @@ from gan_pipelines.synthetic.renderer import (
     SceneObject,
     SyntheticConfig,
     light_direction,
+    relight_scene,
     render_scene,
     render_split_scenes,
     scene_name,
@@ -61,6 +63,7 @@ __all__ = [
     "SceneObject",
     "SyntheticConfig",
     "light_direction",
+    "relight_scene",
     "render_scene",
     "render_split_scenes",
     "scene_name",

@@ -38,6 +38,10 @@ Shadow rays skip the surface's own object: all shapes are convex, so their unlit
 ``SceneBuffers.colour`` and ``colour_without_focus_shadow`` differ exactly on ``focus_shadow``
 and nowhere else.
 
+Conditions: :func:`relight_scene` renders a scene's geometry again under another light (angles,
+ambient, an RGB light colour, exposure), ground texture and object colours, so one layout can be
+shown in several looks with identical class, instance and depth buffers.
+
 Reproducibility: everything the realism options add (backdrop, materials) is drawn from a second
 generator seeded from the scene seed, so switching them on or off leaves the camera, light and
 layout draws of the scene as they were (a layout is only re-drawn when an object would stand
@@ -996,9 +1000,12 @@ def _textured_albedo(obj: SceneObject, points: np.ndarray, footprint: np.ndarray
 
 def _render(camera: Camera, objects: Sequence[SceneObject], texture, light_dirs: np.ndarray,
             ambient_term: float, exposure: float, tan_spread: float,
-            backdrop: tuple[float, Any] | None = None) -> tuple[SceneBuffers, _Trace]:
+            backdrop: tuple[float, Any] | None = None,
+            light_colour: Sequence[float] | None = None) -> tuple[SceneBuffers, _Trace]:
     """Ray-cast and shade one scene into its buffers. ``objects[0]`` is the focus object;
-    ``backdrop`` is the wall's ``(y, texture)`` or None."""
+    ``backdrop`` is the wall's ``(y, texture)`` or None; ``light_colour`` an RGB multiplier of
+    the whole shaded result (None: white, and no multiplication at all, so plain renders keep
+    their bytes)."""
     res = camera.resolution
     trace = _trace(camera, objects, light_dirs, tan_spread, None if backdrop is None else backdrop[0])
     owner_hit = trace.owner[trace.hit]
@@ -1029,6 +1036,10 @@ def _render(camera: Camera, objects: Sequence[SceneObject], texture, light_dirs:
     if np.any(trace.spec_all > 0.0):  # white highlights of glossy objects
         rgb_without[trace.hit] += (exposure * trace.spec_occ).astype(np.float32)[:, None]
         rgb_all[trace.hit] += (exposure * trace.spec_all).astype(np.float32)[:, None]
+    if light_colour is not None:  # a coloured light tints everything it and the ambient light reach
+        tint = np.asarray(light_colour, np.float32)[None, :]
+        rgb_without *= tint
+        rgb_all *= tint
     colour_without = _to_uint8(rgb_without).reshape(res, res, 3)
     colour = _to_uint8(rgb_all).reshape(res, res, 3)
 
@@ -1060,6 +1071,131 @@ def _tinted(texture, tint: Sequence[float], contrast: float):
         for level in texture.levels
     )
     return replace(texture, levels=levels)
+
+
+def _light_levels(ambient: float, elevation_deg: float) -> tuple[float, float]:
+    """``(ambient_term, exposure)`` of a light at ``elevation_deg``: the ambient term makes
+    shadowed ground / lit ground == ``ambient``; the exposure keeps faces turned to a low sun
+    from saturating while leaving lit ground at its albedo for mid/high suns."""
+    sin_el = math.sin(math.radians(elevation_deg))
+    ambient_term = ambient * sin_el / (1.0 - ambient)
+    exposure = 1.0 / (ambient_term + max(sin_el, 0.6))
+    return ambient_term, exposure
+
+
+def _rgb_argument(name: str, value: Any, high: float) -> tuple[float, float, float]:
+    """Three finite numbers in [0, high] as a float tuple, or ValueError naming ``name``."""
+    try:
+        values = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be three numbers (r, g, b), got {value!r}") from None
+    if len(values) != 3 or not all(math.isfinite(v) and 0.0 <= v <= high for v in values):
+        raise ValueError(f"{name} must be three numbers (r, g, b) in [0, {high:g}], got {value!r}")
+    return values  # type: ignore[return-value]
+
+
+def relight_scene(
+    scene: Scene,
+    *,
+    seed: int,
+    light_azimuth_deg: float | None = None,
+    light_elevation_deg: float | None = None,
+    ambient: float | None = None,
+    light_colour: Sequence[float] = (1.0, 1.0, 1.0),
+    exposure: float = 1.0,
+    ground_texture: str | None = None,
+    ground_tint: Sequence[float] | None = None,
+    ground_contrast: float = 1.0,
+    object_colours: Mapping[str, Sequence[float]] | None = None,
+    penumbra_deg: float = 2.0,
+    penumbra_samples: int = 8,
+) -> Scene:
+    """Render an existing scene's geometry again under another condition: same camera, objects
+    (kinds, places, sizes, materials) and backdrop, so ``class_id``, ``object_id``,
+    ``instance_id`` and ``depth`` are identical to ``scene``'s; light, ground and object
+    colours as asked. The shading model is :func:`render_scene`'s (module docstring).
+
+    - ``light_azimuth_deg`` / ``light_elevation_deg`` (degrees, module docstring; elevation in
+      (0, 90)), ``ambient`` (shadowed / lit ground brightness, in (0, 1)): None keeps the scene's.
+      Shadows follow the new light (a low light casts long ones);
+    - ``light_colour``: RGB multiplier in [0, 2] of the whole shaded render (direct and ambient
+      light, highlights, sky), e.g. ``(1.0, 0.7, 0.45)`` for a warm dusk; ``exposure`` (> 0)
+      scales the brightness on top of the renderer's own exposure;
+    - ``ground_texture``: a name of ``TEXTURE_NAMES`` (None: the scene's texture name); a fresh
+      texture of that name is drawn from ``seed`` (not the original's jitter), so two calls with
+      the same seed and name get the same ground. ``ground_tint`` (RGB in (0, 1]) and
+      ``ground_contrast`` (0..1) as in :class:`SyntheticConfig`;
+    - ``object_colours``: object kind -> RGB albedo in [0, 1] (e.g. a per-kind table); kinds
+      left out keep each object's own colour;
+    - ``penumbra_deg`` / ``penumbra_samples``: the soft shadow (the scene does not record the
+      ones it was drawn with; the defaults are :class:`SyntheticConfig`'s), ``penumbra_deg``
+      below the elevation.
+
+    Deterministic: the same ``scene`` and arguments give the same bytes (textures draw from
+    ``default_rng([seed, 0])``, the penumbra's light samples from ``default_rng([seed, 1])``).
+    Returns a new :class:`Scene` (``seed``, ``camera`` and ``attempts`` kept; light, texture,
+    ambient and object colours as rendered). Raises ValueError naming the bad argument.
+    """
+    _check_int("seed", seed, 0)
+    azimuth = scene.light_azimuth_deg if light_azimuth_deg is None else _check_float("light_azimuth_deg",
+                                                                                      light_azimuth_deg)
+    elevation = scene.light_elevation_deg if light_elevation_deg is None else _check_float(
+        "light_elevation_deg", light_elevation_deg)
+    if not 0.0 < elevation < 90.0:
+        raise ValueError(f"light_elevation_deg must lie within (0, 90), got {elevation!r}")
+    ambient = scene.ambient if ambient is None else _check_float("ambient", ambient)
+    if not 0.0 < ambient < 1.0:
+        raise ValueError(f"ambient must lie within (0, 1), got {ambient!r}")
+    colour = _rgb_argument("light_colour", light_colour, 2.0)
+    exposure_scale = _check_float("exposure", exposure)
+    if exposure_scale <= 0.0:
+        raise ValueError(f"exposure must be positive, got {exposure!r}")
+    texture_name = scene.texture if ground_texture is None else ground_texture
+    if texture_name not in TEXTURE_NAMES:
+        raise ValueError(f"ground_texture must be one of {', '.join(TEXTURE_NAMES)}, got {texture_name!r}")
+    tint = None if ground_tint is None else _rgb_argument("ground_tint", ground_tint, 1.0)
+    if tint is not None and min(tint) <= 0.0:
+        raise ValueError(f"ground_tint must be three numbers in (0, 1], got {ground_tint!r}")
+    contrast = _check_float("ground_contrast", ground_contrast)
+    if not 0.0 <= contrast <= 1.0:
+        raise ValueError(f"ground_contrast must be between 0 and 1, got {ground_contrast!r}")
+    table = dict(object_colours or {})
+    unknown = sorted(set(table) - set(OBJECT_KINDS))
+    if unknown:
+        raise ValueError(f"object_colours: unknown object kind(s) {', '.join(map(repr, unknown))}; "
+                         f"allowed: {', '.join(OBJECT_KINDS)}")
+    table = {kind: _rgb_argument(f"object_colours[{kind!r}]", rgb, 1.0) for kind, rgb in table.items()}
+    penumbra = _check_float("penumbra_deg", penumbra_deg)
+    if not 0.0 <= penumbra <= 15.0 or penumbra >= elevation:
+        raise ValueError(f"penumbra_deg must be between 0 and 15 and below the light elevation ({elevation:g}), "
+                         f"got {penumbra_deg!r}")
+    _check_int("penumbra_samples", penumbra_samples, 1, 64)
+
+    texture_rng = np.random.default_rng([seed, 0])
+    texture = make_ground_texture(texture_name, texture_rng)
+    if tint is not None:
+        texture = _tinted(texture, tint, contrast)
+    backdrop = None
+    if scene.backdrop_y is not None and scene.backdrop_texture is not None:
+        backdrop = (scene.backdrop_y, make_ground_texture(scene.backdrop_texture, texture_rng))
+    objects = [replace(obj, colour=table[obj.kind]) if obj.kind in table else obj for obj in scene.objects]
+    light = light_direction(azimuth, elevation)
+    light_dirs = _light_samples(light, penumbra, penumbra_samples, np.random.default_rng([seed, 1]))
+    ambient_term, base_exposure = _light_levels(ambient, elevation)
+    white = colour == (1.0, 1.0, 1.0)
+    buffers, _ = _render(scene.camera, objects, texture, light_dirs, ambient_term, base_exposure * exposure_scale,
+                         math.tan(math.radians(penumbra)), backdrop, None if white else colour)
+    return replace(
+        scene,
+        buffers=buffers,
+        light_azimuth_deg=float(azimuth),
+        light_elevation_deg=float(elevation),
+        light_direction=(float(light[0]), float(light[1]), float(light[2])),
+        focus=objects[0],
+        others=tuple(objects[1:]),
+        texture=texture_name,
+        ambient=float(ambient),
+    )
 
 
 def scene_seed(config: SyntheticConfig, split: str, index: int) -> int:
@@ -1109,11 +1245,7 @@ def render_scene(config: SyntheticConfig, scene_seed: int) -> Scene:
         azimuth = float(rng.uniform(*config.light_azimuth_deg))
         elevation = float(rng.uniform(*config.light_elevation_deg))
         light = light_direction(azimuth, elevation)
-        # Ambient term so that shadowed ground / lit ground == ambient; exposure keeps faces turned
-        # to a low sun from saturating while leaving lit ground at its albedo for mid/high suns.
-        sin_el = math.sin(math.radians(elevation))
-        ambient_term = ambient * sin_el / (1.0 - ambient)
-        exposure = 1.0 / (ambient_term + max(sin_el, 0.6))
+        ambient_term, exposure = _light_levels(ambient, elevation)
         light_dirs = _light_samples(light, config.penumbra_deg, config.penumbra_samples, rng)
         for _ in range(MAX_SCENE_ATTEMPTS):
             attempt += 1
