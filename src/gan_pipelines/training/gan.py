@@ -7,6 +7,9 @@
 * :class:`PairedGANTask` -- a complete task for paired image-to-image GANs (pix2pix and its
   relatives): generator, discriminator, an adversarial loss, weighted extra generator terms
   (L1, perceptual, ...), optional feature matching and a discriminator update interval.
+* :class:`ImageHistoryBuffer` -- the image pool of Shrivastava et al. (2017) that CycleGAN's
+  discriminators train on (a history of generated images), seeded, with its contents in the
+  module's state dict so that a resumed run continues with the same pool.
 
 Family-free: the adversarial loss is passed in (e.g.
 :class:`gan_pipelines.models.gan_losses.GANLoss`), called as
@@ -419,6 +422,102 @@ class PairedGANTask:
             fake = self.generate(self.generator, condition, batch)[0].float()
         parts = [_as_rgb(_to_unit_range(image)) for image in (condition, fake, target)]
         return torch.cat(parts, dim=3)
+
+
+class ImageHistoryBuffer(nn.Module):
+    """The history of generated images that a discriminator trains on, up to ``capacity`` of them
+    (Shrivastava et al., CVPR 2017, section 2.3; CycleGAN, Zhu et al. 2017, section 4, with 50
+    images; reference ``ImagePool`` in junyanz/pytorch-CycleGAN-and-pix2pix ``util/image_pool.py``).
+
+    :meth:`query` takes a batch ``(N, ...)`` and returns a batch of the same shape, image by
+    image: while fewer than ``capacity`` images are stored, the new image is stored and returned;
+    once the pool is full, with probability 0.5 a stored image (chosen uniformly) is returned and
+    replaced by the new one, else the new image is returned and the pool is left as it is. So the
+    discriminator sees a mix of the current generator's images and older ones, which damps the
+    oscillation of the two networks. ``capacity=0`` returns the batch as it is. The returned
+    images are detached (the discriminator step needs no gradient into the generator).
+
+    The random draws come from a private ``torch.Generator`` seeded with ``seed`` (the reference
+    uses Python's global ``random``): none while the pool fills, then one per image and a second
+    for the slot when it swaps. The same seed and the same images give the same outputs and pool
+    contents.
+
+    State, so a resumed run continues exactly: the stored images are the buffer ``images``
+    (``(capacity, ...)``, allocated at the first query with the first batch's image shape, dtype
+    and device; ``(0,)`` before; it moves with ``.to(device)``), and the fill count with the
+    generator's state is the module's extra state (an int64 tensor ``[count, *rng_state]``).
+    Registered among a task's ``modules``, the engine saves both in its training state and
+    restores them on resume (``load_state_dict`` accepts a saved pool of any size into a fresh,
+    empty one). In a data-parallel run each worker keeps its own pool and draws, but the engine
+    copies rank 0's buffers to every worker after each epoch, so from then on the workers' pools
+    hold rank 0's images.
+
+    Raises ValueError for a negative or non-integer capacity, and in :meth:`query` for a batch
+    whose image shape differs from the stored images'.
+    """
+
+    def __init__(self, capacity: int = 50, *, seed: int = 0) -> None:
+        super().__init__()
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
+            raise ValueError(f"capacity (pool_size) must be a non-negative integer, got {capacity!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer, got {seed!r}.")
+        self.capacity = capacity
+        self.count = 0
+        self._generator = torch.Generator().manual_seed(seed)
+        self.register_buffer("images", torch.zeros(0))
+
+    def extra_repr(self) -> str:
+        return f"capacity={self.capacity}, count={self.count}"
+
+    def query(self, images: Tensor) -> Tensor:
+        """``images`` ``(N, ...)`` -> ``(N, ...)``: per image the new one or a stored one (see
+        the class docstring), detached, in ``images``' dtype, device and memory format."""
+        if self.capacity == 0:
+            return images
+        images = images.detach()
+        shape = (self.capacity, *images.shape[1:])
+        if self.images.shape != shape:
+            if self.count:
+                raise ValueError(
+                    f"ImageHistoryBuffer holds images of shape {tuple(self.images.shape[1:])}, got a batch of "
+                    f"{tuple(images.shape[1:])}; one pool serves one image size."
+                )
+            self.images = torch.zeros(shape, dtype=images.dtype, device=images.device)
+        chosen = []
+        for image in images:
+            if self.count < self.capacity:
+                self.images[self.count] = image
+                self.count += 1
+                chosen.append(image)
+            elif float(torch.rand((), generator=self._generator)) > 0.5:
+                slot = int(torch.randint(0, self.capacity, (), generator=self._generator))
+                chosen.append(self.images[slot].clone())
+                self.images[slot] = image
+            else:
+                chosen.append(image)
+        out = torch.stack(chosen).to(images.dtype)
+        if images.dim() == 4 and images.is_contiguous(memory_format=torch.channels_last):
+            out = out.contiguous(memory_format=torch.channels_last)
+        return out
+
+    def get_extra_state(self) -> Tensor:
+        return torch.cat([torch.tensor([self.count], dtype=torch.int64), self._generator.get_state().to(torch.int64)])
+
+    def set_extra_state(self, state: Tensor) -> None:
+        state = torch.as_tensor(state).to("cpu", torch.int64)
+        count = int(state[0])
+        if not 0 <= count <= self.capacity:
+            raise ValueError(f"a saved ImageHistoryBuffer holds {count} images; this one has capacity {self.capacity}.")
+        self.count = count
+        self._generator.set_state(state[1:].to(torch.uint8))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # a fresh pool is empty ((0,)): make room for the saved images before they are copied in.
+        saved = state_dict.get(prefix + "images")
+        if isinstance(saved, Tensor) and saved.shape != self.images.shape:
+            self.images = torch.zeros(saved.shape, dtype=saved.dtype, device=self.images.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def _check_number(label: str, value: Any, *, minimum: float) -> None:
