@@ -22,6 +22,7 @@ FAMILIES: dict[str, str] = {
     "spade_vae": "gan_pipelines.families.paired.pipeline",
     # not a model: every trained label map -> photo model on one test split
     "paired_compare": "gan_pipelines.families.paired.compare_pipeline",
+    "cyclegan": "gan_pipelines.families.unpaired.pipeline",
 }
 DEFAULT_FAMILY = "shadow"
 

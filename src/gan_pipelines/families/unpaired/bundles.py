@@ -1,0 +1,59 @@
+"""Rebuild the unpaired families' trained generators from the checkpoint bundles the train node
+saves.
+
+A bundle (:func:`gan_pipelines.stages.training_setup.checkpoint_bundle`) holds ``state_dicts``
+(``G_AB``, ``G_BA``) and the ``model_config`` they were built from (``{"model": "cyclegan",
+"generator": {...}, "resolution": R, ...}``), so it is self-describing: no parameter file is
+needed to use it. It carries its family (``meta.family``): another family's checkpoint is
+refused by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from gan_pipelines.library_versions import warn_if_versions_differ
+
+
+def check_family(bundle: Mapping[str, Any], family: str, what: str = "generator") -> None:
+    """Refuse a checkpoint that is not a bundle, or that another family (or another network)
+    wrote, naming what it is. Raises ValueError."""
+    if not isinstance(bundle, Mapping) or "state_dicts" not in bundle:
+        raise ValueError(f"The {what} checkpoint is not a checkpoint bundle of this project")
+    meta = bundle.get("meta") or {}
+    found = meta.get("family")
+    if found != family:
+        where = f"the {found!r} family" if found else "no family (another family's pipeline wrote it)"
+        raise ValueError(f"The {what} checkpoint belongs to {where}, not {family!r}; pass a {family} checkpoint")
+    if meta.get("network") not in (None, what):
+        raise ValueError(f"The checkpoint holds a {meta.get('network')!r} network, not a {what}")
+
+
+def generators_from_bundle(bundle: Mapping[str, Any], family: str) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+    """``({"a2b": G_AB, "b2a": G_BA}, model_config)``: both trained generators in eval mode on
+    the CPU, rebuilt from the model config the checkpoint stores, and that config.
+
+    Warns (log) when the checkpoint was trained under other library versions. Raises
+    ValueError for another family's checkpoint, a model this code does not build, or missing
+    weights."""
+    from gan_pipelines.families.unpaired.networks import DIRECTION_GENERATORS, generators_from_config
+
+    check_family(bundle, family)
+    config = dict(bundle.get("model_config") or {})
+    if "generator" not in config:
+        raise ValueError(f"The {family} generator checkpoint has no model_config.generator to rebuild it from")
+    networks = generators_from_config(config)
+    states = bundle["state_dicts"]
+    missing = [name for name in DIRECTION_GENERATORS.values() if name not in states]
+    if missing:
+        raise ValueError(f"The {family} generator checkpoint lacks the weights of {', '.join(missing)}")
+    generators = {}
+    for direction, name in DIRECTION_GENERATORS.items():
+        networks[name].load_state_dict(states[name])
+        generators[direction] = networks[name].eval()
+    trained_at = (bundle.get("meta") or {}).get("trained_at", "at an unknown time")
+    warn_if_versions_differ(bundle.get("meta"), f"the {family} generator checkpoint (trained {trained_at})")
+    return generators, config
