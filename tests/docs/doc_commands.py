@@ -25,6 +25,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from PIL import Image
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TINY_OVERLAY = Path(__file__).resolve().parent / "tiny_overlay"
 MAKE_FACADES = PROJECT_ROOT / "tests" / "external" / "make_facades.py"
+MAKE_SEASONS = PROJECT_ROOT / "tests" / "external" / "make_seasons.py"
 
 # The commands that are never run here, each with the reason.
 README_SETUP = "python3 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e . && kedro run --pipeline shadow"
@@ -354,6 +356,23 @@ def make_aligned_facades(path: Path) -> None:
                    check=True, capture_output=True, text=True)
 
 
+def make_season_folders(path: Path) -> None:
+    """A summer -> winter folder in the CycleGAN layout (trainA/ trainB/ testA/ testB/, JPEG, same
+    test names), made by the standalone tests/external/make_seasons.py with small counts."""
+    subprocess.run([sys.executable, str(MAKE_SEASONS), str(path), "--size", "32", "--train", "12", "--test", "4"],
+                   check=True, capture_output=True, text=True)
+
+
+def make_landscapes(path: Path) -> None:
+    """Two summer landscapes of different sizes (pictures to translate), from make_seasons.py."""
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run([sys.executable, str(MAKE_SEASONS), scratch, "--size", "40", "--train", "1", "--test", "2"],
+                       check=True, capture_output=True, text=True)
+        path.mkdir(parents=True, exist_ok=True)
+        for i, size in enumerate(((40, 40), (56, 36))):
+            Image.open(Path(scratch) / "testA" / f"{i:04d}.jpg").resize(size).save(path / f"summer{i}.jpg")
+
+
 FOLDER_MAKERS: dict[str, Callable[[Path], None]] = {
     "shadow-photos": make_shadow_photos,
     "shadow-ar": make_shadow_ar,
@@ -363,6 +382,8 @@ FOLDER_MAKERS: dict[str, Callable[[Path], None]] = {
     "paired-folders": make_paired_folders,
     "sketch-folders": make_sketch_folders,
     "aligned-facades": make_aligned_facades,
+    "season-folders": make_season_folders,
+    "landscapes": make_landscapes,
 }
 
 
