@@ -1107,6 +1107,7 @@ def relight_scene(
     ground_tint: Sequence[float] | None = None,
     ground_contrast: float = 1.0,
     object_colours: Mapping[str, Sequence[float]] | None = None,
+    object_material: Material | None = None,
     penumbra_deg: float = 2.0,
     penumbra_samples: int = 8,
 ) -> Scene:
@@ -1127,6 +1128,8 @@ def relight_scene(
       ``ground_contrast`` (0..1) as in :class:`SyntheticConfig`;
     - ``object_colours``: object kind -> RGB albedo in [0, 1] (e.g. a per-kind table); kinds
       left out keep each object's own colour;
+    - ``object_material``: a :class:`Material` for every object (e.g. ``Material("glossy",
+      specular=0.5, shininess=30)``); None keeps each object's own;
     - ``penumbra_deg`` / ``penumbra_samples``: the soft shadow (the scene does not record the
       ones it was drawn with; the defaults are :class:`SyntheticConfig`'s), ``penumbra_deg``
       below the elevation.
@@ -1178,7 +1181,11 @@ def relight_scene(
     backdrop = None
     if scene.backdrop_y is not None and scene.backdrop_texture is not None:
         backdrop = (scene.backdrop_y, make_ground_texture(scene.backdrop_texture, texture_rng))
+    if object_material is not None and not isinstance(object_material, Material):
+        raise ValueError(f"object_material must be a Material or None, got {type(object_material).__name__}")
     objects = [replace(obj, colour=table[obj.kind]) if obj.kind in table else obj for obj in scene.objects]
+    if object_material is not None:
+        objects = [replace(obj, material=object_material) for obj in objects]
     light = light_direction(azimuth, elevation)
     light_dirs = _light_samples(light, penumbra, penumbra_samples, np.random.default_rng([seed, 1]))
     ambient_term, base_exposure = _light_levels(ambient, elevation)

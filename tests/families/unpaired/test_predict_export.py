@@ -75,6 +75,24 @@ def test_translate_keeps_any_size_and_lines_up_with_the_padded_network_output(bu
     assert not np.array_equal(predictor.translate(picture, "b2a"), out)  # G_BA is another network
 
 
+def test_translate_takes_read_only_pictures_without_a_warning(bundle):
+    """Decoded or broadcast pictures can be read-only: translate copies those (torch warns on
+    them) and leaves writeable ones alone."""
+    import warnings
+
+    from gan_pipelines.families.unpaired.inference import translate
+
+    generator = UnpairedPredictor.from_bundle(bundle, "cyclegan", device="cpu").generators["a2b"]
+    pictures = np.random.default_rng(3).integers(0, 256, (2, 12, 16, 3), dtype=np.uint8)
+    read_only = pictures.copy()
+    read_only.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = translate(generator, read_only, device="cpu")
+    np.testing.assert_array_equal(out, translate(generator, pictures, device="cpu"))
+    assert not read_only.flags.writeable  # the caller's array is not touched
+
+
 def test_predictor_refuses_another_family_direction_and_shape(bundle):
     with pytest.raises(ValueError, match="belongs to the 'pix2pix' family, not 'cyclegan'"):
         UnpairedPredictor.from_bundle(make_bundle("pix2pix"), "cyclegan", device="cpu")
@@ -239,5 +257,10 @@ def test_cli_predict_and_export_run_the_stages_on_a_project(tmp_path, bundle, mo
 
     exported = CliRunner().invoke(cli, ["export", "cyclegan", "--project", str(project)])
     assert exported.exit_code == 0, exported.output
+    models = project / "data" / "06_models"
+    # the two files the export summary names, not output_path itself (which is never written)
+    assert f"ONNX model (a2b): {models / 'cyclegan_generator_a2b.onnx'}" in exported.output
+    assert f"ONNX model (b2a): {models / 'cyclegan_generator_b2a.onnx'}" in exported.output
+    assert f"ONNX model: {models / 'cyclegan_generator.onnx'}" not in exported.output
     assert (project / "data" / "06_models" / "cyclegan_generator_a2b.onnx").stat().st_size > 1000
     assert (project / "data" / "06_models" / "cyclegan_generator_b2a.onnx").stat().st_size > 1000

@@ -15,7 +15,7 @@ from gan_pipelines.families.unpaired.layout import DOMAIN_PAIRS
 from gan_pipelines.families.unpaired.nodes.ingest import ingest_unpaired_data
 from gan_pipelines.families.unpaired.nodes.preprocess import preprocess_unpaired_data
 from gan_pipelines.families.unpaired.synthetic import (
-    DUSK_ELEVATION_DEG, KIND_COLOURS_A, KIND_COLOURS_B, LABEL_COLOURS, TEXTURE_A, TEXTURE_B, colours_to_classes,
+    DUSK_ELEVATION_DEG, KIND_COLOURS_A, KIND_COLOURS_B, LABEL_COLOURS, MATERIAL_A, MATERIAL_B, TEXTURE_A, TEXTURE_B, colours_to_classes,
     domain_conditions, label_picture, scene_config,
 )
 from gan_pipelines.image_folders import split_key
@@ -84,27 +84,27 @@ def test_more_scenes_keep_the_first_ones():
         np.testing.assert_array_equal(more[key], image, err_msg=key)
 
 
-def test_texture_domains_recolour_each_kind_differently():
-    # every kind changes colour, and to another kind's colour: a permutation without a fixed point
-    assert sorted(KIND_COLOURS_B.values()) == sorted(KIND_COLOURS_A.values())
-    assert all(KIND_COLOURS_B[kind] != KIND_COLOURS_A[kind] for kind in KIND_COLOURS_A)
-    # so one A colour cannot map to its B colour by one global per-channel gain: red box -> blue,
-    # blue cylinder -> green need R gains of 0.25/0.75 and 0.3/0.25 at once
-    gains = {kind: np.divide(KIND_COLOURS_B[kind], KIND_COLOURS_A[kind]) for kind in KIND_COLOURS_A}
-    assert np.ptp(np.stack(list(gains.values())), axis=0).min() > 0.5
+def test_texture_domains_differ_in_ground_and_highlights_not_in_object_colour():
+    # objects keep their kind's colour; B's are glossy: a highlight no global colour transform draws
+    assert KIND_COLOURS_B == KIND_COLOURS_A
+    assert MATERIAL_A.kind == "matte" and MATERIAL_B.kind == "glossy" and MATERIAL_B.specular > 0
     config = scene_config(SyntheticParams(pair="texture", resolution=32, num_train=1, num_test=8))
     scenes = [render_scene(config, scene_seed(config, "test", i)) for i in range(8)]
-    grounds_a, grounds_b = set(), set()
+    grounds_a, grounds_b, brightest = set(), set(), []
     for scene in scenes:
         conditions = domain_conditions(scene, "texture")
         grounds_a.add(conditions["A"]["ground_texture"])
         grounds_b.add(conditions["B"]["ground_texture"])
-        boxes = scene.buffers.class_id == CLASS_IDS["box"]
-        if boxes.sum() < 10:
-            continue
-        a = relight_scene(scene, **conditions["A"]).buffers.colour[boxes].mean(axis=0)
-        b = relight_scene(scene, **conditions["B"]).buffers.colour[boxes].mean(axis=0)
-        assert a[0] > a[2] and b[2] > b[0]  # red boxes in A, blue in B
+        a, b = (relight_scene(scene, **conditions[d]).buffers for d in "AB")
+        np.testing.assert_array_equal(a.class_id, b.class_id)  # one scene: a hidden pair
+        ground = a.class_id == CLASS_IDS["ground"]
+        assert a.colour[ground].mean(axis=0)[1] > a.colour[ground].mean(axis=0)[0]  # green ground in A
+        assert b.colour[ground].mean(axis=0)[0] > b.colour[ground].mean(axis=0)[1]  # brick-red in B
+        objects = a.instance_id > 0
+        if objects.sum() >= 10:  # the brightest object pixels: a highlight in B
+            brightest.append((a.colour[objects].sum(-1).max(), b.colour[objects].sum(-1).max()))
+    assert brightest and all(hb >= ha for ha, hb in brightest)
+    assert sum(hb > ha + 60 for ha, hb in brightest) >= len(brightest) / 2, brightest
     assert grounds_a <= set(TEXTURE_A) and grounds_b <= set(TEXTURE_B) and len(grounds_b) >= 2  # B multi-modal
 
 

@@ -72,7 +72,10 @@ def translate(generator, images: np.ndarray, *, device=None, batch_size: int = 8
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size])).to(device)
+            batch = np.ascontiguousarray(images[start:start + batch_size])
+            if not batch.flags.writeable:  # torch warns on read-only arrays (decoded or broadcast pictures)
+                batch = batch.copy()
+            chunk = torch.from_numpy(batch).to(device)
             chunk = chunk.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
             with autocast_context(device, precision):
                 fake = generator(_pad(chunk, target_h, target_w))
