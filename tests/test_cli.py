@@ -101,7 +101,8 @@ def test_families_come_from_the_registry(conf_project):
     assert shadow[0].strip().startswith("Shadow generator (U-Net + refinement)")  # its parameters' header
     assert "ingest -> preprocess -> train_attention -> train_generator -> evaluate -> report" in shadow[1]
     assert shadow[2].strip() == "also: predict, export"
-    compare = lines[lines.index("paired_compare") + 1:]
+    start = lines.index("paired_compare") + 1  # its lines: up to the next family (or the end)
+    compare = lines[start:next((i for i in range(start, len(lines)) if not lines[i].startswith(" ")), len(lines))]
     assert compare[-1].strip() == "run: kedro run --pipelines paired_compare"
 
 

@@ -135,3 +135,22 @@ def test_metrics_with_null_fid_end_the_run_with_an_off_line(tmp_path, hook_log):
     assert written == {"pix2pix.metrics": str(path)}
     assert off and "FID/KID are null (no Inception weights): Inception weights not found" in off[0]
     assert "judge_fd / judge_kid" in off[0]
+
+
+def test_an_export_of_several_files_names_each_file(tmp_path, hook_log):
+    """An export summary that lists ``files`` (the unpaired families: one ONNX file per direction
+    beside ``output_path``, which itself is not written) is named by those files."""
+    from kedro.io import DataCatalog
+    from kedro_datasets.json import JSONDataset
+
+    path = tmp_path / "s.json"
+    catalog = DataCatalog({"cyclegan.export_summary": JSONDataset(filepath=str(path))})
+    hook = RunSummaryHooks()
+    hook.before_pipeline_run(run_params={}, pipeline=None, catalog=catalog)
+    data = {"output_path": "m/g.onnx", "files": {"a2b": "m/g_a2b.onnx", "b2a": "m/g_b2a.onnx"}}
+    catalog.save("cyclegan.export_summary", data)
+    hook.after_dataset_saved(dataset_name="cyclegan.export_summary", data=data, node=None)
+    hook.after_pipeline_run(run_params={"pipeline_names": ["cyclegan.export"]}, run_result={}, pipeline=None,
+                            catalog=catalog)
+    written, _ = _summary(hook_log)
+    assert written == {"cyclegan.export_summary": f"{path} -> m/g_a2b.onnx, m/g_b2a.onnx"}

@@ -644,10 +644,12 @@ def predict(family: str, inputs: tuple[Path, ...], output: Path, runtime_params:
 @project_options
 def export(family: str, runtime_params: dict[str, Any], load_versions: dict[str, str], env: str | None,
            project: Path | None) -> None:
-    """Export FAMILY's latest trained model as one ONNX file and print where it went.
+    """Export FAMILY's latest trained model as ONNX and print where the files went.
 
     Runs the <family>.export pipeline; the file's path is <family>.export.output_path (an
-    existing file is replaced only with <family>.export.overwrite=true).
+    existing file is replaced only with <family>.export.overwrite=true). Families with two
+    generators (cyclegan) write one file per direction beside it, <stem>_a2b.onnx and
+    <stem>_b2a.onnx, and those are printed.
     """
     root = project_root(project)
     stages = family_stages()
@@ -662,11 +664,40 @@ def export(family: str, runtime_params: dict[str, Any], load_versions: dict[str,
             raise click.ClickException(f"{family}.export.output_path is not set")
         check_model_exists(context.catalog, family, "export", stages[family])
         try:
-            session.run(pipeline_names=[f"{family}.export"], load_versions=load_versions)
+            outputs = session.run(pipeline_names=[f"{family}.export"], load_versions=load_versions)
         except USER_ERRORS as exc:
             raise run_failed(exc) from exc
-    path = Path(output_path) if Path(output_path).is_absolute() else root / output_path
-    click.echo(f"ONNX model: {path}")
+        files = exported_files(outputs, family)
+
+    def absolute(name: str) -> Path:
+        return Path(name) if Path(name).is_absolute() else root / name
+
+    if files:  # e.g. cyclegan: one file per direction beside output_path, which itself is not written
+        for label, name in files.items():
+            click.echo(f"ONNX model ({label}): {absolute(name)}")
+    else:
+        click.echo(f"ONNX model: {absolute(output_path)}")
+
+
+def exported_files(outputs: Mapping[str, Any] | None, family: str) -> dict[str, str]:
+    """``{label: path}`` of the files the ``<family>.export`` summary lists under ``files`` (the
+    unpaired families write one file per direction, ``<stem>_a2b.onnx`` and ``<stem>_b2a.onnx``);
+    empty when the summary names no files (one file at ``output_path``) or cannot be read.
+    ``outputs``: what ``session.run`` returns (dataset objects of the pipeline's outputs)."""
+    from kedro.io import DatasetError
+
+    dataset = (outputs or {}).get(f"{family}.export_summary")
+    if dataset is None:
+        return {}
+    try:
+        with quiet_logger("gan_pipelines.datasets.versioning"):  # its "loading version ..." line
+            summary = dataset.load() if hasattr(dataset, "load") else dataset
+    except (DatasetError, OSError, ValueError):
+        return {}
+    files = summary.get("files") if isinstance(summary, Mapping) else None
+    if not isinstance(files, Mapping):
+        return {}
+    return {str(label): str(name) for label, name in files.items()}
 
 
 # ------------------------------------------------------------------ report

@@ -149,6 +149,9 @@ class RunSummaryHooks:
         if isinstance(data, Mapping):
             # predict / export summaries name what they wrote outside the catalog
             written = data.get("output_dir") or data.get("output_path") or data.get("path")
+            files = data.get("files")  # several files beside output_path (one ONNX file per direction)
+            if isinstance(files, Mapping) and files and all(isinstance(f, str) for f in files.values()):
+                written = ", ".join(files.values())
             if isinstance(written, str) and role_of(dataset_name) in ("predictions", "onnx export"):
                 note = f" -> {written}"
         self._saved.append((dataset_name, note))
