@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-FAMILIES = ("shadow", "pix2pix", "sketch2color", "pix2pixhd", "spade", "spade_vae", "paired_compare")
+FAMILIES = ("shadow", "pix2pix", "sketch2color", "pix2pixhd", "spade", "spade_vae", "paired_compare", "cyclegan")
 IMAGE = re.compile(r"<img src='data:image/png;base64,([^']+)' alt='([^']*)'>")
 HERE = Path(__file__).resolve().parent
 
@@ -30,7 +30,8 @@ def report_grid(html: str) -> bytes | None:
     images = IMAGE.findall(html)
     if not images:
         return None
-    chosen = next((data for data, alt in images if alt == "random"), images[0][0])
+    # "random", or the first direction's random grid of an unpaired report ("a2b (...): random test scenes ...")
+    chosen = next((data for data, alt in images if alt == "random" or ": random " in alt), images[0][0])
     return base64.b64decode(chosen)
 
 
