@@ -135,3 +135,25 @@ def checkpoint_bundle(
 
 def history_frame(result) -> pd.DataFrame:
     return result.history.reset_index(drop=True)
+
+
+def check_bundle_family(bundle: Any, family: str, what: str = "generator") -> None:
+    """Refuse a checkpoint that is not a bundle of :func:`checkpoint_bundle`, or that another
+    family (``meta.family``) or another network (``meta.network``) wrote, naming what it is.
+    Raises ValueError."""
+    if not isinstance(bundle, Mapping) or "state_dicts" not in bundle:
+        raise ValueError(f"The {what} checkpoint is not a checkpoint bundle of this project")
+    meta = bundle.get("meta") or {}
+    found = meta.get("family")
+    if found != family:
+        where = f"the {found!r} family" if found else "no family (another family's pipeline wrote it)"
+        raise ValueError(f"The {what} checkpoint belongs to {where}, not {family!r}; pass a {family} checkpoint")
+    if meta.get("network") not in (None, what):
+        raise ValueError(f"The checkpoint holds a {meta.get('network')!r} network, not a {what}")
+
+
+def log_kept_epoch(logger, section: str, result, config) -> None:
+    """Log which epoch a run kept (the best by ``config.monitor``, or the last) and its val metrics."""
+    logger.info("%s: kept epoch %d (%s), val %s", section, result.best_epoch,
+                f"best {config.monitor}" if config.monitor else "the last",
+                ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items()))

@@ -13,19 +13,7 @@ from typing import Any
 
 from gan_pipelines.families.paired.networks import PairedGenerator, build_paired_generator, encoder_from_config
 from gan_pipelines.library_versions import warn_if_versions_differ
-
-
-def check_family(bundle: Mapping[str, Any], family: str, what: str = "generator") -> None:
-    """Refuse a checkpoint another family (or another network) wrote."""
-    if not isinstance(bundle, Mapping) or "state_dicts" not in bundle:
-        raise ValueError(f"The {what} checkpoint is not a checkpoint bundle of this project")
-    meta = bundle.get("meta") or {}
-    found = meta.get("family")
-    if found != family:
-        where = f"the {found!r} family" if found else "no family (another family's pipeline wrote it)"
-        raise ValueError(f"The {what} checkpoint belongs to {where}, not {family!r}; pass a {family} checkpoint")
-    if meta.get("network") not in (None, what):
-        raise ValueError(f"The checkpoint holds a {meta.get('network')!r} network, not a {what}")
+from gan_pipelines.stages.training_setup import check_bundle_family as check_family  # noqa: F401 (re-exported)
 
 
 def generator_from_bundle(bundle: Mapping[str, Any], family: str) -> tuple[PairedGenerator, dict[str, Any]]:

@@ -16,20 +16,7 @@ from typing import Any
 from torch import nn
 
 from gan_pipelines.library_versions import warn_if_versions_differ
-
-
-def check_family(bundle: Mapping[str, Any], family: str, what: str = "generator") -> None:
-    """Refuse a checkpoint that is not a bundle, or that another family (or another network)
-    wrote, naming what it is. Raises ValueError."""
-    if not isinstance(bundle, Mapping) or "state_dicts" not in bundle:
-        raise ValueError(f"The {what} checkpoint is not a checkpoint bundle of this project")
-    meta = bundle.get("meta") or {}
-    found = meta.get("family")
-    if found != family:
-        where = f"the {found!r} family" if found else "no family (another family's pipeline wrote it)"
-        raise ValueError(f"The {what} checkpoint belongs to {where}, not {family!r}; pass a {family} checkpoint")
-    if meta.get("network") not in (None, what):
-        raise ValueError(f"The checkpoint holds a {meta.get('network')!r} network, not a {what}")
+from gan_pipelines.stages.training_setup import check_bundle_family as check_family  # noqa: F401 (re-exported)
 
 
 def generators_from_bundle(bundle: Mapping[str, Any], family: str) -> tuple[dict[str, nn.Module], dict[str, Any]]:

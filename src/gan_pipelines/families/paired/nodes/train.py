@@ -31,7 +31,9 @@ from gan_pipelines.families.paired.layout import KIND_TYPES, LABEL_KIND, TARGET_
 from gan_pipelines.image_folders import content_hash, folder_version, stack_split
 from gan_pipelines.families.paired.config import IngestParams, TrainParams
 from gan_pipelines.params import as_plain, tensorboard_dir, training_state_path
-from gan_pipelines.stages.training_setup import build_loaders, checkpoint_bundle, history_frame, run_training
+from gan_pipelines.stages.training_setup import (
+    build_loaders, checkpoint_bundle, history_frame, log_kept_epoch, run_training,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -261,9 +263,7 @@ def train_generator(
                         "val_metrics": {k: float(v) for k, v in global_result.best_metrics.items()},
                         "generator": global_generator_config(settings["generator"])}
     result, info = run_training(fit_generator, (train_arrays, val_arrays, settings, section, global_state, config), config)
-    logger.info("%s: kept epoch %d (%s), val %s", section, result.best_epoch,
-                f"best {config.monitor}" if config.monitor else "the last",
-                ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items()))
+    log_kept_epoch(logger, section, result, config)
     meta = {
         "family": family,
         "network": "generator",

@@ -27,7 +27,7 @@ import pandas as pd
 from gan_pipelines.families.unpaired.config import TrainParams, train_problems
 from gan_pipelines.image_folders import content_hash, folder_version, stack_split
 from gan_pipelines.params import ParameterError
-from gan_pipelines.stages.training_setup import checkpoint_bundle, history_frame, run_training
+from gan_pipelines.stages.training_setup import checkpoint_bundle, history_frame, log_kept_epoch, run_training
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +87,7 @@ def train_unpaired_model(model_input: Mapping[str, Callable[[], np.ndarray]], pa
     config = train.training.trainer_config(section)
     # plain values for the workers of a data-parallel run (spawned interpreters unpickle them)
     result, info = run_training(fit_cyclegan, (train_arrays, val_arrays, train.model_dump(), section, config), config)
-    logger.info("%s: kept epoch %d (%s), val %s", section, result.best_epoch,
-                f"best {config.monitor}" if config.monitor else "the last",
-                ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items()))
+    log_kept_epoch(logger, section, result, config)
     meta = {
         "family": family,
         "network": "generator",
