@@ -389,6 +389,17 @@ def test_linear_schedule_follows_pix2pix(tmp_path):
     assert _lrs(result, "lr_critic") == [1e-3, 1e-3, 1e-3, 7.5e-4, 5e-4, 2.5e-4]
 
 
+def test_step_schedule_halves_the_lr_every_step_epochs(tmp_path):
+    """MUNIT's schedule: epochs=5, halved every 2: 1, 1, 0.5, 0.5, 0.25 times lr."""
+    config = _config(tmp_path, epochs=5, scheduler="step", lr_step_epochs=2, lr_step_factor=0.5, state_path=None)
+    result = fit(_task(lr=1e-2), *_loaders(n_train=8), config)
+    assert _lrs(result) == [1e-2, 1e-2, 5e-3, 5e-3, 2.5e-3]
+    with pytest.raises(ValueError, match=r"training\.lr_step_epochs must be a positive integer"):
+        TrainerConfig(epochs=3, scheduler="step")
+    with pytest.raises(ValueError, match=r"training\.lr_step_epochs only applies to training\.scheduler 'step'"):
+        TrainerConfig(epochs=3, lr_step_epochs=2)
+
+
 def test_linear_schedule_without_constant_epochs_decays_from_the_first():
     from gan_pipelines.training.engine import linear_lr_factor
 
@@ -464,7 +475,7 @@ def test_resume_refuses_a_changed_schedule(tmp_path):
 
 
 def test_schedule_settings_are_validated():
-    with pytest.raises(ValueError, match=r"training\.scheduler must be one of plateau, linear, none, got 'cosine'"):
+    with pytest.raises(ValueError, match=r"training\.scheduler must be one of plateau, linear, step, none, got 'cosine'"):
         TrainerConfig(epochs=3, scheduler="cosine")
     with pytest.raises(ValueError, match=r"training\.lr_constant_epochs is required"):
         TrainerConfig(epochs=3, scheduler="linear")

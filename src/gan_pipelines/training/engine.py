@@ -98,7 +98,7 @@ STATE_FORMAT = "gan_pipelines.training_state"
 STATE_FORMAT_VERSION = 1
 
 
-SCHEDULERS = ("plateau", "linear", "none")
+SCHEDULERS = ("plateau", "linear", "step", "none")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -170,10 +170,13 @@ class TrainerConfig:
       The last epoch thus trains at ``lr / (epochs - c + 1)``, one decay step above zero.
       ``lr_constant_epochs`` is required (0 <= c <= epochs; c = epochs never decays); since
       the schedule depends on ``epochs``, both are part of the resume fingerprint.
+    * ``"step"`` (MUNIT's): the lr times ``lr_step_factor`` every ``lr_step_epochs`` epochs:
+      epoch ``k`` (1-based) trains at ``lr * lr_step_factor ** ((k - 1) // lr_step_epochs)``;
+      e.g. ``lr_step_epochs=2, lr_step_factor=0.5``: 1, 1, 0.5, 0.5, 0.25 times lr.
     * ``"none"``: the optimisers' lr throughout.
 
     The ``scheduler_*`` settings only apply to ``plateau``, ``lr_constant_epochs`` only to
-    ``linear``.
+    ``linear``, ``lr_step_epochs`` / ``lr_step_factor`` only to ``step``.
 
     ``keep_superseded_states``: how many earlier runs' full states (moved aside as
     ``*.superseded-*`` when a fresh run starts on ``state_path``) are kept; older ones are deleted
@@ -207,6 +210,8 @@ class TrainerConfig:
     fused_optimizer: str = "auto"
     scheduler: str = "plateau"
     lr_constant_epochs: int | None = None
+    lr_step_epochs: int | None = None
+    lr_step_factor: float = 0.5
     keep_superseded_states: int | None = 1
 
     def __post_init__(self) -> None:
@@ -236,6 +241,13 @@ class TrainerConfig:
                 fail("lr_constant_epochs", f"must be an integer in [0, epochs={self.epochs}]")
         elif self.lr_constant_epochs is not None:
             fail("lr_constant_epochs", f"only applies to training.scheduler 'linear' (scheduler is {self.scheduler!r})")
+        if self.scheduler == "step":
+            if not is_int(self.lr_step_epochs) or self.lr_step_epochs < 1:
+                fail("lr_step_epochs", "must be a positive integer when training.scheduler is 'step'")
+            if not 0.0 < float(self.lr_step_factor) < 1.0:
+                fail("lr_step_factor", "must be in (0, 1)")
+        elif self.lr_step_epochs is not None:
+            fail("lr_step_epochs", f"only applies to training.scheduler 'step' (scheduler is {self.scheduler!r})")
         if self.grad_clip_norm is not None and not float(self.grad_clip_norm) > 0:
             fail("grad_clip_norm", "must be positive or null")
         for name in ("sample_every", "log_every_steps"):
@@ -486,6 +498,8 @@ def _fingerprinted_settings(config: TrainerConfig) -> tuple[str, ...]:
         return common + ("scheduler_metric", "scheduler_mode", "scheduler_factor", "scheduler_patience") + tail
     if config.scheduler == "linear":  # the decay's length depends on the total epoch count
         return common + ("scheduler", "lr_constant_epochs", "epochs") + tail
+    if config.scheduler == "step":
+        return common + ("scheduler", "lr_step_epochs", "lr_step_factor") + tail
     return common + ("scheduler",) + tail
 
 
@@ -510,6 +524,11 @@ def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainerConfig) -> 
 
         def factor(epochs_done: int) -> float:
             return linear_lr_factor(epochs_done, constant, total)
+    elif config.scheduler == "step":
+        every, gamma = int(config.lr_step_epochs), float(config.lr_step_factor)
+
+        def factor(epochs_done: int) -> float:
+            return gamma ** (epochs_done // every)
     else:
         def factor(epochs_done: int) -> float:
             return 1.0
