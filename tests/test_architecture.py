@@ -32,7 +32,7 @@ def _family_names(family: str) -> set[str]:
     names |= set(module.KIND_TYPES) - GENERIC_WORDS
     # The pre-namespace spelling of the same datasets (shadow_raw, shadow_attention_checkpoint, ...).
     names |= {n.replace(".", "_") for n in names if n.startswith(f"{family}.")}
-    names.discard(family)  # a whole-namespace parameter group (params:paired_compare); the registry names it
+    names.discard(family)  # a whole-namespace parameter group (params:compare_label_to_photo); the registry names it
     return names
 
 
@@ -88,7 +88,8 @@ def _family_folders() -> list[str]:
 def _stage_node_modules(folder: str) -> dict[str, set[str]]:
     """stage -> the modules of its nodes' functions, over every namespace the registry builds
     from ``families/<folder>``. A namespace with no stages (only its whole pipeline, e.g.
-    ``paired_compare``) is one stage named after the namespace less ``<folder>_``."""
+    ``compare_label_to_photo`` from ``compare_pipeline.py``) is one stage named after its pipeline
+    module less ``_pipeline`` (``compare``)."""
     import importlib
 
     stages: dict[str, set[str]] = {}
@@ -98,7 +99,7 @@ def _stage_node_modules(folder: str) -> dict[str, set[str]]:
         pipelines = importlib.import_module(module_name).create_pipelines(namespace)
         named = {stage: pipeline for stage, pipeline in pipelines.items() if stage}
         if not named:
-            named = {namespace.removeprefix(f"{folder}_"): pipelines[""]}
+            named = {module_name.rsplit(".", 1)[1].removesuffix("_pipeline"): pipelines[""]}
         for stage, pipeline in named.items():
             stages.setdefault(stage, set()).update(
                 getattr(node.func, "__module__", None) or node.func.func.__module__ for node in pipeline.nodes

@@ -101,9 +101,9 @@ def test_families_come_from_the_registry(conf_project):
     assert shadow[0].strip().startswith("Shadow generator (U-Net + refinement)")  # its parameters' header
     assert "ingest -> preprocess -> train_attention -> train_generator -> evaluate -> report" in shadow[1]
     assert shadow[2].strip() == "also: predict, export"
-    start = lines.index("paired_compare") + 1  # its lines: up to the next family (or the end)
+    start = lines.index("compare_label_to_photo") + 1  # its lines: up to the next family (or the end)
     compare = lines[start:next((i for i in range(start, len(lines)) if not lines[i].startswith(" ")), len(lines))]
-    assert compare[-1].strip() == "run: kedro run --pipelines paired_compare"
+    assert compare[-1].strip() == "run: kedro run --pipelines compare_label_to_photo"
 
 
 def _line(output, start):
@@ -181,8 +181,8 @@ def test_predict_without_model_or_stage_says_what_to_do(trained_project, tmp_pat
     assert "no trained model for spade: spade.generator_checkpoint has nothing saved at" in missing.output
     assert "train first: kedro run --pipelines spade (or at least up to spade.train)" in missing.output
     assert not (tmp_path / "out").exists()
-    no_stage = invoke("predict", "paired_compare", tmp_path / "m.png", "--output", tmp_path / "out", "--project", trained_project)
-    assert no_stage.exit_code == 1 and "paired_compare has no predict stage; families with one: shadow, pix2pix" in no_stage.output
+    no_stage = invoke("predict", "compare_label_to_photo", tmp_path / "m.png", "--output", tmp_path / "out", "--project", trained_project)
+    assert no_stage.exit_code == 1 and "compare_label_to_photo has no predict stage; families with one: shadow, pix2pix" in no_stage.output
 
 
 def test_export_prints_where_the_onnx_file_went(trained_project):

@@ -2,7 +2,7 @@
 
 Each picture is the "random test samples" grid of ``data/08_reporting/<family>_report.html``
 (input, the model's output, baselines where the report has them, the real picture), so the README
-shows what a run produced, not a chosen best case; ``paired_compare`` gives its one grid (every
+shows what a run produced, not a chosen best case; ``compare_label_to_photo`` gives its one grid (every
 model side by side). Pictures are shrunk to at most ``--width`` pixels wide.
 
     python docs/images/make_images.py PROJECT_DIR [--families shadow pix2pix ...] [--width 720]
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-FAMILIES = ("shadow", "pix2pix", "sketch2color", "pix2pixhd", "spade", "spade_vae", "paired_compare", "cyclegan")
+FAMILIES = ("shadow", "pix2pix", "sketch2color", "pix2pixhd", "spade", "spade_vae", "compare_label_to_photo", "cyclegan")
 IMAGE = re.compile(r"<img src='data:image/png;base64,([^']+)' alt='([^']*)'>")
 HERE = Path(__file__).resolve().parent
 

@@ -70,7 +70,7 @@ def test_the_docs_have_commands_to_run():
     and every family page trains its family."""
     runnable = [c for page in PAGES for _, _, c in _commands(page) if classify(c).kind == "run"]
     assert len(runnable) > 40
-    for family in ("shadow", "pix2pix", "sketch2color", "pix2pixhd", "spade", "spade_vae", "paired_compare", "cyclegan"):
+    for family in ("shadow", "pix2pix", "sketch2color", "pix2pixhd", "spade", "spade_vae", "compare_label_to_photo", "cyclegan"):
         page = PROJECT_ROOT / "docs" / "families" / f"{family}.md"
         assert f"kedro run --pipeline {family}" in [c for _, _, c in _commands(page)], page
 

@@ -1,4 +1,4 @@
-"""paired_compare through a real Kedro session: tiny pix2pix and SPADE trained in one project,
+"""compare_label_to_photo through a real Kedro session: tiny pix2pix and SPADE trained in one project,
 scored together on pix2pix's test split with one judge; untrained families are listed, not
 scored; a project with no trained model gets a clear error."""
 
@@ -19,13 +19,14 @@ def test_compare_scores_every_trained_model_on_one_split(tmp_path, kedro_run, on
     pix2pix.pop("evaluate")
     kedro_run(project, "pix2pix", {"pix2pix": pix2pix})
     kedro_run(project, "spade", _tiny("spade"))
-    kedro_run(project, "paired_compare", {"paired_compare": {"diversity_samples": 3, "num_examples": 2}})
+    kedro_run(project, "compare_label_to_photo", {"compare_label_to_photo": {"diversity_samples": 3, "num_examples": 2}})
 
-    metrics = json.loads((project / "data/08_reporting/paired_compare_metrics.json").read_text())
+    metrics = json.loads((project / "data/08_reporting/compare_label_to_photo_metrics.json").read_text())
     assert set(metrics) == {"pix2pix", "spade", "class_mean_painter", "nearest_neighbour", "real", "meta"}
     meta = metrics["meta"]
-    assert set(meta["not_trained"]) == {"pix2pixhd", "spade_vae"}
+    assert set(meta["not_trained"]) == {"pix2pixhd", "spade_vae", "cyclegan", "ugatit", "munit"}
     assert "kedro run --pipeline pix2pixhd" in meta["not_trained"]["pix2pixhd"]
+    assert "kedro run --pipeline cyclegan_labels" in meta["not_trained"]["cyclegan"]
     assert meta["num_test_images"] == 4 and meta["resolution"] == 32
     # pix2pix was trained on the reference data itself; spade on its own render of the same
     # scenes: byte-identical, so the same data by content (a save-time version would say no)
@@ -45,6 +46,7 @@ def test_compare_scores_every_trained_model_on_one_split(tmp_path, kedro_run, on
         assert values["generator_parameters"] > 1000 and values["train_epochs"] == 2
         assert values["train_seconds"] > 0 and values["train_images_per_second"] > 0
         assert values["diversity"] == 0  # deterministic generators: measured, not assumed
+        assert values["supervision"] == "supervised"
         low, high = values["seg_miou_ci95"]
         assert low <= values["seg_miou"] <= high
     # the reference family's own evaluation scored its model on the same split with the same judge
@@ -52,7 +54,7 @@ def test_compare_scores_every_trained_model_on_one_split(tmp_path, kedro_run, on
     assert metrics["pix2pix"]["seg_miou"] == pytest.approx(own["model"]["seg_miou"], abs=1e-6)
     assert metrics["real"]["seg_miou"] == pytest.approx(own["real"]["seg_miou"], abs=1e-6)
     assert metrics["class_mean_painter"]["l1"] == pytest.approx(own["class_mean_painter"]["l1"], abs=1e-9)
-    html = (project / "data/08_reporting/paired_compare_report.html").read_text()
+    html = (project / "data/08_reporting/compare_label_to_photo_report.html").read_text()
     assert "one column per model" in html and "data:image/png;base64" in html and "Not trained yet" in html
     assert "Segmentation scores with their uncertainty" in html
 
@@ -67,4 +69,4 @@ def test_compare_without_any_trained_model_says_what_to_run(tmp_path, kedro_run,
                                                           "train": {"model": {"num_downs": 5}, "augmentation": None}}})
     kedro_run(project, "pix2pix.train_judge", {"pix2pix": {"train_judge": params["train_judge"]}})
     with pytest.raises(ValueError, match=r"no label map -> photo model is trained yet.*kedro run --pipeline pix2pix"):
-        kedro_run(project, "paired_compare")
+        kedro_run(project, "compare_label_to_photo")

@@ -1,7 +1,7 @@
 """Checks that can fail on quality: pix2pixHD, SPADE and SPADE+VAE trained on the label -> photo
 scenes at the size where pix2pix's end-to-end test is stable (64 px, 330 train+val and 16 test
 scenes; the judge at 25 epochs), in one project, so the three and pix2pix share one judge (the
-same scenes by content hash: it is trained once); then paired_compare scores the four on one
+same scenes by content hash: it is trained once); then compare_label_to_photo scores the four on one
 split. A constant-grey or mean-colour generator fails these checks: its pictures segment worse
 than the nearest-neighbour retrieval's real photos of other scenes.
 
@@ -74,8 +74,8 @@ def test_label_to_photo_models_beat_retrieval_and_compare_agrees(tmp_path, kedro
     # on its own data SPADE+VAE's lead over the painter is wide (0.578 vs 0.436)
     assert scores["spade_vae"]["model"][0] > scores["spade_vae"]["class_mean_painter"][0], scores["spade_vae"]
 
-    kedro_run(project, "paired_compare", {"paired_compare": {"diversity_samples": 2, "num_examples": 2}})
-    compare = json.loads((project / "data/08_reporting/paired_compare_metrics.json").read_text())
+    kedro_run(project, "compare_label_to_photo", {"compare_label_to_photo": {"diversity_samples": 2, "num_examples": 2}})
+    compare = json.loads((project / "data/08_reporting/compare_label_to_photo_metrics.json").read_text())
     print("compare", json.dumps({k: v.get("seg_miou") for k, v in compare.items() if k != "meta"}))
     for family in ("pix2pix", "pix2pixhd", "spade"):  # scored on the same split by the same judge
         assert compare[family]["seg_miou"] == pytest.approx(scores[family]["model"][0], abs=1e-6)

@@ -142,7 +142,7 @@ def test_conf_base_keeps_the_last_epoch_for_pix2pixhd_and_spade(family):
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. paired_compare loads instance maps only for the models that use them
+# 4. compare_label_to_photo loads instance maps only for the models that use them
 # 9. the comparison table and every report say which losses were active
 # ---------------------------------------------------------------------------------------------
 
@@ -184,14 +184,14 @@ def fake_protocol(monkeypatch):
 
 
 def _compare(folder, **bundles):
-    from gan_pipelines.families.paired.nodes.compare import compare_paired_models
+    from gan_pipelines.families.paired.nodes.compare import compare_label_to_photo_models
 
     from gan_pipelines.image_folders import content_hash
 
     params = {"device": "cpu", "diversity_samples": 2, "num_examples": 1, "batch_size": 4}
     judge = {"meta": {"num_classes": 3, "image_kind": "picture", "label_kind": "label_map",
                       "judge": {"data_hash": content_hash(folder, ["picture", "label_map"])}}}
-    return compare_paired_models(folder, judge, params, **bundles)
+    return compare_label_to_photo_models(folder, judge, params, **bundles)
 
 
 def test_compare_without_instance_maps_scores_the_others_and_refuses_pix2pixhd_by_name(fake_protocol, one_thread):
@@ -206,7 +206,7 @@ def test_compare_without_instance_maps_scores_the_others_and_refuses_pix2pixhd_b
     assert "instance_map" in refused["pix2pixhd"] and "0 of 4 test samples" in refused["pix2pixhd"]
     assert "pix2pixhd" in html and "instance_map" in html  # said in the report, not only in the JSON
     # only pix2pixhd needs the instance maps: alone, it is refused with its name
-    with pytest.raises(ValueError, match=r"paired_compare: no model can be compared.*pix2pixhd.*instance_map"):
+    with pytest.raises(ValueError, match=r"compare_label_to_photo: no model can be compared.*pix2pixhd.*instance_map"):
         _compare(folder, pix2pixhd=hd)
     # with the instance maps pix2pixhd is scored
     metrics, _, _ = _compare(_folder(with_instances=True), pix2pix=pix2pix, pix2pixhd=hd)
@@ -275,10 +275,11 @@ def accelerators(monkeypatch):
 def test_every_paired_device_choice_follows_the_engine_rule(accelerators, monkeypatch, cuda, mps, expected):
     """``auto`` in evaluate / compare, the evaluation protocol's LPIPS and the torch predictor
     picks what the training engine picks (select_device: CUDA > MPS > CPU)."""
-    import gan_pipelines.families.paired.evaluation as evaluation
+    import gan_pipelines.models.pretrained as pretrained
     from gan_pipelines.families.paired.networks import PairedGenerator
     from gan_pipelines.families.paired.nodes.evaluate import resolve_device
     from gan_pipelines.families.paired.predict import PairedPredictor
+    from gan_pipelines.metrics.diversity import lpips_distance
     from gan_pipelines.training.device import select_device
 
     accelerators(cuda, mps)
@@ -288,10 +289,18 @@ def test_every_paired_device_choice_follows_the_engine_rule(accelerators, monkey
     monkeypatch.setattr(PairedGenerator, "to", lambda self, device: moved.append(str(device)) or self)
     assert PairedPredictor(_bundle("pix2pix", "pix2pix"), "pix2pix").device == expected
     assert moved == [expected]
+    # LPIPS (the protocol's and the diversity figures'), with no device given, moves to the same device
     seen = []
-    monkeypatch.setattr(evaluation, "_lpips_pairs", lambda settings, lpips, device: (seen.append(str(device)), None)[1:]
-                        + ("no weights",))
-    evaluation.diversity_distance({"device": "auto"})
+
+    class Recorder(torch.nn.Module):
+        def to(self, device):
+            seen.append(str(device))
+            return self
+
+    monkeypatch.setattr(pretrained, "find_lpips_weights", lambda path=None: (Path("lpips_weights.pt"), "local"))
+    monkeypatch.setattr(pretrained, "find_vgg16_weights", lambda path=None: Path("vgg16.pth"))
+    monkeypatch.setattr(pretrained, "load_lpips", lambda lpips_path, vgg16_path: Recorder())
+    assert lpips_distance(None)[1] == "local"
     assert seen == [expected]
 
 

@@ -1,7 +1,9 @@
-"""The ``paired_compare`` pipeline: one table and one picture grid for every trained label map ->
-photo model (pix2pix, pix2pixhd, spade, spade_vae) on the same test split, scored by the same
-judge (see :mod:`gan_pipelines.families.paired.nodes.compare`). Run it after the models:
-``kedro run --pipeline paired_compare``. Models not trained yet are listed, not scored.
+"""The ``compare_label_to_photo`` pipeline: one table and one picture grid for every trained label
+map -> photo model, supervised (pix2pix, pix2pixhd, spade, spade_vae) and unsupervised (cyclegan,
+ugatit, munit, trained by the ``<model>_labels`` namespaces), on the same test split, scored by the
+same judge (see :mod:`gan_pipelines.families.paired.nodes.compare`). Run it after the models:
+``kedro run --pipeline compare_label_to_photo`` (``dvc repro compare_label_to_photo`` trains the
+missing ones first). Models not trained yet are listed, not scored.
 """
 
 from __future__ import annotations
@@ -11,27 +13,29 @@ import warnings
 from kedro.pipeline import Node, Pipeline
 
 from gan_pipelines.families.paired.layout import KIND_TYPES  # noqa: F401 (the registry's fence test reads it)
-from gan_pipelines.families.paired.nodes.compare import COMPARED_FAMILIES, REFERENCE_FAMILY, compare_paired_models
+from gan_pipelines.families.paired.nodes.compare import (
+    COMPARED_MODELS, MODEL_NAMESPACES, REFERENCE_FAMILY, SECTION, compare_label_to_photo_models,
+)
 
-NAMESPACE = "paired_compare"
+NAMESPACE = SECTION
 
 
 def create_pipelines(namespace: str) -> dict[str, Pipeline]:
-    """``{"": the comparison}`` for the namespace ``paired_compare`` (ValueError for another)."""
+    """``{"": the comparison}`` for the namespace ``compare_label_to_photo`` (ValueError for another)."""
     if namespace != NAMESPACE:
         raise ValueError(f"the comparison pipeline runs in the namespace {NAMESPACE!r}, not {namespace!r}")
     node = Node(
-        compare_paired_models,
+        compare_label_to_photo_models,
         {"model_input": "reference_model_input", "judge_checkpoint": "reference_judge_checkpoint",
-         "params": "params:settings", **{family: f"{family}_generator" for family in COMPARED_FAMILIES}},
+         "params": "params:settings", **{model: f"{model}_generator" for model in COMPARED_MODELS}},
         ["metrics", "report_html", "report_summary"],
-        name="compare_paired_models",
+        name="compare_models",
     )
     inputs = {
         "reference_model_input": f"{REFERENCE_FAMILY}.model_input",
         "reference_judge_checkpoint": f"{REFERENCE_FAMILY}.judge_checkpoint",
-        # lazy: a family that has not been trained yet is reported, not a failed load
-        **{f"{family}_generator": f"{family}.generator_checkpoint@lazy" for family in COMPARED_FAMILIES},
+        # lazy: a model that has not been trained yet is reported, not a failed load
+        **{f"{model}_generator": f"{MODEL_NAMESPACES[model]}.generator_checkpoint@lazy" for model in COMPARED_MODELS},
     }
     with warnings.catch_warnings():
         # Kedro warns about dotted dataset names; here they are the other namespaces' datasets,

@@ -1,5 +1,5 @@
 """The paired families' parameters (``pix2pix``, ``sketch2color``, ``pix2pixhd``, ``spade``,
-``spade_vae`` and ``paired_compare``): one typed model per stage.
+``spade_vae`` and the ``compare_label_to_photo`` comparison): one typed model per stage.
 
 Kedro validates them before any node runs (the pipeline annotates each node's ``params:``
 inputs with the model of that namespace and stage, :func:`stage_model`); a node called with a
@@ -473,7 +473,7 @@ class JudgeParams(TrainJudgeParams):
 
 
 # --------------------------------------------------------------------------------------------
-# evaluate, report, predict, export, paired_compare
+# evaluate, report, predict, export, compare_label_to_photo
 # --------------------------------------------------------------------------------------------
 
 
@@ -498,7 +498,8 @@ class MetricsParams(ConfigBlock):
 class EvaluateParams(StageParams):
     """``<family>.evaluate``: batch size and device of the test pass, the ``label_kind`` the
     judge scores against, the protocol's ``metrics`` settings; SPADE+VAE: ``style_seed`` and
-    ``diversity_samples`` (0 off, else >= 2); ``allow_stale`` scores a model trained on other data."""
+    ``diversity_samples`` (outputs per test map for the diversity figures, measured in the judge's
+    feature space: 0 off, else >= 2); ``allow_stale`` scores a model trained on other data."""
 
     batch_size: int = Field(16, gt=0)
     device: Device = "auto"
@@ -547,8 +548,9 @@ class PredictParams(StageParams):
 
 
 class CompareParams(StageParams):
-    """``paired_compare``: the comparison's batch size, device, SPADE+VAE ``style_seed``,
-    ``diversity_samples`` (>= 2), picture-grid rows, protocol ``metrics``, ``allow_stale``."""
+    """``compare_label_to_photo``: the comparison's batch size, device, ``style_seed`` of the
+    style-sampling generators (SPADE+VAE, MUNIT), ``diversity_samples`` (outputs per test map for
+    the diversity figures, >= 2), picture-grid rows, protocol ``metrics``, ``allow_stale``."""
 
     batch_size: int = Field(16, ge=1)
     device: Device = "auto"
@@ -572,12 +574,13 @@ STAGE_MODELS: dict[str, type[StageParams]] = {
 }
 
 
-CompareConfig = CompareParams.in_section("paired_compare")  # the compare node's annotation
+COMPARE_NAMESPACE = "compare_label_to_photo"
+CompareConfig = CompareParams.in_section(COMPARE_NAMESPACE)  # the compare node's annotation
 
 
 def stage_model(namespace: str, stage: str) -> type[StageParams]:
-    """The model of ``<namespace>.<stage>`` (``paired_compare``: the comparison's, whatever the stage)."""
-    if namespace == "paired_compare":
+    """The model of ``<namespace>.<stage>`` (``compare_label_to_photo``: the comparison's, whatever the stage)."""
+    if namespace == COMPARE_NAMESPACE:
         return CompareConfig
     return STAGE_MODELS[stage].in_section(f"{namespace}.{stage}")
 

@@ -26,17 +26,30 @@ pictures themselves, the ceiling) with:
   path); otherwise null, with the reason in ``meta["unavailable"]``. Never 0 for "not computed".
   With torchvision's Inception file instead of pytorch-fid's TF-Inception port, the values are not
   the published FID (``meta["inception"]`` says which);
-* for generators that sample styles (SPADE+VAE, Park et al. 2019), and for comparison any other
-  generator, computed by the evaluate node with the helpers below:
+* for generators that sample styles (SPADE+VAE, Park et al. 2019; MUNIT in the comparison), and
+  for comparison any other generator, when the caller gives ``samples`` (``K`` outputs per test
+  map; a deterministic generator is simply run ``K`` times), with
+  :mod:`gan_pipelines.metrics.diversity`:
 
-  - ``diversity`` (:func:`sample_diversity`): for each test map, ``K`` outputs (one per seeded
-    style code; a deterministic generator is simply run ``K`` times), the mean distance over the
-    ``K (K - 1) / 2`` pairs, averaged over the maps. The distance is LPIPS when its weights are
-    found locally, else the mean absolute difference on the 0..1 scale (L1); ``meta["diversity"]``
-    names it. A deterministic generator measures 0;
-  - ``style_reconstruction_psnr`` / ``_ssim`` (:func:`reconstruction_scores`): each real test
-    picture encoded into its style code (the encoder's mean) and decoded with its own label map,
-    against that picture;
+  - ``diversity``: per test map, the mean Euclidean distance between the judge's features (the
+    pooled encoder features of ``judge_fd`` / ``judge_kid``) of its ``K`` outputs over the
+    ``K (K - 1) / 2`` pairs, averaged over the maps. A deterministic generator measures exactly 0.
+    ``real.diversity`` is the scale: the mean distance between distinct real test pictures
+    (different scenes) in the same features, over all pairs or a seeded sample of
+    :data:`~gan_pipelines.metrics.diversity.DEFAULT_MAX_PAIRS`. The project's own measure, in
+    the units of this judge's features: comparable between methods scored with the same judge
+    on the same test set only. Until 2026-12-07 ``diversity`` was LPIPS when its weights were
+    local, else the pixel L1 below: figures from before then are not comparable with it;
+  - ``diversity_lpips``: the same mean pairwise distance under LPIPS, only when its weights are
+    found locally, else null with the reason in ``meta["unavailable"]["diversity_lpips"]``;
+  - ``diversity_l1``: the same under the mean absolute difference on the 0..1 scale (a pixel
+    measure kept for continuity: it is what ``diversity`` was before 2026-12-07 without LPIPS
+    weights);
+
+  ``meta["diversity"]`` names the feature space and the pairs; ``style_reconstruction_psnr`` /
+  ``_ssim`` (:func:`reconstruction_scores`, computed by the evaluate node): each real test
+  picture encoded into its style code (the encoder's mean) and decoded with its own label map,
+  against that picture;
 * with sketches (the model inputs of a sketch colouring family):
 
   - ``colourfulness_gap``: mean over images of ``C(output) - C(target)``, with Hasler and
@@ -270,53 +283,11 @@ def _standard_extractors(
 
 def _lpips_pairs(settings: Mapping[str, Any], injected: PairFunction | None, device: Any) -> tuple[PairFunction | None, str]:
     """piq's LPIPS-VGG as a pair function on uint8 stacks (local weights only), or None, and why."""
-    from gan_pipelines.models.pretrained import find_lpips_weights
+    from gan_pipelines.metrics.diversity import lpips_distance
 
     if injected is not None:
         return injected, "an injected LPIPS function"
-    path, reason = find_lpips_weights(settings["lpips_weights_path"])
-    if path is None:
-        return None, reason
-    from gan_pipelines.models.pretrained import find_vgg16_weights, load_lpips
-
-    return _torch_pairs(load_lpips(path, find_vgg16_weights()), device, settings["feature_batch_size"]), reason
-
-
-def diversity_distance(
-    params: Mapping[str, Any] | None = None, *, lpips: PairFunction | None = None, section: str = "evaluate"
-) -> tuple[PairFunction, str]:
-    """The pair distance of :func:`sample_diversity` and its description: LPIPS (``lpips``
-    injected, or piq's LPIPS-VGG from local weights, ``params`` as :data:`EVALUATE_DEFAULTS`),
-    else the mean absolute difference of the two uint8 pictures on the 0..1 scale."""
-    settings = _settings(params, section)
-    from gan_pipelines.training.device import select_device
-
-    device = str(select_device(settings["device"], setting=f"{section}.device"))  # CUDA > MPS > CPU, as training
-    function, reason = _lpips_pairs(settings, lpips, device)
-    if function is not None:
-        return function, f"lpips ({reason})"
-    return l1_pairs, f"l1: mean absolute difference on the 0..1 scale (LPIPS unavailable: {reason})"
-
-
-def l1_pairs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``(N,)`` mean absolute differences on the 0..1 scale of two uint8 stacks ``(N, H, W, 3)``."""
-    difference = np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)) / 255.0
-    return difference.reshape(len(difference), -1).mean(axis=1)
-
-
-def sample_diversity(samples: np.ndarray, distance: PairFunction) -> np.ndarray:
-    """``(M,)`` mean pairwise ``distance`` between the ``K`` outputs of each of ``M`` inputs.
-
-    ``samples``: uint8 ``(M, K, H, W, 3)``, K >= 2; every unordered pair (i < j) counts once.
-    Raises ValueError for another shape."""
-    samples = np.asarray(samples)
-    if samples.ndim != 5 or samples.shape[1] < 2 or samples.dtype != np.uint8:
-        raise ValueError(f"samples must be uint8 (M, K >= 2, H, W, 3), got {samples.dtype} {samples.shape}")
-    count, k = samples.shape[:2]
-    first, second = np.triu_indices(k, 1)
-    x = samples[:, first].reshape(-1, *samples.shape[2:])
-    y = samples[:, second].reshape(-1, *samples.shape[2:])
-    return np.asarray(distance(x, y), np.float64).reshape(count, len(first)).mean(axis=1)
+    return lpips_distance(settings["lpips_weights_path"], device=device, batch_size=settings["feature_batch_size"])
 
 
 def reconstruction_scores(reconstructions: np.ndarray, targets: np.ndarray) -> tuple[dict[str, float | None], pd.DataFrame]:
@@ -350,19 +321,6 @@ def _torch_features(module: Any, device: Any, batch_size: int) -> FeatureFunctio
     return features
 
 
-def _torch_pairs(module: Any, device: Any, batch_size: int) -> PairFunction:
-    import torch
-
-    module = module.to(device).eval()
-
-    def distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            pairs = zip(_batches01(x, device, batch_size), _batches01(y, device, batch_size))
-            return np.concatenate([module(a, b).reshape(-1).double().cpu().numpy() for a, b in pairs])
-
-    return distances
-
-
 def _distances(
     features: np.ndarray, reference: np.ndarray, fd_name: str, kid_name: str
 ) -> tuple[dict[str, float | None], dict[str, str]]:
@@ -377,6 +335,69 @@ def _distances(
     }, {}
 
 
+def _output_diversity(method: str, stack: np.ndarray | Callable[[], np.ndarray], shape: tuple[int, ...], judge: Any,
+                      lpips: PairFunction | None, per: pd.DataFrame) -> dict[str, float | None]:
+    """``diversity`` (judge features), ``diversity_lpips`` (None without LPIPS) and
+    ``diversity_l1`` of one method's ``K`` outputs per test map; the per-map values go into
+    ``per`` (its rows are the test maps)."""
+    from gan_pipelines.metrics.diversity import feature_diversity, l1_pairs, sample_diversity, sample_features
+
+    stack = np.asarray(stack() if callable(stack) else stack)
+    if stack.dtype != np.uint8 or stack.ndim != 5 or stack.shape[1] < 2 or (stack.shape[0], *stack.shape[2:]) != shape:
+        raise ValueError(f"samples of {method!r} must be uint8 (N, K >= 2, H, W, 3) with (N, H, W, 3) = {shape}, "
+                         f"got {stack.dtype} {stack.shape}")
+    per["diversity"] = feature_diversity(sample_features(stack, judge.features))
+    per["diversity_l1"] = sample_diversity(stack, l1_pairs)
+    values = {"diversity": _plain(per["diversity"].mean()), "diversity_lpips": None,
+              "diversity_l1": _plain(per["diversity_l1"].mean())}
+    if lpips is not None:
+        per["diversity_lpips"] = sample_diversity(stack, lpips)
+        values["diversity_lpips"] = _plain(per["diversity_lpips"].mean())
+    return values
+
+
+def _real_diversity(targets: np.ndarray, features: np.ndarray, lpips: PairFunction | None,
+                    unavailable: dict[str, str]) -> dict[str, float | None]:
+    """The scale of the diversity figures: the same distances between distinct real test pictures."""
+    from gan_pipelines.metrics.diversity import l1_pairs, real_feature_diversity, real_pair_diversity
+
+    if len(targets) < 2:
+        for name in ("diversity", "diversity_lpips", "diversity_l1"):
+            unavailable[f"{REAL}.{name}"] = f"the scale needs at least 2 test pictures, got {len(targets)}"
+        return {"diversity": None, "diversity_lpips": None, "diversity_l1": None}
+    return {
+        "diversity": _plain(real_feature_diversity(features)),
+        "diversity_lpips": None if lpips is None else _plain(real_pair_diversity(targets, lpips)),
+        "diversity_l1": _plain(real_pair_diversity(targets, l1_pairs)),
+    }
+
+
+def _diversity_meta(real_features: np.ndarray | None, samples: Mapping[str, Any], lpips: PairFunction | None,
+                    lpips_source: str, num_images: int) -> dict[str, Any]:
+    from gan_pipelines.metrics.diversity import DEFAULT_MAX_PAIRS, DEFAULT_SEED
+
+    dimension = None if real_features is None else int(real_features.shape[1])
+    pairs = num_images * (num_images - 1) // 2
+    sampled = pairs > DEFAULT_MAX_PAIRS
+    return {
+        "feature_space": f"the paired judge's segmenter features, pooled: the spatial mean of its deepest encoder "
+                         f"stage ({dimension}-d), fp32; the features of judge_fd / judge_kid. The project's own "
+                         "space: comparable between methods scored with the same judge on the same test set only",
+        "diversity": "per test map, the mean Euclidean distance between the features of its K outputs over the "
+                     "K (K - 1) / 2 pairs, averaged over the maps (a deterministic generator measures 0)",
+        "real": f"real.diversity*: the scale, the same distance between distinct real test pictures (different "
+                f"scenes): {min(pairs, DEFAULT_MAX_PAIRS)} pairs"
+                + (f" (a sample drawn with numpy default_rng({DEFAULT_SEED}) from the {pairs})" if sampled
+                   else " (all)"),
+        "diversity_lpips": lpips_source if lpips is not None else f"null: {lpips_source}",
+        "diversity_l1": "mean absolute difference on the 0..1 scale (pixels): what diversity was before "
+                        "2026-12-07 when the LPIPS weights were missing",
+        "methods": list(samples),
+        "changed": "2026-12-07: diversity became this feature-space distance; before, it was LPIPS when its "
+                   "weights were local, else pixel L1. Figures from before are not comparable with it",
+    }
+
+
 def evaluate_methods(
     outputs: Mapping[str, np.ndarray],
     targets: np.ndarray,
@@ -386,6 +407,7 @@ def evaluate_methods(
     *,
     sketches: np.ndarray | None = None,
     feature_extractors: Mapping[str, Any] | None = None,
+    samples: Mapping[str, np.ndarray | Callable[[], np.ndarray]] | None = None,
     section: str = "evaluate",
 ) -> PairedEvaluation:
     """Score every method's outputs (``{method: uint8 (N, H, W, 3)}``) and the real ``targets``
@@ -394,7 +416,10 @@ def evaluate_methods(
     :data:`EVALUATE_DEFAULTS`). ``sketches`` (uint8 ``(N, H, W)`` or ``(N, H, W, 3)``, dark lines)
     adds the colourfulness gap and the bleed rate. ``feature_extractors`` replaces the local
     weight lookup (tests, or other networks): ``{"inception": images -> (N, D) features,
-    "lpips": (x, y) -> (N,) distances}`` on uint8 images.
+    "lpips": (x, y) -> (N,) distances}`` on uint8 images. ``samples`` (``{method: uint8
+    (N, K >= 2, H, W, 3)}``, ``K`` outputs per test map, or a function returning them: called when
+    that method is scored, so one method's samples are in memory at a time) adds ``diversity``,
+    ``diversity_lpips`` and ``diversity_l1`` to those methods and, as the scale, to ``real``.
 
     Returns ``(metrics, per_image, meta)``: ``metrics[method][metric]`` plain floats or None;
     ``per_image`` one row per (method, image) with the per-image values; ``meta`` with
@@ -423,6 +448,10 @@ def evaluate_methods(
     ignore_index = judge.ignore_index
     check_class_indices(labels, judge.num_classes, ignore_index, "test labels")
     inception, lpips, sources = _standard_extractors(settings, feature_extractors, judge.device)
+    samples = dict(samples or {})
+    strays = sorted(set(samples) - set(outputs))
+    if strays:
+        raise ValueError(f"samples given for {strays}, which have no outputs ({sorted(outputs)})")
 
     methods = {**{name: np.asarray(images) for name, images in outputs.items()}, REAL: targets}
     num_images = len(targets)
@@ -431,6 +460,8 @@ def evaluate_methods(
         unavailable["fid_inception"] = unavailable["kid_inception"] = sources["inception"]
     if lpips is None:
         unavailable["lpips"] = sources["lpips"]
+        if samples:
+            unavailable["diversity_lpips"] = sources["lpips"]
 
     real_inception = inception(targets) if inception is not None else None
     lines = None
@@ -470,6 +501,10 @@ def evaluate_methods(
         per["seg_pixel_acc"] = [s["pixel_acc"] for s in image_scores]
         per["seg_miou"] = [s["miou"] for s in image_scores]
 
+        if method == REAL and samples:
+            values.update(_real_diversity(images, judge_features, lpips, unavailable))
+        elif method in samples:
+            values.update(_output_diversity(method, samples[method], targets.shape, judge, lpips, per))
         if method == REAL:
             real_judge_features = judge_features
             reason = "the real test pictures are the reference set of this distance"
@@ -529,6 +564,8 @@ def evaluate_methods(
             "val_metrics": dict(judge_bundle.get("val_metrics") or {}), "best_epoch": judge_bundle.get("best_epoch"),
             "spread_seeds": [seed for seed, _ in spread_judges],
         },
+        **({"diversity": _diversity_meta(real_judge_features, samples, lpips, sources["lpips"], num_images)}
+           if samples else {}),
         "intervals": f"seg_*_ci95: percentile bootstrap 95% interval over the {int(num_images)} test pictures "
                      f"({settings['bootstrap_resamples']} resamples, seed 0); seg_*_judge_seeds: the score under the "
                      "judge and under each spread judge, in meta.judge.seed, spread_seeds order",

@@ -9,8 +9,9 @@ test set's other sketch style, e.g. XDoG sketches to a line-art model).
 
 A SPADE+VAE generator draws its style codes z ~ N(0, I) from ``style_seed``: one seeded z per
 test image for ``model``; ``diversity_samples`` further seeded codes per test map for the
-``diversity`` metric (also measured for deterministic generators, which score 0), and the real
-test pictures' own codes for ``style_reconstruction_psnr`` / ``_ssim`` (see
+``diversity`` metrics (the mean pairwise distance of the outputs in the judge's feature space,
+``real.diversity`` its scale; also measured for deterministic generators, which score 0), and
+the real test pictures' own codes for ``style_reconstruction_psnr`` / ``_ssim`` (see
 :mod:`gan_pipelines.families.paired.evaluation`).
 """
 
@@ -115,17 +116,19 @@ def evaluate_paired_model(
     outputs["class_mean_painter"] = class_mean_painter(train[target_kind], train_labels, num_classes, ignore_index)(labels)
     outputs["nearest_neighbour"] = nearest_neighbour_retrieval(train[target_kind], train_labels, ignore_index)(labels)
     sketches = test[input_cfg["kind"]] if input_cfg["type"] == "rgb" else None
+    samples = {}
+    if diversity_samples:
+        samples["model"] = lambda: output_samples(net, input_cfg, test, diversity_samples, style_seed, batch_size,
+                                                  device)
     metrics, per_image, protocol_meta = evaluate_methods(
         outputs, test[target_kind], labels, judge_checkpoint, dict(params.get("metrics") or {}),
-        sketches=sketches, section=f"{section}.metrics",
+        sketches=sketches, samples=samples, section=f"{section}.metrics",
     )
     per_image = per_image.assign(name=[names[i] for i in per_image["image"]])
     style_meta: dict[str, Any] = {}
     if diversity_samples:
-        per_map, style_meta["diversity"] = output_diversity(
-            net, input_cfg, test, diversity_samples, style_seed, batch_size, device, params, f"{section}.metrics")
-        metrics["model"]["diversity"] = float(per_map.mean())
-        per_image.loc[per_image["method"] == "model", "diversity"] = per_map
+        style_meta["diversity"] = {**protocol_meta["diversity"],
+                                   **sampling_meta(net.z_dim is not None, diversity_samples, style_seed, len(names))}
     if net.z_dim is not None:
         from gan_pipelines.families.paired.evaluation import reconstruction_scores
         from gan_pipelines.families.paired.inference import encode_styles
@@ -191,15 +194,13 @@ def _codes(net, count: int, seed: int) -> np.ndarray | None:
     return None if net.z_dim is None else style_codes(count, net.z_dim, seed)
 
 
-def output_diversity(net, input_cfg, test, count: int, seed: int, batch_size: int, device: str,
-               params: Mapping[str, Any], section: str) -> tuple[np.ndarray, dict[str, Any]]:
-    """Per test map, the mean pairwise distance of ``count`` outputs: a style-sampling generator
-    gets ``count`` codes seeded ``[seed, map index]``; a deterministic one is run ``count`` times."""
-    from gan_pipelines.families.paired.evaluation import diversity_distance, sample_diversity
+def output_samples(net, input_cfg, test, count: int, seed: int, batch_size: int, device: str) -> np.ndarray:
+    """uint8 ``(N, count, H, W, 3)``: ``count`` outputs for each of the ``N`` test inputs. A
+    style-sampling generator gets ``count`` codes z ~ N(0, I) from ``numpy default_rng([seed, map
+    index])``; a deterministic one is run ``count`` times (measured, not assumed to repeat)."""
     from gan_pipelines.families.paired.inference import generate
     from gan_pipelines.families.paired.networks import style_codes
 
-    distance, described = diversity_distance(params.get("metrics"), section=section)
     raw = test[input_cfg["kind"]]
     instances = test[input_cfg["instance_kind"]] if input_cfg.get("instance_kind") else None
     per_map = []
@@ -207,12 +208,15 @@ def output_diversity(net, input_cfg, test, count: int, seed: int, batch_size: in
         z = None if net.z_dim is None else style_codes(count, net.z_dim, [seed, index])
         repeated = np.repeat(raw[index:index + 1], count, axis=0)
         inst = None if instances is None else np.repeat(instances[index:index + 1], count, axis=0)
-        samples = generate(net, input_cfg["type"], repeated, inst, batch_size=batch_size, device=device, z=z)
-        per_map.append(sample_diversity(samples[None], distance)[0])
-    meta = {"distance": described, "samples_per_map": count, "num_maps": len(raw),
-            "style_codes": (f"numpy default_rng([{seed}, map index])" if net.z_dim is not None
+        per_map.append(generate(net, input_cfg["type"], repeated, inst, batch_size=batch_size, device=device, z=z))
+    return np.stack(per_map)
+
+
+def sampling_meta(samples_styles: bool, count: int, seed: int, num_maps: int) -> dict[str, Any]:
+    """How :func:`output_samples` (or a comparison's own sampler) drew the outputs of the diversity figures."""
+    return {"samples_per_map": count, "num_maps": num_maps,
+            "style_codes": (f"numpy default_rng([{seed}, map index])" if samples_styles
                             else "none: a deterministic generator, run once per sample")}
-    return np.asarray(per_map), meta
 
 
 def _first_test_name(model_input: Mapping[str, Any]) -> str:

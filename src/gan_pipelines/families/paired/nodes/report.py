@@ -38,6 +38,8 @@ GENERATOR_CURVE_PANELS = {
 
 def lower_is_better(metric: str) -> bool:
     name = metric.lower()
+    if name.startswith("diversity"):  # a spread, read against the real pictures' (diversity_lpips / _l1 too)
+        return False
     return any(part in name for part in LOWER_IS_BETTER_PARTS)
 
 
