@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from paired_speed import task_step_fn  # noqa: E402
 from shadow_speed import PROJECT, Timer, add_timing_options, apply_timing_options, peak_memory  # noqa: E402
 
-from gan_pipelines.families.unpaired.config import TrainParams  # noqa: E402
+from gan_pipelines.families.unpaired.config import CycleGANTrainParams as TrainParams  # noqa: E402
 from gan_pipelines.families.unpaired.networks import build_cyclegan  # noqa: E402
 from gan_pipelines.families.unpaired.tasks import CycleGANTask  # noqa: E402
 from gan_pipelines.models import count_parameters  # noqa: E402

@@ -239,8 +239,10 @@ class TrainingParams(ConfigBlock):
     sync_batchnorm: bool = False
     compile: bool = False
     fused_optimizer: Literal["auto", True, False] = "auto"
-    scheduler: Literal["plateau", "linear", "none"] = "plateau"
+    scheduler: Literal["plateau", "linear", "step", "none"] = "plateau"
     lr_constant_epochs: int | None = Field(None, ge=0)
+    lr_step_epochs: int | None = Field(None, ge=1)
+    lr_step_factor: float = Field(0.5, gt=0, lt=1)
     keep_superseded_states: int | None = Field(1, ge=0)
 
     @model_validator(mode="before")
@@ -266,6 +268,10 @@ class TrainingParams(ConfigBlock):
         elif self.lr_constant_epochs is not None:
             raise inconsistent("lr_constant_epochs", f"only applies to scheduler 'linear' (scheduler is "
                                f"{self.scheduler!r})")
+        if self.scheduler == "step" and self.lr_step_epochs is None:
+            raise inconsistent("lr_step_epochs", "is required when scheduler is 'step'")
+        if self.scheduler != "step" and self.lr_step_epochs is not None:
+            raise inconsistent("lr_step_epochs", f"only applies to scheduler 'step' (scheduler is {self.scheduler!r})")
         if self.monitor_start_epoch > self.epochs:
             raise inconsistent("monitor_start_epoch", f"({self.monitor_start_epoch}) is more than epochs ({self.epochs})")
         return self
@@ -344,12 +350,15 @@ def check_run_parameters(pipeline: Any, catalog: Any) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def namespaced_node(function, inputs, outputs, name: str, **kwargs: Any):
+def namespaced_node(function, inputs, outputs, name: str, *, stage_models=None, **kwargs: Any):
     """A Kedro ``Node`` of ``function`` with ``kwargs`` (``family=<namespace>``, a stage...) bound,
     keeping its name and docstring for Kedro and viz, and each ``params:<stage>`` argument
     annotated with that stage's model at ``<family>.<stage>`` (:meth:`StageParams.in_section`),
     so that Kedro validates the namespace's parameters before anything runs and errors name the
-    full key. For family modules reused under several namespaces (Kedro pipeline reuse)."""
+    full key. For family modules reused under several namespaces (Kedro pipeline reuse).
+    ``stage_models(namespace, stage) -> model``, when given, picks the model instead of the
+    argument's annotation (a family whose namespaces train different models: the annotation is
+    then their common base)."""
     from functools import partial, update_wrapper
 
     from kedro.pipeline import Node
@@ -364,6 +373,8 @@ def namespaced_node(function, inputs, outputs, name: str, **kwargs: Any):
         if isinstance(hint, types.UnionType):  # `Model | None`: None is for direct calls, a run always has it
             hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
         if dataset.startswith("params:") and isinstance(hint, type) and issubclass(hint, StageParams):
-            annotations[argument] = hint.in_section(f"{kwargs['family']}.{dataset.removeprefix('params:')}")
+            stage = dataset.removeprefix("params:")
+            annotations[argument] = (stage_models(kwargs["family"], stage) if stage_models is not None
+                                     else hint.in_section(f"{kwargs['family']}.{stage}"))
     bound.__annotations__ = annotations
     return Node(bound, inputs, outputs, name=name)

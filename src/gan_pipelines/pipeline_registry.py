@@ -20,9 +20,17 @@ FAMILIES: dict[str, str] = {
     "pix2pixhd": "gan_pipelines.families.paired.pipeline",
     "spade": "gan_pipelines.families.paired.pipeline",
     "spade_vae": "gan_pipelines.families.paired.pipeline",
-    # not a model: every trained label map -> photo model on one test split
-    "paired_compare": "gan_pipelines.families.paired.compare_pipeline",
+    # not a model: every trained label map -> photo model, supervised and unsupervised, on one test split
+    "compare_label_to_photo": "gan_pipelines.families.paired.compare_pipeline",
     "cyclegan": "gan_pipelines.families.unpaired.pipeline",
+    "ugatit": "gan_pipelines.families.unpaired.pipeline",
+    "munit": "gan_pipelines.families.unpaired.pipeline",
+    # the same three models on the labels_photo pair, for compare_label_to_photo
+    "cyclegan_labels": "gan_pipelines.families.unpaired.pipeline",
+    "ugatit_labels": "gan_pipelines.families.unpaired.pipeline",
+    "munit_labels": "gan_pipelines.families.unpaired.pipeline",
+    # not a model: the three unpaired models on one test split with one judge
+    "unpaired_compare": "gan_pipelines.families.unpaired.compare_pipeline",
 }
 DEFAULT_FAMILY = "shadow"
 

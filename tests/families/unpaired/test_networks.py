@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_pipelines.families.unpaired.bundles import check_family, generators_from_bundle
-from gan_pipelines.families.unpaired.config import TrainParams, train_problems
+from gan_pipelines.families.unpaired.config import CycleGANTrainParams as TrainParams, train_problems
 from gan_pipelines.families.unpaired.inference import padded_size, translate
 from gan_pipelines.families.unpaired.networks import (
     build_cyclegan, check_image_size, default_n_blocks, default_n_layers, discriminator_config, generator_config,
@@ -115,8 +115,8 @@ def test_a_size_the_generator_cannot_take_is_refused_naming_the_parameter():
 
 
 def test_generators_from_config_refuses_another_model():
-    with pytest.raises(ValueError, match="model_config.model is 'ugatit'"):
-        generators_from_config({"model": "ugatit", "generator": {}})
+    with pytest.raises(ValueError, match="model_config.model is 'pix2pix'"):
+        generators_from_config({"model": "pix2pix", "generator": {}})
 
 
 # ---------------------------------------------------------------------------------------------

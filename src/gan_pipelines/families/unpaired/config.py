@@ -9,7 +9,7 @@ generator and the PatchGAN, ``ingest.label_nc`` against the judges).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -122,23 +122,19 @@ class UnpairedLossWeightsParams(ConfigBlock):
     identity: float = Field(0.5, ge=0)
 
 
-class TrainParams(StageParams):
-    """``<family>.train`` (CycleGAN): the jitter (``augmentation``), the networks (``model``,
-    ``discriminator``), the losses (``loss_weights``, ``identity_convention``), the history
-    buffer (``pool_size``: images per discriminator, 0 = none), Adam (``lr``, ``betas``, for
-    both optimisers), ``batch_size``, loader workers and ``training`` (the engine's block).
-    The pairs inside the stage are checked: the crop against the generator's factor (a multiple
-    of 4, at least 8) and the PatchGAN's depth (a patch map of at least 1x1), ``load_size``
-    against ``crop_size``. Against ``preprocess.resolution``: :func:`train_problems`."""
+class UnpairedTrainParams(StageParams):
+    """What every unpaired model's ``<family>.train`` shares: ``training`` (the engine's block),
+    ``batch_size``, the jitter (``augmentation``), Adam (``lr``, ``betas``, for both optimisers;
+    U-GAT-IT and MUNIT add ``weight_decay``) and loader workers. Each model adds its networks and losses
+    (:class:`CycleGANTrainParams`, :class:`UGATITTrainParams`, :class:`MUNITTrainParams`) and says
+    which sizes they take (:meth:`check_size`). Against ``preprocess.resolution``:
+    :func:`train_problems`."""
+
+    MODEL: ClassVar[str] = ""
 
     training: TrainingParams
     batch_size: int = Field(1, gt=0)
     augmentation: UnpairedAugmentationParams = Field(default_factory=UnpairedAugmentationParams)
-    model: UnpairedGeneratorParams = Field(default_factory=UnpairedGeneratorParams)
-    discriminator: UnpairedDiscriminatorParams = Field(default_factory=UnpairedDiscriminatorParams)
-    loss_weights: UnpairedLossWeightsParams = Field(default_factory=UnpairedLossWeightsParams)
-    identity_convention: Literal["times_cycle", "absolute"] = "times_cycle"
-    pool_size: int = Field(50, ge=0)
     lr: float = Field(2e-4, gt=0, lt=1)
     betas: list[float] = Field(default_factory=lambda: [0.5, 0.999], min_length=2, max_length=2)
     num_workers: int = Field(0, ge=0)
@@ -150,6 +146,39 @@ class TrainParams(StageParams):
             raise ValueError(f"must be two numbers in [0, 1); got {value}")
         return value
 
+    def network_configs(self, size: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The full generator and discriminator configs at training size ``size`` (the crop)."""
+        raise NotImplementedError(f"{type(self).__name__} must say how its networks are configured")
+
+    def check_size(self, size: int, section: str, size_name: str | None = None) -> None:
+        """Refuse a training ``size`` the networks cannot take (ValueError naming ``size_name``,
+        default ``<section>.augmentation.crop_size``, or the network key to change)."""
+        raise NotImplementedError(f"{type(self).__name__} must say which sizes its networks take")
+
+    @model_validator(mode="after")
+    def _crop_fits_the_networks(self) -> UnpairedTrainParams:
+        crop = self.augmentation.crop_size
+        if crop is not None:
+            # the message names the full keys (<section>.augmentation.crop_size, ...discriminator.n_layers)
+            self.check_size(crop, self.section or "train")
+        return self
+
+
+class CycleGANTrainParams(UnpairedTrainParams):
+    """``cyclegan.train``: the shared block (:class:`UnpairedTrainParams`) with CycleGAN's networks
+    (``model``, ``discriminator``), losses (``loss_weights``, ``identity_convention``) and history
+    buffer (``pool_size``: images per discriminator, 0 = none); Adam 2e-4 (0.5, 0.999). The crop
+    is checked against the generator's factor (a multiple of 4, at least 8) and the PatchGAN's
+    depth (a patch map of at least 1x1), ``load_size`` against ``crop_size``."""
+
+    MODEL: ClassVar[str] = "cyclegan"
+
+    model: UnpairedGeneratorParams = Field(default_factory=UnpairedGeneratorParams)
+    discriminator: UnpairedDiscriminatorParams = Field(default_factory=UnpairedDiscriminatorParams)
+    loss_weights: UnpairedLossWeightsParams = Field(default_factory=UnpairedLossWeightsParams)
+    identity_convention: Literal["times_cycle", "absolute"] = "times_cycle"
+    pool_size: int = Field(50, ge=0)
+
     def effective_identity_weight(self) -> float:
         """The weight the identity L1 terms get (``loss_weights.identity`` read through
         ``identity_convention``)."""
@@ -159,39 +188,151 @@ class TrainParams(StageParams):
         return effective_identity_weight(weights.identity, weights.cycle, self.identity_convention)
 
     def network_configs(self, size: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The full generator and PatchGAN configs at training size ``size`` (the crop)."""
         from gan_pipelines.families.unpaired.networks import discriminator_config, generator_config
 
         return generator_config(self.model.model_dump(), size), discriminator_config(self.discriminator.model_dump(), size)
 
-    @model_validator(mode="after")
-    def _crop_fits_the_networks(self) -> TrainParams:
+    def check_size(self, size: int, section: str, size_name: str | None = None) -> None:
         from gan_pipelines.families.unpaired.networks import check_image_size
 
-        crop = self.augmentation.crop_size
-        if crop is not None:
-            generator, discriminator = self.network_configs(crop)
-            # the message names the full keys (<section>.augmentation.crop_size, ...discriminator.n_layers)
-            check_image_size(crop, generator, discriminator, self.section or "train")
-        return self
+        check_image_size(size, *self.network_configs(size), section, size_name)
 
 
-def train_problems(train: TrainParams, resolution: int, namespace: str) -> list[str]:
+class UGATITGeneratorParams(ConfigBlock):
+    """``ugatit.train.model``: both U-GAT-IT generators (``models.ugatit.UGATITGenerator``):
+    ``ngf`` (64 in the paper), ``n_blocks`` (4: encoder residual blocks, and as many AdaLIN
+    blocks in the decoder), ``light`` (true: the MLP that makes AdaLIN's gamma and beta reads
+    globally pooled features; false, the full model: it reads the whole flattened feature map,
+    268 M weights at 256 px and ngf 64)."""
+
+    ngf: int = Field(64, gt=0)
+    n_blocks: int = Field(4, ge=1)
+    light: bool = False
+
+
+class UGATITDiscriminatorParams(ConfigBlock):
+    """``ugatit.train.discriminator``: per domain a global and a local PatchGAN with spectral
+    norm and a CAM head (``models.ugatit.UGATITDiscriminator``): ``ndf`` (64), ``global_layers``
+    and ``local_layers`` (the paper's 7 and 5 at 256 px; null: chosen from the size so that the
+    patch map does not vanish)."""
+
+    ndf: int = Field(64, gt=0)
+    global_layers: int | None = Field(None, ge=3)
+    local_layers: int | None = Field(None, ge=3)
+
+
+class UGATITLossWeightsParams(ConfigBlock):
+    """``ugatit.train.loss_weights`` (>= 0): ``adversarial`` (1: LSGAN on the global and local
+    D outputs and their CAM logits), ``cycle`` (10), ``identity`` (10, the weight itself: no
+    convention to read it through), ``cam`` (1000: BCE on the generator's CAM logits)."""
+
+    adversarial: float = Field(1.0, ge=0)
+    cycle: float = Field(10.0, ge=0)
+    identity: float = Field(10.0, ge=0)
+    cam: float = Field(1000.0, ge=0)
+
+
+class UGATITTrainParams(UnpairedTrainParams):
+    """``ugatit.train``: the shared block with U-GAT-IT's networks (``model``, ``discriminator``)
+    and loss weights; Adam 1e-4 (0.5, 0.999), weight decay 1e-4 (Kim et al., ICLR 2020)."""
+
+    MODEL: ClassVar[str] = "ugatit"
+
+    lr: float = Field(1e-4, gt=0, lt=1)
+    weight_decay: float = Field(1e-4, ge=0, lt=1)
+    model: UGATITGeneratorParams = Field(default_factory=UGATITGeneratorParams)
+    discriminator: UGATITDiscriminatorParams = Field(default_factory=UGATITDiscriminatorParams)
+    loss_weights: UGATITLossWeightsParams = Field(default_factory=UGATITLossWeightsParams)
+
+    def network_configs(self, size: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        from gan_pipelines.families.unpaired.networks import ugatit_discriminator_config, ugatit_generator_config
+
+        return (ugatit_generator_config(self.model.model_dump(), size),
+                ugatit_discriminator_config(self.discriminator.model_dump(), size))
+
+    def check_size(self, size: int, section: str, size_name: str | None = None) -> None:
+        from gan_pipelines.families.unpaired.networks import check_ugatit_size
+
+        check_ugatit_size(size, *self.network_configs(size), section, size_name)
+
+
+class MUNITGeneratorParams(ConfigBlock):
+    """``munit.train.model``: each domain's autoencoder (``models.munit``): ``dim`` (64: the
+    first convolution's width), ``style_dim`` (8: the style code), ``n_downsample`` (2),
+    ``n_res`` (4 residual blocks in the content encoder and the decoder), ``mlp_dim`` (256: the
+    MLP that makes AdaIN's parameters from the style code). Huang et al., ECCV 2018."""
+
+    dim: int = Field(64, gt=0)
+    style_dim: int = Field(8, gt=0)
+    n_downsample: int = Field(2, ge=1)
+    n_res: int = Field(4, ge=1)
+    mlp_dim: int = Field(256, gt=0)
+
+
+class MUNITDiscriminatorParams(ConfigBlock):
+    """``munit.train.discriminator``: the multi-scale discriminator without normalisation
+    (``dim`` 64, ``n_layers`` 4 stride-2 convolutions per scale, ``num_scales`` 3)."""
+
+    dim: int = Field(64, gt=0)
+    n_layers: int = Field(4, ge=1)
+    num_scales: int = Field(3, ge=1)
+
+
+class MUNITLossWeightsParams(ConfigBlock):
+    """``munit.train.loss_weights`` (>= 0): ``adversarial`` (1, LSGAN over every scale),
+    ``image`` (10: within-domain reconstruction L1), ``style`` (1) and ``content`` (1: latent
+    reconstruction L1), ``cycle`` (0: the optional style-augmented cycle, 10 for pixel-aligned
+    tasks in the paper's configs)."""
+
+    adversarial: float = Field(1.0, ge=0)
+    image: float = Field(10.0, ge=0)
+    style: float = Field(1.0, ge=0)
+    content: float = Field(1.0, ge=0)
+    cycle: float = Field(0.0, ge=0)
+
+
+class MUNITTrainParams(UnpairedTrainParams):
+    """``munit.train``: the shared block with MUNIT's autoencoders (``model``), multi-scale
+    discriminators (``discriminator``) and loss weights; Adam 1e-4 (0.5, 0.999), weight decay
+    1e-4; the paper halves the lr every 100 k iterations (``training.scheduler: step``)."""
+
+    MODEL: ClassVar[str] = "munit"
+
+    lr: float = Field(1e-4, gt=0, lt=1)
+    weight_decay: float = Field(1e-4, ge=0, lt=1)
+    model: MUNITGeneratorParams = Field(default_factory=MUNITGeneratorParams)
+    discriminator: MUNITDiscriminatorParams = Field(default_factory=MUNITDiscriminatorParams)
+    loss_weights: MUNITLossWeightsParams = Field(default_factory=MUNITLossWeightsParams)
+
+    def network_configs(self, size: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        from gan_pipelines.families.unpaired.networks import munit_discriminator_config, munit_generator_config
+
+        return (munit_generator_config(self.model.model_dump(), size),
+                munit_discriminator_config(self.discriminator.model_dump(), size))
+
+    def check_size(self, size: int, section: str, size_name: str | None = None) -> None:
+        from gan_pipelines.families.unpaired.networks import check_munit_size
+
+        check_munit_size(size, *self.network_configs(size), section, size_name)
+
+
+TRAIN_MODELS: dict[str, type[UnpairedTrainParams]] = {
+    model.MODEL: model for model in (CycleGANTrainParams, UGATITTrainParams, MUNITTrainParams)}
+
+
+def train_problems(train: UnpairedTrainParams, resolution: int, namespace: str) -> list[str]:
     """What is wrong between ``<namespace>.train`` and the model input's ``resolution``
     (``<namespace>.preprocess.resolution``), one sentence per problem naming both keys: the crop
     must equal the resolution (train and test see one size), and the networks must take it.
     For ``check_stages`` and the train node."""
-    from gan_pipelines.families.unpaired.networks import check_image_size
-
     section = f"{namespace}.train"
     crop = train.augmentation.crop_size
     if crop is not None and crop != resolution:
         return [f"{section}.augmentation.crop_size is {crop} but the model input ({namespace}.preprocess.resolution) "
                 f"is {resolution} px: train and test must see the same size (set load_size above it for the "
                 "resize-and-crop jitter, or leave crop_size out)"]
-    generator, discriminator = train.network_configs(resolution)
     try:
-        check_image_size(resolution, generator, discriminator, section, f"{namespace}.preprocess.resolution")
+        train.check_size(resolution, section, f"{namespace}.preprocess.resolution")
     except ValueError as exc:
         return [str(exc)]
     if train.augmentation.load_size is not None and train.augmentation.load_size < resolution:
@@ -275,8 +416,11 @@ class EvaluateParams(StageParams):
     the reason); ``bootstrap_resamples`` of the 95% intervals; ``seed`` of the bootstrap, of the
     histogram-matching reference picture and of the equal-size subsets KID needs;
     ``inception_weights_path``: a local Inception-v3 file for standard FID/KID (else the torch hub
-    cache is looked in; nothing is downloaded); ``allow_stale``: score a generator or judge
-    trained on other data than this model input (recorded in the metrics)."""
+    cache is looked in; nothing is downloaded); ``diversity_samples``: outputs per test picture
+    for the ``diversity`` metric (0: off; a style-sampling model such as MUNIT draws that many
+    style codes from ``style_seed``, a deterministic one is run that many times and measures 0);
+    ``allow_stale``: score a generator or judge trained on other data than this model input
+    (recorded in the metrics)."""
 
     batch_size: int = Field(8, gt=0)
     device: str = "auto"
@@ -284,7 +428,16 @@ class EvaluateParams(StageParams):
     bootstrap_resamples: int = Field(2000, ge=100)
     seed: int = Field(0, ge=0)
     inception_weights_path: str | None = None
+    diversity_samples: int = Field(8, ge=0)
+    style_seed: int = Field(0, ge=0)
     allow_stale: bool = False
+
+    @field_validator("diversity_samples")
+    @classmethod
+    def _diversity(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("must be 0 (off) or at least 2: diversity is a distance between outputs of one input")
+        return value
 
 
 def judge_problems(judge: TrainJudgeParams, resolution: int, namespace: str, *, segmenters: bool = True) -> list[str]:
@@ -338,6 +491,33 @@ class PredictParams(StageParams):
         return self
 
 
+class MUNITPredictParams(PredictParams):
+    """``munit.predict``: :class:`PredictParams` and MUNIT's style choice, like spade_vae's. By
+    default each picture gets the prior's mean style code (zeros): one deterministic output.
+    ``random_style: true`` draws ``num_samples`` style codes of the target domain per picture from
+    N(0, I) (numpy ``default_rng([seed, picture index])``), written as ``<name>_s<k>.png`` when
+    there are several; ``style_image`` (a picture of the target domain) gives every output that
+    picture's style code (example-guided; torch backend only)."""
+
+    num_samples: int = Field(1, ge=1, le=64)
+    seed: int = Field(0, ge=0)
+    style_image: str | None = None
+    random_style: bool = False
+
+    @model_validator(mode="after")
+    def _one_style_source(self) -> MUNITPredictParams:
+        if self.style_image and (self.num_samples != 1 or self.random_style):
+            raise inconsistent("style_image", "gives one style code: set num_samples: 1 and random_style: false "
+                               "with it (or leave style_image out for random styles)")
+        if self.num_samples > 1 and not self.random_style:
+            raise inconsistent("num_samples", f"is {self.num_samples}: several outputs need random styles "
+                               "(random_style: true)")
+        if self.backend == "onnx" and self.style_image:
+            raise inconsistent("style_image", "needs the style encoder, which the ONNX export does not hold; use "
+                               "backend: torch")
+        return self
+
+
 class UnpairedExportParams(ExportParams):
     """``<family>.export``: both generators to ONNX. ``output_path`` (``<stem>.onnx``) is the base
     name: the files written are ``<stem>_a2b.onnx`` (G_AB: A -> B) and ``<stem>_b2a.onnx`` (G_BA)
@@ -355,6 +535,25 @@ class UnpairedExportParams(ExportParams):
         return value
 
 
+class UnpairedCompareParams(StageParams):
+    """``unpaired_compare``: every trained unpaired model (cyclegan, ugatit, munit) on the
+    cyclegan namespace's test split, scored by its judge: ``batch_size``, ``device``,
+    ``min_classifier_accuracy`` / ``bootstrap_resamples`` / ``seed`` (as ``<family>.evaluate``),
+    ``diversity_samples`` (>= 2) and ``style_seed`` (MUNIT's random codes), ``num_examples``
+    (rows of the picture grid), ``allow_stale`` (compare models trained on other data,
+    recorded)."""
+
+    batch_size: int = Field(8, gt=0)
+    device: str = "auto"
+    min_classifier_accuracy: float = Field(0.95, gt=0, le=1)
+    bootstrap_resamples: int = Field(2000, ge=100)
+    seed: int = Field(0, ge=0)
+    diversity_samples: int = Field(8, ge=2)
+    style_seed: int = Field(0, ge=0)
+    num_examples: int = Field(6, gt=0)
+    allow_stale: bool = False
+
+
 # --------------------------------------------------------------------------------------------
 # every stage's model, and the pairs across stages
 # --------------------------------------------------------------------------------------------
@@ -363,7 +562,7 @@ STAGE_MODELS: dict[str, type[StageParams]] = {
     "ingest": IngestParams,
     "preprocess": PreprocessParams,
     "train_judge": TrainJudgeParams,
-    "train": TrainParams,
+    "train": CycleGANTrainParams,
     "evaluate": EvaluateParams,
     "report": ReportParams,
     "predict": PredictParams,
@@ -371,9 +570,22 @@ STAGE_MODELS: dict[str, type[StageParams]] = {
 }
 
 
+# Stages whose parameters depend on the namespace's model (layout.NAMESPACE_MODELS).
+MODEL_STAGE_MODELS: dict[str, dict[str, type[StageParams]]] = {
+    "train": TRAIN_MODELS,
+    "predict": {"munit": MUNITPredictParams},
+}
+
+
 def stage_model(namespace: str, stage: str) -> type[StageParams]:
-    """The model of ``<namespace>.<stage>``."""
-    return STAGE_MODELS[stage].in_section(f"{namespace}.{stage}")
+    """The model of ``<namespace>.<stage>`` (the train stage's, and MUNIT's predict, depend on the
+    namespace's model: :data:`~gan_pipelines.families.unpaired.layout.NAMESPACE_MODELS`)."""
+    from gan_pipelines.families.unpaired.layout import model_of
+
+    model = STAGE_MODELS[stage]
+    if stage in MODEL_STAGE_MODELS:
+        model = MODEL_STAGE_MODELS[stage].get(model_of(namespace), model)
+    return model.in_section(f"{namespace}.{stage}")
 
 
 def check_stages(namespace: str, stages: Mapping[str, Any]) -> None:

@@ -511,3 +511,83 @@ def evaluate_translations(
         "unavailable": unavailable,
     }
     return UnpairedEvaluation(ordered, per_image, meta, outputs, reconstructions)
+
+
+# --------------------------------------------------------------------------------------------
+# diversity: several outputs per input
+# --------------------------------------------------------------------------------------------
+
+Sampler = Callable[[str, np.ndarray, int], np.ndarray]  # (direction, (M, H, W, 3), K) -> (M, K, H, W, 3)
+DIVERSITY_SPACE = "the domain classifier's pooled last-layer features (the space of the project's KID)"
+
+
+def translation_diversity(
+    test: Mapping[str, DomainPictures],
+    sample: Sampler,
+    judge,
+    *,
+    samples: int,
+    bootstrap_resamples: int = 2000,
+    seed: int = 0,
+    lpips_weights_path: str | None = None,
+    lpips: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, str]]:
+    """Diversity of a translator, both directions, measured one way for every family
+    (:mod:`gan_pipelines.metrics.diversity`): ``sample(direction, sources, K)`` gives ``K``
+    outputs per source picture (uint8 ``(M, K, H, W, 3)``: K style codes for MUNIT, the same
+    picture K times for a deterministic model, which measures exactly 0).
+
+    Returns ``(metrics, meta, unavailable)``: ``metrics["model"]`` holds ``diversity_<dir>``
+    (mean over the source pictures of the mean pairwise Euclidean distance between the
+    features of its K outputs, in :data:`DIVERSITY_SPACE`) with ``diversity_<dir>_ci95``
+    (percentile bootstrap over the source pictures) and ``diversity_lpips_<dir>`` (LPIPS, only
+    when its weights are local, else null with the reason in ``unavailable``);
+    ``metrics["real"]["diversity_<dir>"]`` is the scale: the mean feature distance between
+    distinct real test pictures of the target domain (different scenes). Raises ValueError for
+    ``samples`` < 2 or a sampler output of another shape."""
+    from gan_pipelines.metrics.diversity import (
+        feature_diversity, lpips_diversity, lpips_distance, real_feature_diversity, sample_features,
+    )
+
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
+        raise ValueError(f"samples must be an integer >= 2 (diversity is a distance between outputs), got {samples!r}")
+    metrics: dict[str, dict[str, Any]] = {MODEL: {}, REAL: {}}
+    unavailable: dict[str, str] = {}
+    reason = "an injected LPIPS function"
+    if lpips is None:
+        lpips, reason = lpips_distance(lpips_weights_path, device=judge.device)
+    for direction in DIRECTIONS:
+        src_domain, tgt_domain = direction_domains(direction)
+        sources, targets = test[src_domain].images, test[tgt_domain].images
+        name = f"diversity_{direction}"
+        if not len(sources):
+            for key in (name, f"diversity_lpips_{direction}"):
+                metrics[MODEL][key], metrics[MODEL][f"{key}_ci95"] = None, None
+                unavailable[f"{MODEL}.{key}"] = f"no test pictures of domain {src_domain}"
+        else:
+            outputs = np.asarray(sample(direction, sources, samples))
+            if outputs.shape != (len(sources), samples, *sources.shape[1:]) or outputs.dtype != np.uint8:
+                raise ValueError(f"the sampler gave {outputs.dtype} {outputs.shape} for {len(sources)} pictures and "
+                                 f"{samples} samples; expected uint8 {(len(sources), samples, *sources.shape[1:])}")
+            per = feature_diversity(sample_features(outputs, judge.features))
+            metrics[MODEL][name] = _plain(per.mean())
+            metrics[MODEL][f"{name}_ci95"] = _mean_intervals({"d": per}, bootstrap_resamples, seed)["d"]
+            lpips_key = f"diversity_lpips_{direction}"
+            if lpips is None:
+                metrics[MODEL][lpips_key], metrics[MODEL][f"{lpips_key}_ci95"] = None, None
+                unavailable[f"{MODEL}.{lpips_key}"] = f"LPIPS weights are not local: {reason}"
+            else:
+                lpips_per, _ = lpips_diversity(outputs, distance=lpips)
+                metrics[MODEL][lpips_key] = _plain(lpips_per.mean())
+                metrics[MODEL][f"{lpips_key}_ci95"] = _mean_intervals({"d": lpips_per}, bootstrap_resamples, seed)["d"]
+        if len(targets) >= 2:
+            metrics[REAL][name] = real_feature_diversity(judge.features(targets), seed=seed)
+        else:
+            metrics[REAL][name] = None
+            unavailable[f"{REAL}.{name}"] = f"fewer than 2 real test pictures of domain {tgt_domain}"
+        metrics[REAL][f"{name}_ci95"] = None
+    meta = {"space": DIVERSITY_SPACE, "samples_per_picture": samples,
+            "distance": "mean Euclidean distance over the K (K - 1) / 2 pairs of one picture's outputs",
+            "real_scale": "mean feature distance between distinct real test pictures of the target domain",
+            "lpips": reason if lpips is not None else None}
+    return metrics, meta, unavailable

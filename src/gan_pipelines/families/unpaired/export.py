@@ -2,10 +2,13 @@
 
 ``<family>.export.output_path`` ``<stem>.onnx`` is the base name: the files written are
 ``<stem>_a2b.onnx`` (G_AB, domain A -> B) and ``<stem>_b2a.onnx`` (G_BA, B -> A) beside it
-(:func:`export_paths`). Each graph takes ``picture`` float32 (N, 3, H, W) in [-1, 1] and gives
+(:func:`export_paths`). Each graph takes ``picture`` float32 (N, 3, H, W) in [-1, 1] (MUNIT's
+also ``style`` float32 (N, style_dim): the target domain's style code, zeros for the prior's
+mean; the graph is the source domain's content encoder joined to the target's decoder) and gives
 ``translated`` float32 (N, 3, H, W) in [-1, 1]; batch, height and width are dynamic (H and W
-multiples of the generator's factor, 4 for CycleGAN, and at least its minimum, 8: the predictor
-pads and crops back). The file's metadata holds the family, direction, domains, size rule,
+multiples of the generator's factor, 4, and at least its minimum, 8: the predictor pads and
+crops back), except for U-GAT-IT's full generator, whose dense layer fixes H = W = its training
+resolution (the predictor resizes to it and back). The file's metadata holds the family, direction, domains, size rule,
 training resolution and time, and the model config, so :class:`OnnxUnpairedPredictor` needs no
 checkpoint.
 
@@ -37,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 ONNX_OPSET = 17
 INPUT_NAME = "picture"
+STYLE_NAME = "style"  # MUNIT's second input: the target domain's style code (N, style_dim)
 OUTPUT_NAME = "translated"
 MODEL_KIND = "unpaired_generator"  # metadata "model": what OnnxUnpairedPredictor accepts
 TRACE_SIZE = 32  # the example picture's side when tracing (any size the generator takes)
@@ -57,8 +61,17 @@ def generator_to_onnx(net, metadata: Mapping[str, Any], *, size: int = TRACE_SIZ
     import torch
 
     net = copy.deepcopy(net).float().cpu().eval()
-    example = torch.zeros(1, 3, size, size)
-    dynamic = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
+    fixed = getattr(net, "input_size", None)
+    size = fixed or size
+    example = (torch.zeros(1, 3, size, size),)
+    spatial = {} if fixed else {2: "height", 3: "width"}
+    dynamic = {INPUT_NAME: {0: "batch", **spatial}, OUTPUT_NAME: {0: "batch", **spatial}}
+    input_names = [INPUT_NAME]
+    style_dim = getattr(net, "style_dim", None)
+    if style_dim:
+        example += (torch.zeros(1, int(style_dim)),)
+        dynamic[STYLE_NAME] = {0: "batch"}
+        input_names.append(STYLE_NAME)
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         # the generator's size check reads the input's shape: a trace-time constant, which is right
@@ -68,7 +81,7 @@ def generator_to_onnx(net, metadata: Mapping[str, Any], *, size: int = TRACE_SIZ
         # exported "with train=True" is exactly that. Slices that cannot be folded stay slices.
         warnings.filterwarnings("ignore", message=".*operator 'instance_norm' is set to train=True.*")
         warnings.filterwarnings("ignore", message="Constant folding - Only steps=1 can be constant folded.*")
-        torch.onnx.export(net, (example,), buffer, dynamo=False, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+        torch.onnx.export(net, example, buffer, dynamo=False, input_names=input_names, output_names=[OUTPUT_NAME],
                           opset_version=ONNX_OPSET, dynamic_axes=dynamic)
     proto = onnx.load_from_string(buffer.getvalue())
     proto.doc_string = (f"gan_pipelines unpaired generator ({metadata.get('direction', '?')}): picture (N,3,H,W) "
@@ -90,11 +103,15 @@ def parity_difference(net, model_bytes: bytes, sizes: tuple[tuple[int, int], ...
     session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
     worst = 0.0
+    style_dim = getattr(net, "style_dim", None)
     for height, width in sizes:
         picture = rng.uniform(-1.0, 1.0, size=(2, 3, height, width)).astype(np.float32)
+        feeds = {INPUT_NAME: picture}
+        if style_dim:  # random codes of the prior: the style input must matter in the graph too
+            feeds[STYLE_NAME] = rng.standard_normal((2, int(style_dim))).astype(np.float32)
         with torch.no_grad():
-            expected = net(torch.from_numpy(picture)).numpy()
-        got = session.run([OUTPUT_NAME], {INPUT_NAME: picture})[0]
+            expected = net(*(torch.from_numpy(value) for value in feeds.values())).numpy()
+        got = session.run([OUTPUT_NAME], feeds)[0]
         if got.shape != expected.shape:
             raise ValueError(f"the ONNX graph gave {got.shape} for a {height}x{width} input, torch {expected.shape}")
         worst = max(worst, float(np.abs(got - expected).max()))
@@ -139,11 +156,16 @@ def export_generators(bundle: Mapping[str, Any], family: str, output_path: str |
             "torch_version": torch.__version__, "opset": ONNX_OPSET,
             "exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        trace = max(smallest, -(-min(resolution, TRACE_SIZE) // multiple) * multiple)
+        fixed = getattr(net, "input_size", None)
+        if fixed:
+            metadata["input_size"] = int(fixed)
+        if getattr(net, "style_dim", None):
+            metadata["style_dim"] = int(net.style_dim)
+        trace = fixed or max(smallest, -(-min(resolution, TRACE_SIZE) // multiple) * multiple)
         data = generator_to_onnx(net, metadata, size=trace)
         # the traced size and another one (not square, not the trace's) to exercise the dynamic axes
         other = (trace + multiple, trace + 2 * multiple)
-        parity[direction] = parity_difference(net, data, ((trace, trace), other))
+        parity[direction] = parity_difference(net, data, ((trace, trace),) if fixed else ((trace, trace), other))
         if parity[direction] > parity_tolerance:
             raise ValueError(f"{family}.export: the ONNX graph of {direction} differs from torch by "
                              f"{parity[direction]:.3g} (> parity_tolerance {parity_tolerance:g}); nothing was written")
@@ -227,18 +249,37 @@ class OnnxUnpairedPredictor:
     def trained_at(self) -> str:
         return next((m.get("generator_trained_at", "unknown") for m in self.metadata.values()), "unknown")
 
-    def translate(self, image: np.ndarray, direction: str = "a2b") -> np.ndarray:
+    def translate(self, image: np.ndarray, direction: str = "a2b", style: np.ndarray | None = None) -> np.ndarray:
         """uint8 ``(H, W, 3)`` picture of domain ``direction``'s target for a uint8 ``(H, W, 3)``
         picture of its source domain, any size: reflect-padded up to the generator's size rule
-        and cropped back (:func:`~gan_pipelines.families.unpaired.predict.pad_picture`). Raises
-        ValueError for another shape or dtype."""
+        and cropped back (:func:`~gan_pipelines.families.unpaired.predict.pad_picture`), or, for
+        a generator of one input size, resized to it and back. ``style``: a MUNIT export's
+        style code ``(style_dim,)`` (None: zeros, the prior's mean). Raises ValueError for
+        another shape or dtype, or a style given to a model that takes none."""
         from gan_pipelines.families.unpaired.predict import check_picture, pad_picture
+        from gan_pipelines.images import resize_image
 
         check_picture(image)
         session = self.session(direction)
         props = self.metadata[direction]
-        padded, (height, width) = pad_picture(image, int(props["size_multiple"]), int(props["min_size"]))
+        height, width = image.shape[:2]
+        fixed = int(props["input_size"]) if props.get("input_size") else None
+        if fixed:
+            padded = resize_image(image, (fixed, fixed)) if (height, width) != (fixed, fixed) else image
+        else:
+            padded, (height, width) = pad_picture(image, int(props["size_multiple"]), int(props["min_size"]))
         batch = (padded.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
-        output = session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(batch)})[0][0]
+        feeds = {INPUT_NAME: np.ascontiguousarray(batch)}
+        style_dim = int(props["style_dim"]) if props.get("style_dim") else None
+        if style is not None and not style_dim:
+            raise ValueError(f"the {direction} generator of {self.path(direction)} takes no style code")
+        if style_dim:
+            code = np.zeros(style_dim, np.float32) if style is None else np.asarray(style, np.float32).reshape(-1)
+            if code.shape != (style_dim,):
+                raise ValueError(f"style must be {style_dim} numbers, got {np.shape(style)}")
+            feeds[STYLE_NAME] = code[None]
+        output = session.run([OUTPUT_NAME], feeds)[0][0]
         picture = np.rint((np.clip(output, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8).transpose(1, 2, 0)
+        if fixed:
+            return resize_image(picture, (height, width)) if picture.shape[:2] != (height, width) else picture
         return np.ascontiguousarray(picture[:height, :width])

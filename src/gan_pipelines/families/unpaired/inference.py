@@ -1,9 +1,12 @@
 """Run a trained unpaired generator on pictures of any size: uint8 in, uint8 out.
 
-The generator is fully convolutional, so it takes any picture whose sides are multiples of its
-factor (4 for CycleGAN's two stride-2 convolutions) and at least twice that: a picture of another
-size is reflect-padded at the bottom and the right up to the next size it takes, translated, and
-cropped back, so the output has the input's size and its pixels line up with the input's.
+A fully convolutional generator (CycleGAN's, U-GAT-IT's light one, MUNIT's translators) takes
+any picture whose sides are multiples of its factor (4 for two stride-2 convolutions) and at
+least twice that: a picture of another size is reflect-padded at the bottom and the right up to
+the next size it takes, translated, and cropped back, so the output has the input's size and its
+pixels line up with the input's. A generator with a dense layer sized for one input
+(U-GAT-IT's full model: its ``input_size``) gets the picture resized to that size (bilinear,
+antialiased) and its output resized back.
 """
 
 from __future__ import annotations
@@ -30,7 +33,14 @@ def _pad(batch, height: int, width: int):
     return F.pad(batch, (0, pad_w, 0, pad_h), mode=mode)
 
 
-def translate(generator, images: np.ndarray, *, device=None, batch_size: int = 8) -> np.ndarray:
+def _resize(batch, height: int, width: int):
+    import torch.nn.functional as F
+
+    return F.interpolate(batch.float(), size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+
+
+def translate(generator, images: np.ndarray, *, device=None, batch_size: int = 8,
+              style: np.ndarray | None = None) -> np.ndarray:
     """Translate pictures with one generator (e.g. ``G_AB`` for A -> B).
 
     Args:
@@ -41,6 +51,9 @@ def translate(generator, images: np.ndarray, *, device=None, batch_size: int = 8
         device: a ``torch.device`` or a name (``"cpu"``, ``"cuda"``, ...); None picks the
             project's automatic choice (:func:`gan_pipelines.training.device.select_device`).
         batch_size: pictures per forward pass.
+        style: for a style-taking generator (MUNIT's translators, ``generator(x, style)``): one
+            style code per picture, float ``(N, style_dim)``; None: the generator's default
+            (MUNIT: the prior's mean, zeros).
 
     Returns:
         uint8 ``(N, H, W, 3)``: the translated pictures, same size as the inputs. On CUDA the
@@ -48,7 +61,8 @@ def translate(generator, images: np.ndarray, *, device=None, batch_size: int = 8
         in float32. Inference mode, no gradients.
 
     Raises:
-        ValueError: ``images`` is not uint8 ``(N, H, W, 3)`` or ``batch_size`` < 1.
+        ValueError: ``images`` is not uint8 ``(N, H, W, 3)``, ``batch_size`` < 1, or ``style``
+            is not one code per picture.
     """
     import torch
 
@@ -60,12 +74,17 @@ def translate(generator, images: np.ndarray, *, device=None, batch_size: int = 8
         raise ValueError(f"images must be uint8 (N, H, W, 3); got {images.dtype} {images.shape}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+    if style is not None:
+        style = np.asarray(style, np.float32)
+        if style.ndim != 2 or len(style) != len(images):
+            raise ValueError(f"style must hold one code per picture, (N={len(images)}, style_dim); got {style.shape}")
     if not len(images):
         return images.copy()
     device = select_device("auto", setting="device") if device is None else torch.device(device)
     # Mixed precision only on CUDA: on a CPU the outputs stay those of the float32 model (and of its ONNX export).
     precision = select_precision(device, "auto" if device.type == "cuda" else "fp32")
     height, width = images.shape[1:3]
+    fixed = getattr(generator, "input_size", None)  # a dense layer sized for one input (U-GAT-IT full)
     multiple, smallest = size_multiple(generator), min_size(generator)
     target_h, target_w = padded_size(height, multiple, smallest), padded_size(width, multiple, smallest)
     generator = generator.eval().to(device)
@@ -77,8 +96,54 @@ def translate(generator, images: np.ndarray, *, device=None, batch_size: int = 8
                 batch = batch.copy()
             chunk = torch.from_numpy(batch).to(device)
             chunk = chunk.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+            codes = () if style is None else (torch.from_numpy(style[start:start + batch_size]).to(device),)
             with autocast_context(device, precision):
-                fake = generator(_pad(chunk, target_h, target_w))
-            fake = fake[..., :height, :width].float().clamp(-1.0, 1.0)
+                if fixed is not None and (height, width) != (fixed, fixed):
+                    fake = _resize(generator(_resize(chunk, fixed, fixed), *codes), height, width)
+                else:
+                    fake = generator(_pad(chunk, target_h, target_w), *codes)[..., :height, :width]
+            fake = fake.float().clamp(-1.0, 1.0)
             outputs.append(((fake + 1.0) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
     return np.concatenate(outputs)
+
+
+def style_codes(translator, images: np.ndarray, *, device=None, batch_size: int = 8) -> np.ndarray:
+    """The target domain's style codes of pictures of that domain, for example-guided
+    translation with a style-taking translator (MUNIT: ``translator.style_of``, the target
+    domain's style encoder; Huang et al. 2018, section 3).
+
+    Args:
+        translator: a module with ``style_of(x)`` (``(N, 3, H, W)`` in [-1, 1] ->
+            ``(N, style_dim, 1, 1)`` or ``(N, style_dim)``).
+        images: uint8 ``(N, H, W, 3)`` pictures of the target domain (any size the style
+            encoder takes: it pools globally).
+        device, batch_size: as :func:`translate` (float32, inference mode).
+
+    Returns:
+        float32 ``(N, style_dim)``. Raises ValueError for a translator without ``style_of`` or
+        images that are not uint8 ``(N, H, W, 3)``.
+    """
+    import torch
+
+    from gan_pipelines.training.device import select_device
+
+    if not hasattr(translator, "style_of"):
+        raise ValueError(f"{type(translator).__name__} takes no style: example-guided translation needs a MUNIT model")
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must be uint8 (N, H, W, 3); got {images.dtype} {images.shape}")
+    device = select_device("auto", setting="device") if device is None else torch.device(device)
+    translator = translator.eval().to(device)
+    codes = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]).copy()).to(device)
+            chunk = chunk.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+            codes.append(translator.style_of(chunk).float().reshape(len(chunk), -1).cpu().numpy())
+    return np.concatenate(codes) if codes else np.zeros((0, int(translator.style_dim)), np.float32)
+
+
+def random_style_codes(count: int, style_dim: int, seed: int | list[int]) -> np.ndarray:
+    """``count`` style codes drawn from MUNIT's prior N(0, I): float32 ``(count, style_dim)``
+    from numpy ``default_rng(seed)`` (a list seeds one stream per picture, e.g. ``[seed, index]``)."""
+    return np.random.default_rng(seed).standard_normal((int(count), int(style_dim))).astype(np.float32)

@@ -1,5 +1,5 @@
-"""The unpaired families' image kinds and folder layout (``cyclegan``; ``ugatit`` and ``munit``
-to come): two picture domains A and B, and the hidden pairs that only evaluation sees.
+"""The unpaired families' image kinds, folder layout and namespaces: two picture domains A and
+B, and the hidden pairs that only evaluation sees.
 
 Every image is ``<split>/<kind>/<name>.png`` in an image folder (see
 :mod:`gan_pipelines.image_folders`). Kinds:
@@ -23,7 +23,15 @@ DIRECTIONS = ("a2b", "b2a")  # metric-name suffixes: a2b translates A pictures i
 KIND_TYPES = {"A": "rgb", "B": "rgb", "A_labels": "labels", "B_labels": "labels"}
 # Embedded two-domain data (``<family>.ingest.synthetic.pair``), easy to hard.
 DOMAIN_PAIRS = ("texture", "day_dusk", "labels_photo")
-NAMESPACES = ("cyclegan",)
+# namespace -> the model it trains (CycleGAN, U-GAT-IT, MUNIT). The ``_labels`` namespaces train
+# the same models on the ``labels_photo`` pair (colour-coded label pictures vs photos of the
+# paired families' data) for the label map -> photo comparison (compare_label_to_photo).
+NAMESPACE_MODELS = {
+    "cyclegan": "cyclegan", "ugatit": "ugatit", "munit": "munit",
+    "cyclegan_labels": "cyclegan", "ugatit_labels": "ugatit", "munit_labels": "munit",
+}
+NAMESPACES = tuple(NAMESPACE_MODELS)
+MODEL_TITLES = {"cyclegan": "CycleGAN", "ugatit": "U-GAT-IT", "munit": "MUNIT"}
 
 
 def labels_kind(domain: str) -> str:
@@ -48,6 +56,13 @@ def direction_domains(direction: str) -> tuple[str, str]:
 def check_domain(domain: str) -> None:
     if domain not in DOMAINS:
         raise ValueError(f"domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
+
+
+def model_of(namespace: str) -> str:
+    """The model a namespace trains: ``model_of("ugatit_labels") -> "ugatit"``. Raises
+    ValueError for a namespace that is not unpaired."""
+    check_namespace(namespace)
+    return NAMESPACE_MODELS[namespace]
 
 
 def check_namespace(namespace: str) -> None:

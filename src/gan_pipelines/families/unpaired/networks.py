@@ -1,5 +1,7 @@
-"""The unpaired families' networks and their builders (CycleGAN now; U-GAT-IT and MUNIT add
-their own here).
+"""The unpaired families' networks and their builders: CycleGAN's below, U-GAT-IT's and
+MUNIT's at the end of the module (their modules live in :mod:`gan_pipelines.models.ugatit` and
+:mod:`gan_pipelines.models.munit`), and the two functions that rebuild any of them from a
+checkpoint (:func:`generators_from_config`, :func:`direction_translators`).
 
 CycleGAN (Zhu et al., ICCV 2017, appendix 7.2; reference junyanz/pytorch-CycleGAN-and-pix2pix
 ``models/networks.py``), from the shared library:
@@ -177,10 +179,360 @@ def build_cyclegan(generator: Mapping[str, Any], discriminator: Mapping[str, Any
     return networks
 
 
+# model -> the names of its generator modules in a checkpoint's state_dicts
+GENERATOR_MODULES = {"cyclegan": GENERATOR_NAMES, "ugatit": ("G_AB", "G_BA"), "munit": ("G_A", "G_B")}
+
+
 def generators_from_config(model_config: Mapping[str, Any]) -> dict[str, nn.Module]:
-    """Both generators (random weights) of a checkpoint's ``model_config``
-    (``{"model": "cyclegan", "generator": {...}, ...}``); ValueError for another model."""
+    """The generator modules (random weights), by their checkpoint names
+    (:data:`GENERATOR_MODULES`), of a checkpoint's ``model_config`` (``{"model": "cyclegan" |
+    "ugatit" | "munit", "generator": {...}, ...}``); ValueError for another model."""
     model = model_config.get("model")
-    if model != MODEL_NAME:
-        raise ValueError(f"model_config.model is {model!r}; this code builds {MODEL_NAME!r} generators")
-    return build_cyclegan(dict(model_config["generator"]))
+    generator = dict(model_config["generator"])
+    if model == "cyclegan":
+        return build_cyclegan(generator)
+    if model == "ugatit":
+        return build_ugatit(generator)
+    if model == "munit":
+        return build_munit(generator)
+    raise ValueError(f"model_config.model is {model!r}; this code builds {', '.join(GENERATOR_MODULES)} generators")
+
+
+def direction_translators(model: str, networks: Mapping[str, nn.Module]) -> dict[str, nn.Module]:
+    """``{"a2b": A -> B, "b2a": B -> A}``, each a module mapping ``(N, 3, H, W)`` pictures in
+    [-1, 1] to their translation: CycleGAN's and U-GAT-IT's generators themselves; for MUNIT the
+    content encoder of the source domain joined to the decoder of the target domain
+    (:class:`~gan_pipelines.models.munit.MUNITTranslation`, which also takes a style code)."""
+    if model == "munit":
+        return munit_translators(networks["G_A"], networks["G_B"])
+    return {direction: networks[name] for direction, name in DIRECTION_GENERATORS.items()}
+
+
+# ---- U-GAT-IT ----
+# U-GAT-IT (Kim et al., ICLR 2020; layer layout of znxlwm/UGATIT-pytorch), networks in
+# gan_pipelines.models.ugatit:
+#
+# * two generators, ``G_AB`` and ``G_BA`` (:class:`~gan_pipelines.models.ugatit.UGATITGenerator`:
+#   ResNet encoder, CAM attention, an MLP making AdaLIN's gamma/beta, AdaLIN residual blocks, LIN
+#   up-sampling); ``light`` False (the paper's full model: its MLP reads the whole flattened
+#   feature map, 268,435,456 weights in one layer at 256 px) or True (it reads pooled features);
+# * per domain a global and a local discriminator (``D_A_global``, ``D_A_local`` judge domain A,
+#   i.e. G_BA's pictures; ``D_B_global``, ``D_B_local`` domain B):
+#   :class:`~gan_pipelines.models.ugatit.UGATITDiscriminator`, SN PatchGANs with a CAM head.
+#
+# Depths: the reference's 7 (global) and 5 (local) layers are for 256 px; a depth whose patch map
+# would vanish (``size // 2**(n - 2) - 2 < 1``) cannot run. By default (``None``)
+# ``global_layers = min(7, deepest)`` and ``local_layers = max(3, min(5, global_layers - 2))``,
+# ``deepest`` being the deepest that fits (UGATITDiscriminator.deepest_layers): the local D stays
+# two stride-2 layers shallower than the global one, as in the reference, and at least 3 layers
+# deep. That gives 7/5 at 128 px and above, 6/4 at 64 px, 5/3 at 32 px, 4/3 at 16 px, 3/3 at 8 px.
+#
+# Initialisation: PyTorch's default for every layer, as the reference (which calls no init
+# function); unlike CycleGAN's N(0, 0.02). Seed torch's global generator for reproducible weights.
+
+UGATIT_MODEL_NAME = "ugatit"
+UGATIT_GENERATOR_NAMES = ("G_AB", "G_BA")
+UGATIT_DISCRIMINATOR_NAMES = ("D_A_global", "D_A_local", "D_B_global", "D_B_local")
+UGATIT_GENERATOR_DEFAULTS: dict[str, Any] = {
+    "in_channels": 3, "out_channels": 3, "ngf": 64, "n_blocks": 4, "light": False, "image_size": None,
+}
+UGATIT_DISCRIMINATOR_DEFAULTS: dict[str, Any] = {
+    "in_channels": 3, "ndf": 64, "global_layers": None, "local_layers": None,
+}
+UGATIT_GLOBAL_LAYERS = 7  # the reference's global discriminator (256 px)
+UGATIT_LOCAL_LAYERS = 5  # the reference's local discriminator
+UGATIT_MIN_LAYERS = 3  # one stride-2 conv, the stride-1 conv and the output conv
+
+
+def ugatit_default_layers(size: int) -> tuple[int, int]:
+    """``(global_layers, local_layers)`` for ``size`` px: ``global = min(7, deepest)``,
+    ``local = max(3, min(5, global - 2))`` with ``deepest`` the deepest discriminator whose
+    patch map is at least 1x1 (7/5 at 128 px and above, 6/4 at 64, 5/3 at 32, 4/3 at 16, 3/3 at
+    8). Below 6 px nothing fits; 3/3 is returned and :func:`check_ugatit_size` refuses the size."""
+    from gan_pipelines.models.ugatit import UGATITDiscriminator
+
+    global_layers = max(UGATIT_MIN_LAYERS, min(UGATIT_GLOBAL_LAYERS, UGATITDiscriminator.deepest_layers(size)))
+    return global_layers, max(UGATIT_MIN_LAYERS, min(UGATIT_LOCAL_LAYERS, global_layers - 2))
+
+
+def ugatit_generator_config(model: Mapping[str, Any] | None, size: int) -> dict[str, Any]:
+    """The full U-GAT-IT generator config (the keys of :data:`UGATIT_GENERATOR_DEFAULTS`) of the
+    ``model`` parameters at training size ``size``: defaults filled in, ``image_size`` = ``size``
+    when not given (the full generator's dense layer is sized for it). Unknown keys are left for
+    the builder to refuse."""
+    config = {**UGATIT_GENERATOR_DEFAULTS, **{k: v for k, v in dict(model or {}).items() if v is not None}}
+    if config["image_size"] is None:
+        config["image_size"] = size
+    return config
+
+
+def ugatit_discriminator_config(discriminator: Mapping[str, Any] | None, size: int) -> dict[str, Any]:
+    """The full discriminator config (the keys of :data:`UGATIT_DISCRIMINATOR_DEFAULTS`) of the
+    ``discriminator`` parameters at training size ``size``: ``global_layers`` / ``local_layers``
+    chosen by :func:`ugatit_default_layers` when not given."""
+    config = {**UGATIT_DISCRIMINATOR_DEFAULTS, **{k: v for k, v in dict(discriminator or {}).items() if v is not None}}
+    global_layers, local_layers = ugatit_default_layers(size)
+    if config["global_layers"] is None:
+        config["global_layers"] = global_layers
+    if config["local_layers"] is None:
+        config["local_layers"] = local_layers
+    return config
+
+
+def check_ugatit_size(size: int, generator_cfg: Mapping[str, Any], discriminator_cfg: Mapping[str, Any],
+                      section: str, size_name: str | None = None) -> None:
+    """Refuse a training size the U-GAT-IT networks cannot take, naming the size's parameter
+    (``size_name``, default ``<section>.augmentation.crop_size``) or the network key to change
+    (``<section>.discriminator.global_layers`` / ``local_layers``, ``<section>.model.image_size``;
+    without the prefix when ``section`` is empty). The generator needs a multiple of 4 of at
+    least 8 px, and the full one (``light`` false) an ``image_size`` equal to ``size``; each
+    discriminator depth ``n`` needs a patch map of at least 1x1 (``size >= 3 * 2**(n - 2)``) and
+    ``n >= 3``. ``generator_cfg`` / ``discriminator_cfg``: as :func:`ugatit_generator_config` /
+    :func:`ugatit_discriminator_config` return (None entries are chosen from the size, so they
+    fit). Raises ValueError."""
+    from gan_pipelines.models.ugatit import UGATITDiscriminator, UGATITGenerator
+
+    def key(name: str) -> str:
+        return f"{section}.{name}" if section else name
+
+    size_name = size_name or key("augmentation.crop_size")
+    multiple, smallest = UGATITGenerator.size_multiple, UGATITGenerator.min_size
+    if size % multiple or size < smallest:
+        raise ValueError(
+            f"{size_name} is {size} px: the U-GAT-IT generator needs a multiple of {multiple} (two stride-2 "
+            f"convolutions) of at least {smallest} px; use e.g. {max(smallest, size // multiple * multiple)}")
+    image_size = generator_cfg.get("image_size")
+    if not generator_cfg.get("light", False) and image_size is not None and image_size != size:
+        raise ValueError(
+            f"{key('model.image_size')} is {image_size} but {size_name} is {size} px: the full U-GAT-IT generator's "
+            "dense layer is sized for one picture size; make them equal (or leave image_size out)")
+    deepest = UGATITDiscriminator.deepest_layers(size)
+    for name in ("global_layers", "local_layers"):
+        n_layers = discriminator_cfg.get(name)
+        if n_layers is None:
+            continue
+        if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < UGATIT_MIN_LAYERS:
+            raise ValueError(f"{key('discriminator.' + name)} must be an integer >= {UGATIT_MIN_LAYERS}, got {n_layers!r}")
+        if UGATITDiscriminator.output_size(size, n_layers) < 1:
+            raise ValueError(
+                f"{key('discriminator.' + name)} is {n_layers}: at {size} px ({size_name}) a U-GAT-IT discriminator "
+                f"that deep has no patch map left (it needs at least {3 * 2 ** (n_layers - 2)} px for 1x1); use "
+                f"{name} <= {deepest} or leave it out (chosen from the size)")
+
+
+def _ugatit_check_int(config: Mapping[str, Any], name: str, section: str, minimum: int = 1) -> int:
+    value = config.get(name)
+    if value is None:
+        raise ValueError(f"Missing parameter {section}.{name}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{section}.{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def build_ugatit_generator(config: Mapping[str, Any], section: str = "model") -> nn.Module:
+    """One :class:`~gan_pipelines.models.ugatit.UGATITGenerator` from a full config
+    (:func:`ugatit_generator_config`), PyTorch's default init. Raises ValueError naming
+    ``section.key`` for an unknown key or a bad value."""
+    from gan_pipelines.models.ugatit import UGATITGenerator
+    from gan_pipelines.params import check_known_keys
+
+    check_known_keys(config, UGATIT_GENERATOR_DEFAULTS, section)
+    config = {**UGATIT_GENERATOR_DEFAULTS, **dict(config)}
+    values = {name: _ugatit_check_int(config, name, section)
+              for name in ("in_channels", "out_channels", "ngf", "n_blocks", "image_size")}
+    if not isinstance(config["light"], bool):
+        raise ValueError(f"{section}.light must be true or false, got {config['light']!r}")
+    if not config["light"] and (values["image_size"] % UGATITGenerator.size_multiple
+                                or values["image_size"] < UGATITGenerator.min_size):
+        raise ValueError(f"{section}.image_size must be a multiple of {UGATITGenerator.size_multiple} of at least "
+                         f"{UGATITGenerator.min_size} px, got {values['image_size']}")
+    return UGATITGenerator(light=config["light"], **values)
+
+
+def build_ugatit_discriminator(config: Mapping[str, Any], scale: str, section: str = "discriminator") -> nn.Module:
+    """The ``scale`` (``"global"`` or ``"local"``) :class:`~gan_pipelines.models.ugatit.UGATITDiscriminator`
+    of a full config (:func:`ugatit_discriminator_config`): ``n_layers`` = ``<scale>_layers``.
+    Raises ValueError naming ``section.key``."""
+    from gan_pipelines.models.ugatit import UGATITDiscriminator
+    from gan_pipelines.params import check_known_keys
+
+    if scale not in ("global", "local"):
+        raise ValueError(f"scale must be 'global' or 'local', got {scale!r}")
+    check_known_keys(config, UGATIT_DISCRIMINATOR_DEFAULTS, section)
+    config = {**UGATIT_DISCRIMINATOR_DEFAULTS, **dict(config)}
+    return UGATITDiscriminator(in_channels=_ugatit_check_int(config, "in_channels", section),
+                               ndf=_ugatit_check_int(config, "ndf", section),
+                               n_layers=_ugatit_check_int(config, f"{scale}_layers", section, UGATIT_MIN_LAYERS))
+
+
+def build_ugatit(generator_cfg: Mapping[str, Any], discriminator_cfg: Mapping[str, Any] | None = None,
+                 ) -> dict[str, nn.Module]:
+    """``{"G_AB", "G_BA"}`` (and ``"D_A_global", "D_A_local", "D_B_global", "D_B_local"`` when
+    ``discriminator_cfg`` is given) from full configs (:func:`ugatit_generator_config`,
+    :func:`ugatit_discriminator_config`), PyTorch's default init (the reference's), drawn in that
+    order from torch's global generator: seed it first for reproducible weights."""
+    networks: dict[str, nn.Module] = {name: build_ugatit_generator(generator_cfg) for name in UGATIT_GENERATOR_NAMES}
+    if discriminator_cfg is not None:
+        for name in UGATIT_DISCRIMINATOR_NAMES:
+            networks[name] = build_ugatit_discriminator(discriminator_cfg, name.rsplit("_", 1)[1])
+    return networks
+
+
+def ugatit_generators_from_config(model_config: Mapping[str, Any]) -> dict[str, nn.Module]:
+    """Both generators (random weights) of a checkpoint's ``model_config``
+    (``{"model": "ugatit", "generator": {...}, ...}``); ValueError for another model."""
+    model = model_config.get("model")
+    if model != UGATIT_MODEL_NAME:
+        raise ValueError(f"model_config.model is {model!r}; this code builds {UGATIT_MODEL_NAME!r} generators")
+    return build_ugatit(dict(model_config["generator"]))
+
+
+# ---- MUNIT ----
+# MUNIT (Huang et al., ECCV 2018; reference NVlabs/MUNIT ``networks.py``, settings of
+# ``configs/edges2shoes_folder.yaml``), networks in gan_pipelines.models.munit:
+#
+# * per domain one auto-encoder, ``G_A`` and ``G_B`` (:class:`~gan_pipelines.models.munit.MUNITAutoencoder`,
+#   the reference's ``gen_a`` / ``gen_b``): content encoder, style encoder (8-d code), MLP, AdaIN
+#   decoder; 15,026,187 parameters each at the reference widths. A -> B is G_B's decoder on G_A's
+#   content code and a style code of B (:func:`munit_translators`).
+# * per domain one multi-scale discriminator, ``D_A`` (judges domain A: real A vs G_A's decodes of
+#   B's content) and ``D_B`` (:class:`~gan_pipelines.models.munit.MUNITDiscriminator`, the
+#   reference's ``MsImageDis``): 3 scales of 4 stride-2 convs, no norm; 8,271,171 parameters.
+#
+# Sizes: the auto-encoder takes multiples of ``2**n_downsample`` (4) of at least 16 px (the style
+# encoder's four stride-2 convs); the discriminator at least
+# ``2**(num_scales - 1) * (2**n_layers - 1) + 1`` px (61 at 3 scales x 4 layers, so 64 px fits; at
+# 32 px use e.g. num_scales 2 (31 px) or n_layers 3 (29 px)). Nothing is chosen from the size: the
+# reference's widths and depths are the defaults at every size.
+#
+# Initialisation as the reference (``init: kaiming``): auto-encoders kaiming-normal (fan_in),
+# LayerNorm gamma U(0, 1); discriminators N(0, 0.02). Seed torch's global generator first.
+
+MUNIT_MODEL_NAME = "munit"
+MUNIT_GENERATOR_NAMES = ("G_A", "G_B")
+MUNIT_DISCRIMINATOR_NAMES = ("D_A", "D_B")
+MUNIT_GENERATOR_DEFAULTS: dict[str, Any] = {
+    "in_channels": 3, "dim": 64, "style_dim": 8, "n_downsample": 2, "n_res": 4, "mlp_dim": 256,
+    "activ": "relu", "pad_type": "reflect", "init": "kaiming",
+}
+MUNIT_DISCRIMINATOR_DEFAULTS: dict[str, Any] = {"in_channels": 3, "dim": 64, "n_layers": 4, "num_scales": 3}
+_MUNIT_GENERATOR_INTS = ("in_channels", "dim", "style_dim", "n_downsample", "n_res", "mlp_dim")
+
+
+def munit_generator_config(model: Mapping[str, Any] | None, size: int) -> dict[str, Any]:
+    """The full MUNIT auto-encoder config (the keys of :data:`MUNIT_GENERATOR_DEFAULTS`) of the
+    ``model`` parameters: defaults (the reference's) filled in for missing or None keys.
+    ``size`` (the training size) is taken for symmetry with the other models; nothing depends on
+    it. Unknown keys are left for the builder to refuse."""
+    del size  # the reference's widths at every size
+    return {**MUNIT_GENERATOR_DEFAULTS, **{k: v for k, v in dict(model or {}).items() if v is not None}}
+
+
+def munit_discriminator_config(discriminator: Mapping[str, Any] | None, size: int) -> dict[str, Any]:
+    """The full MUNIT discriminator config (the keys of :data:`MUNIT_DISCRIMINATOR_DEFAULTS`):
+    defaults filled in; ``size`` is not used (:func:`check_munit_size` refuses a size too small
+    for the depth)."""
+    del size
+    return {**MUNIT_DISCRIMINATOR_DEFAULTS, **{k: v for k, v in dict(discriminator or {}).items() if v is not None}}
+
+
+def _munit_int(config: Mapping[str, Any], name: str, section: str) -> int:
+    value = config.get(name)
+    if value is None:
+        raise ValueError(f"Missing parameter {section}.{name}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{section}.{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_munit_size(size: int, generator_cfg: Mapping[str, Any], discriminator_cfg: Mapping[str, Any],
+                     section: str, size_name: str | None = None) -> None:
+    """Refuse a training size the MUNIT networks cannot take, naming the size's parameter
+    (``size_name``, default ``<section>.augmentation.crop_size``) or the discriminator key to
+    change (``<section>.discriminator.num_scales`` / ``n_layers``; without the prefix when
+    ``section`` is empty). The auto-encoder needs a multiple of ``2**n_downsample`` of at least
+    ``max(16, 2 * 2**n_downsample)`` px; the discriminator at least
+    :meth:`~gan_pipelines.models.munit.MUNITDiscriminator.min_input_size` px. Configs as
+    :func:`munit_generator_config` / :func:`munit_discriminator_config` return. Raises ValueError."""
+    from gan_pipelines.models.munit import MUNITAutoencoder, MUNITDiscriminator
+
+    def key(name: str) -> str:
+        return f"{section}.{name}" if section else name
+
+    size_name = size_name or key("augmentation.crop_size")
+    n_downsample = _munit_int({**MUNIT_GENERATOR_DEFAULTS, **dict(generator_cfg)}, "n_downsample", key("model"))
+    multiple, smallest = 2**n_downsample, MUNITAutoencoder.smallest_side(n_downsample)
+    if size % multiple or size < smallest:
+        raise ValueError(
+            f"{size_name} is {size} px: the MUNIT auto-encoder needs a multiple of {multiple} ({n_downsample} stride-2 "
+            f"convolutions, {key('model.n_downsample')}) of at least {smallest} px (the style encoder's four stride-2 "
+            f"convolutions); use e.g. {max(smallest, size // multiple * multiple)}")
+    config = {**MUNIT_DISCRIMINATOR_DEFAULTS, **dict(discriminator_cfg)}
+    n_layers = _munit_int(config, "n_layers", key("discriminator"))
+    num_scales = _munit_int(config, "num_scales", key("discriminator"))
+    needed = MUNITDiscriminator.min_input_size(n_layers, num_scales)
+    if size < needed:
+        fits_scales = [s for s in range(num_scales - 1, 0, -1)
+                       if MUNITDiscriminator.min_input_size(n_layers, s) <= size]
+        fits_layers = [n for n in range(n_layers - 1, 0, -1)
+                       if MUNITDiscriminator.min_input_size(n, num_scales) <= size]
+        hints = []
+        if fits_scales:
+            hints.append(f"{key('discriminator.num_scales')} <= {fits_scales[0]}")
+        if fits_layers:
+            hints.append(f"{key('discriminator.n_layers')} <= {fits_layers[0]}")
+        raise ValueError(
+            f"{key('discriminator.num_scales')} is {num_scales} and {key('discriminator.n_layers')} is {n_layers}: "
+            f"that multi-scale discriminator needs at least {needed} px (its coarsest scale, 1/{2 ** (num_scales - 1)} "
+            f"of the picture, must keep {2**n_layers} px for {n_layers} stride-2 convolutions), but {size_name} is "
+            f"{size} px; use {' or '.join(hints) if hints else 'a larger size'}")
+
+
+def build_munit_generator(config: Mapping[str, Any], section: str = "model") -> nn.Module:
+    """One :class:`~gan_pipelines.models.munit.MUNITAutoencoder` from a full config
+    (:func:`munit_generator_config`), the reference's init. Raises ValueError naming
+    ``section.key`` for an unknown key or a bad value."""
+    from gan_pipelines.models.munit import ACTIVATIONS, GENERATOR_INITS, PAD_TYPES, MUNITAutoencoder
+    from gan_pipelines.params import check_known_keys
+
+    check_known_keys(config, MUNIT_GENERATOR_DEFAULTS, section)
+    config = {**MUNIT_GENERATOR_DEFAULTS, **dict(config)}
+    values: dict[str, Any] = {name: _munit_int(config, name, section) for name in _MUNIT_GENERATOR_INTS}
+    for name, allowed in (("activ", ACTIVATIONS), ("pad_type", PAD_TYPES), ("init", GENERATOR_INITS)):
+        if config[name] not in allowed:
+            raise ValueError(f"{section}.{name} must be one of {list(allowed)}, got {config[name]!r}")
+        values[name] = config[name]
+    return MUNITAutoencoder(**values)
+
+
+def build_munit_discriminator(config: Mapping[str, Any], section: str = "discriminator") -> nn.Module:
+    """One :class:`~gan_pipelines.models.munit.MUNITDiscriminator` from a full config
+    (:func:`munit_discriminator_config`), N(0, 0.02) init. Raises ValueError naming ``section.key``."""
+    from gan_pipelines.models.munit import MUNITDiscriminator
+    from gan_pipelines.params import check_known_keys
+
+    check_known_keys(config, MUNIT_DISCRIMINATOR_DEFAULTS, section)
+    config = {**MUNIT_DISCRIMINATOR_DEFAULTS, **dict(config)}
+    return MUNITDiscriminator(**{name: _munit_int(config, name, section) for name in MUNIT_DISCRIMINATOR_DEFAULTS})
+
+
+def build_munit(generator_cfg: Mapping[str, Any], discriminator_cfg: Mapping[str, Any] | None = None,
+                ) -> dict[str, nn.Module]:
+    """``{"G_A", "G_B"}`` (the two domains' auto-encoders) and, when ``discriminator_cfg`` is
+    given, ``{"D_A", "D_B"}``, from full configs (:func:`munit_generator_config`,
+    :func:`munit_discriminator_config`), drawn in that order from torch's global generator: seed
+    it first for reproducible weights."""
+    networks = {name: build_munit_generator(generator_cfg) for name in MUNIT_GENERATOR_NAMES}
+    if discriminator_cfg is not None:
+        networks.update({name: build_munit_discriminator(discriminator_cfg) for name in MUNIT_DISCRIMINATOR_NAMES})
+    return networks
+
+
+def munit_translators(G_A: nn.Module, G_B: nn.Module) -> dict[str, nn.Module]:  # noqa: N803 (the modules' names)
+    """``{"a2b": MUNITTranslation(G_A, G_B), "b2a": MUNITTranslation(G_B, G_A)}``: each maps
+    ``(N, 3, H, W)`` pictures in [-1, 1] and an optional style code of the target domain (None:
+    zeros, the prior's mean) to the translation (:class:`~gan_pipelines.models.munit.MUNITTranslation`).
+    The translators share the auto-encoders' weights (no copy)."""
+    from gan_pipelines.models.munit import MUNITTranslation
+
+    return {"a2b": MUNITTranslation(G_A, G_B), "b2a": MUNITTranslation(G_B, G_A)}

@@ -1,6 +1,7 @@
 """The unpaired families' Kedro pipelines: ONE module reused under the namespaces of
-:data:`~gan_pipelines.families.unpaired.layout.NAMESPACES` (``cyclegan``; U-GAT-IT and MUNIT
-next), with their own parameters and data (Kedro pipeline reuse).
+:data:`~gan_pipelines.families.unpaired.layout.NAMESPACES` (``cyclegan``, ``ugatit``, ``munit``
+and their ``_labels`` twins, each training the model of ``layout.NAMESPACE_MODELS``), with their
+own parameters and data (Kedro pipeline reuse).
 
 Inside a stage, datasets and parameters have short names (``raw``, ``params:train``); the
 namespace makes them ``cyclegan.raw``, ``params:cyclegan.train``, which the shared dataset
@@ -24,7 +25,13 @@ from gan_pipelines.families.unpaired.nodes.preprocess import preprocess_unpaired
 from gan_pipelines.families.unpaired.nodes.report import build_unpaired_report
 from gan_pipelines.families.unpaired.nodes.train import train_unpaired_model
 from gan_pipelines.families.unpaired.nodes.train_judge import train_unpaired_judge
-from gan_pipelines.params import namespaced_node as _node
+from gan_pipelines.families.unpaired.config import stage_model
+from gan_pipelines.params import namespaced_node
+
+
+def _node(*args, **kwargs):
+    # the train (and MUNIT's predict) parameters' model depends on the namespace's model
+    return namespaced_node(*args, stage_models=stage_model, **kwargs)
 
 # The training chain, in the order data flows: `kedro run --pipeline <family>`.
 TRAINING_STAGES = ("ingest", "preprocess", "train_judge", "train", "evaluate", "report")

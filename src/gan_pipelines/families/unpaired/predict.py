@@ -108,10 +108,17 @@ class UnpairedPredictor:
             catalog = session.load_context()._get_catalog(load_versions=load_versions)
             return cls(catalog.load(f"{family}.generator_checkpoint"), family, device)
 
-    def translate(self, image: np.ndarray, direction: str = "a2b") -> np.ndarray:
+    @property
+    def style_dim(self) -> int | None:
+        """The style code's length of a MUNIT model, None for a model without styles."""
+        return self.model_config.get("style_dim")
+
+    def translate(self, image: np.ndarray, direction: str = "a2b", style: np.ndarray | None = None) -> np.ndarray:
         """uint8 ``(H, W, 3)``: ``image`` (uint8 ``(H, W, 3)``, any size, a picture of the
         direction's source domain) in the target domain (``a2b``: A -> B, ``b2a``: B -> A).
-        Raises ValueError for another shape, dtype or direction."""
+        ``style`` (MUNIT only): the target domain's style code ``(style_dim,)``, e.g. from
+        :meth:`style_of` or drawn from N(0, I); None: zeros, the prior's mean. Raises ValueError
+        for another shape, dtype or direction, or a style for a model without styles."""
         from gan_pipelines.families.unpaired.inference import translate
 
         direction_domains(direction)
@@ -119,7 +126,25 @@ class UnpairedPredictor:
         image = np.asarray(image)
         if not image.flags.writeable:  # decoded pictures can be read-only views; torch warns on those
             image = image.copy()
-        return translate(self.generators[direction], image[None], device=self.device, batch_size=1)[0]
+        if style is not None:
+            if not self.style_dim:
+                raise ValueError(f"{self.family} ({self.model_config.get('model')}) takes no style code")
+            style = np.asarray(style, np.float32).reshape(1, -1)
+            if style.shape[1] != self.style_dim:
+                raise ValueError(f"style must be {self.style_dim} numbers, got {style.shape[1]}")
+        return translate(self.generators[direction], image[None], device=self.device, batch_size=1, style=style)[0]
+
+    def style_of(self, image: np.ndarray, direction: str = "a2b") -> np.ndarray:
+        """The style code ``(style_dim,)`` float32 of ``image``, a picture of ``direction``'s
+        TARGET domain (MUNIT's example-guided use). Raises ValueError for a model without
+        styles or a bad picture."""
+        from gan_pipelines.families.unpaired.inference import style_codes
+
+        direction_domains(direction)
+        check_picture(image)
+        if not self.style_dim:
+            raise ValueError(f"{self.family} ({self.model_config.get('model')}) has no style encoder")
+        return style_codes(self.generators[direction], np.asarray(image)[None].copy(), device=self.device)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,10 +191,13 @@ def read_pictures(input_dir: str | Path) -> dict[str, np.ndarray]:
     return pictures
 
 
-def predict_folder(predictor, input_dir: str | Path, output_dir: str | Path, direction: str) -> dict[str, Any]:
+def predict_folder(predictor, input_dir: str | Path, output_dir: str | Path, direction: str, *,
+                   styles: Any = None) -> dict[str, Any]:
     """Translate every picture of ``input_dir`` (:func:`read_pictures`) in ``direction`` into
     ``output_dir/<name>.png`` at the picture's own size. ``predictor``: an
     :class:`UnpairedPredictor` or an :class:`~gan_pipelines.families.unpaired.export.OnnxUnpairedPredictor`.
+    ``styles(index) -> (K, style_dim)`` (MUNIT): the style codes of the picture at ``index``
+    (sorted names); with K > 1 the outputs are ``<name>_s<k>.png``, k = 0..K-1.
     Everything is read and checked first; existing outputs are never replaced (FileExistsError
     naming them, before anything is written). Returns a summary: count, direction, sizes,
     seconds per picture (translation only)."""
@@ -178,26 +206,34 @@ def predict_folder(predictor, input_dir: str | Path, output_dir: str | Path, dir
     source_domain, target_domain = direction_domains(direction)
     pictures = read_pictures(input_dir)
     output = Path(output_dir)
-    targets = {name: output / f"{name}.png" for name in pictures}
+    codes = {name: (None if styles is None else np.asarray(styles(index), np.float32))
+             for index, name in enumerate(pictures)}
+    targets = {}
+    for name in pictures:
+        count = 1 if codes[name] is None else len(codes[name])
+        targets.update({(name, k): output / (f"{name}.png" if count == 1 else f"{name}_s{k}.png") for k in range(count)})
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing:
         raise FileExistsError(f"output_dir already holds {len(existing)} of the output files (e.g. {existing[0]}); "
                               "choose another output_dir: predictions never replace files")
     output.mkdir(parents=True, exist_ok=True)
     seconds, sizes = 0.0, {}
-    for name, picture in pictures.items():
+    for (name, k), target in targets.items():
+        picture = pictures[name]
         start = time.perf_counter()
-        translated = predictor.translate(picture, direction)
+        translated = (predictor.translate(picture, direction) if codes[name] is None
+                      else predictor.translate(picture, direction, style=codes[name][k]))
         seconds += time.perf_counter() - start
         if translated.shape != picture.shape:  # the contract of every predictor: same size out
             raise RuntimeError(f"{name}: translated to {translated.shape}, not the input's {picture.shape}")
-        targets[name].write_bytes(encode_png(translated))
+        target.write_bytes(encode_png(translated))
         sizes[name] = list(picture.shape[:2])
     logger.info("Translated %d picture(s) %s into %s (%.3f s per picture)", len(pictures), direction, output,
                 seconds / max(1, len(pictures)))
     return {
         "input_dir": str(Path(input_dir)), "output_dir": str(output), "count": len(pictures), "direction": direction,
         "source_domain": source_domain, "target_domain": target_domain, "family": predictor.family,
-        "generator_trained_at": predictor.trained_at, "seconds_per_picture": round(seconds / max(1, len(pictures)), 4),
+        "outputs": len(targets),
+        "generator_trained_at": predictor.trained_at, "seconds_per_picture": round(seconds / max(1, len(targets)), 4),
         "sizes": sizes,
     }

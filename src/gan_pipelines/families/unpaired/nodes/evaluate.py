@@ -26,6 +26,8 @@ from gan_pipelines.families.unpaired.config import EvaluateParams
 logger = logging.getLogger(__name__)
 
 PREDICTED_METHODS = ("model", "colour_transfer", "histogram_matching")  # written to test_predictions
+# MUNIT's example-guided scores reported beside the prior-mean ones (cycle L1 has no example form)
+EXAMPLE_METRICS = ("hidden_l1", "hidden_psnr", "hidden_ssim", "target_rate", "content_miou", "kid")
 
 
 def evaluate_unpaired_model(
@@ -130,7 +132,85 @@ def evaluate_unpaired_model(
         "device": str(device),
         "versions": library_versions(),
     })
+    style_dim = model_config.get("style_dim")
+    per_image = result.per_image
+    if style_dim:
+        # MUNIT: the scores above use the prior's mean style (zeros); beside them, example-guided
+        # ones with the style code of each hidden target picture.
+        example = _example_guided(test, generators, run_generator, judge, settings, device)
+        per_image = pd.concat([per_image, example.per_image.assign(method="model_example")], ignore_index=True)
+        reasons = example.meta["unavailable"]
+        for key, value in example.metrics["model"].items():
+            stem, ci = (key[:-5], "_ci95") if key.endswith("_ci95") else (key, "")
+            if not stem.startswith(EXAMPLE_METRICS):
+                continue
+            result.metrics["model"][f"{stem}_example{ci}"] = value
+            why = reasons.get(stem) or reasons.get(f"model.{stem}")
+            if value is None and why and not ci:
+                meta["unavailable"][f"model.{stem}_example"] = why
+        meta["example_guided"] = ("metrics *_example: each test picture translated with the style code of its hidden "
+                                  "target (the same scene in the target domain), over the hidden pairs only")
+    if settings.diversity_samples:
+        from gan_pipelines.families.unpaired.evaluation import translation_diversity
+        from gan_pipelines.families.unpaired.inference import random_style_codes
+
+        def sample(direction: str, images: np.ndarray, count: int) -> np.ndarray:
+            if not style_dim:  # deterministic: the same picture each time (diversity exactly 0)
+                return np.repeat(translate(direction, images)[:, None], count, axis=1)
+            outputs = [run_generator(generators[direction], np.repeat(images[i:i + 1], count, axis=0), device=device,
+                                     batch_size=settings.batch_size,
+                                     style=random_style_codes(count, style_dim, [settings.style_seed, i]))
+                       for i in range(len(images))]
+            return np.stack(outputs)
+
+        diversity, meta["diversity"], missing = translation_diversity(
+            test, sample, judge, samples=settings.diversity_samples, bootstrap_resamples=settings.bootstrap_resamples,
+            seed=settings.seed)
+        for method, values in diversity.items():
+            result.metrics[method].update(values)
+        meta["unavailable"].update(missing)
+        meta["diversity"]["style_codes"] = (f"numpy default_rng([{settings.style_seed}, picture index]), N(0, I)"
+                                            if style_dim else "none: a deterministic generator, run once per sample")
+    else:
+        meta["unavailable"]["diversity"] = "diversity_samples is 0 (off)"
     metrics = {**result.metrics, "meta": meta}
     logger.info("%s: %s", section, {m: {k: v for k, v in values.items() if not k.endswith("_ci95")}
                                     for m, values in result.metrics.items()})
-    return result.per_image, metrics, predictions
+    return per_image, metrics, predictions
+
+
+def _example_guided(test, generators, run_generator, judge, settings, device):
+    """The protocol on the hidden pairs only, each source picture translated with the style code
+    of its hidden target (MUNIT's example-guided use); no baselines."""
+    from gan_pipelines.families.unpaired.evaluation import DomainPictures, evaluate_translations
+    from gan_pipelines.families.unpaired.inference import style_codes
+    from gan_pipelines.families.unpaired.layout import DIRECTIONS, direction_domains
+
+    paired = sorted(set(test["A"].names) & set(test["B"].names))
+    subset = {domain: _only(test[domain], paired) for domain in test}
+    styles = {}
+    for direction in DIRECTIONS:
+        target = subset[direction_domains(direction)[1]]
+        styles[direction] = style_codes(generators[direction], target.images, device=device,
+                                        batch_size=settings.batch_size)
+
+    def translate(direction: str, images: np.ndarray) -> np.ndarray:
+        return run_generator(generators[direction], images, device=device, batch_size=settings.batch_size,
+                             style=styles[direction])
+
+    return evaluate_translations(
+        subset, translate, judge, baselines={}, min_classifier_accuracy=settings.min_classifier_accuracy,
+        bootstrap_resamples=settings.bootstrap_resamples, seed=settings.seed,
+        inception_weights_path=settings.inception_weights_path, batch_size=settings.batch_size,
+    )
+
+
+def _only(pictures, names):
+    """``pictures`` (a DomainPictures) restricted to ``names``, in that order."""
+    from dataclasses import replace
+
+    index = [pictures.names.index(name) for name in names]
+    fields = {"names": list(names), "images": pictures.images[index]}
+    if getattr(pictures, "labels", None) is not None:
+        fields["labels"] = pictures.labels[index]
+    return replace(pictures, **fields)

@@ -3,13 +3,15 @@ never replace existing files.
 
     gan-pipelines predict cyclegan my_day_photos/ --output my_dusk_photos/
     gan-pipelines predict cyclegan my_dusk_photos/ --output back/ --params cyclegan.predict.direction=b2a
+    gan-pipelines predict munit my_pictures/ --output styles/ --params munit.predict.random_style=true,munit.predict.num_samples=4
+    gan-pipelines predict munit my_pictures/ --output guided/ --params munit.predict.style_image=one_target.png
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gan_pipelines.families.unpaired.config import PredictParams
+from gan_pipelines.families.unpaired.config import PredictParams, stage_model
 
 
 def predict_unpaired_folder(generator_checkpoint: Any, params: PredictParams, *, family: str) -> dict[str, Any]:
@@ -26,7 +28,7 @@ def predict_unpaired_folder(generator_checkpoint: Any, params: PredictParams, *,
     from gan_pipelines.families.unpaired.predict import UnpairedPredictor, predict_folder
 
     section = f"{family}.predict"
-    params = PredictParams.parse(params, section)
+    params = stage_model(family, "predict").parse(params, section)
     version = None
     if params.backend == "onnx":
         try:
@@ -40,14 +42,50 @@ def predict_unpaired_folder(generator_checkpoint: Any, params: PredictParams, *,
         version = checkpoint_version(generator_checkpoint)
         predictor = UnpairedPredictor(bundle, family, device=params.device)
         device = predictor.device
+    styles, style_note = _style_choice(predictor, params, section)
     try:
-        summary = predict_folder(predictor, params.input_dir, params.output_dir, params.direction)
+        summary = predict_folder(predictor, params.input_dir, params.output_dir, params.direction, styles=styles)
     except ValueError as exc:
         raise ValueError(f"{section}: {exc}") from None
     summary.update({"backend": params.backend, "device": device, "checkpoint_version": version})
+    if style_note:
+        summary["style"] = style_note
     if params.backend == "onnx":
         summary["onnx_file"] = str(predictor.path(params.direction))
     return summary
+
+
+def _style_choice(predictor, params, section: str):
+    """``(styles, note)`` for :func:`predict_folder`: MUNIT's style codes per picture (random
+    draws, or one style picture's code) or ``(None, None)`` for the prior's mean / a model
+    without styles."""
+    import numpy as np
+
+    from gan_pipelines.families.unpaired.inference import random_style_codes
+
+    random_style = getattr(params, "random_style", False)
+    style_image = getattr(params, "style_image", None)
+    if not (random_style or style_image):
+        return None, ("the prior's mean style code (zeros)" if getattr(params, "num_samples", None) else None)
+    if hasattr(predictor, "metadata"):  # the ONNX predictor: the export records the style length
+        predictor.session(params.direction)
+        style_dim = int(predictor.metadata[params.direction].get("style_dim") or 0)
+    else:
+        style_dim = int(predictor.style_dim or 0)
+    if not style_dim:
+        raise ValueError(f"{section}: the model takes no style code (random_style / style_image are MUNIT's)")
+    if random_style:
+        seed, count = params.seed, params.num_samples
+        return ((lambda index: random_style_codes(count, style_dim, [seed, index])),
+                f"{count} random style code(s) per picture from N(0, I), numpy default_rng([{seed}, picture index])")
+    from gan_pipelines.images import ImageError, read_image, to_rgb
+
+    try:
+        picture = to_rgb(read_image(style_image, name=str(style_image)), name=str(style_image))
+    except (ImageError, OSError) as exc:
+        raise ValueError(f"{section}.style_image {style_image!r}: {exc}") from None
+    code = predictor.style_of(picture, params.direction)
+    return (lambda index: np.asarray([code])), f"the style code of {style_image} (example-guided)"
 
 
 def checkpoint_version(checkpoint: Any) -> str | None:

@@ -122,7 +122,10 @@ def build_unpaired_report(
               "evaluation meta": meta, "library versions (report)": _versions()}
     sections.append(("Configuration and versions", config_block(config)))
 
-    title = {"cyclegan": "CycleGAN"}.get(family, family)
+    from gan_pipelines.families.unpaired.layout import MODEL_TITLES, model_of
+
+    model = model_of(family)
+    title = MODEL_TITLES[model] if family == model else f"{MODEL_TITLES[model]} ({family})"
     pair = ingest_summary.get("pair") or ingest_summary.get("source") or "?"
     page = render_html(f"{title} report: {pair}", sections)
     markdown = "\n".join([

@@ -1,13 +1,21 @@
-"""<family>.train: CycleGAN (Zhu et al., ICCV 2017) through the shared engine.
+"""<family>.train: the namespace's model (CycleGAN, U-GAT-IT or MUNIT:
+:data:`~gan_pipelines.families.unpaired.layout.NAMESPACE_MODELS`) through the shared engine.
 
-Two ResNet generators (A -> B, B -> A) and two PatchGANs (:mod:`..networks`), LSGAN, cycle L1 x 10
-each way, identity L1 (``loss_weights.identity`` read through ``identity_convention``: the
-reference's ``times_cycle`` makes 0.5 an effective 5), the discriminators' loss halved and
-trained on 50-image history buffers (:mod:`..tasks`); Adam 2e-4 (0.5, 0.999) for both optimisers,
-constant then linearly decaying lr (``training.scheduler: linear``, ``lr_constant_epochs``); each
-domain's picture resized to ``load_size``, randomly cropped back and flipped, independently of
-the other domain's. The reference keeps its last epoch (``training.monitor: null``): a GAN's
-losses do not say which epoch is best.
+* CycleGAN (Zhu et al., ICCV 2017): two ResNet generators (A -> B, B -> A) and two PatchGANs,
+  LSGAN, cycle L1 x 10 each way, identity L1 (``loss_weights.identity`` read through
+  ``identity_convention``: the reference's ``times_cycle`` makes 0.5 an effective 5), the
+  discriminators' loss halved and trained on 50-image history buffers; Adam 2e-4 (0.5, 0.999).
+* U-GAT-IT (Kim et al., ICLR 2020): two generators with CAM attention and AdaLIN, per domain a
+  global and a local PatchGAN with a CAM head, LSGAN, cycle 10, identity 10, CAM 1000; Adam 1e-4
+  (0.5, 0.999), weight decay 1e-4; rho clipped to [0, 1] after every generator step.
+* MUNIT (Huang et al., ECCV 2018): per domain a content encoder, a style encoder and an AdaIN
+  decoder; multi-scale discriminators; image 10, style 1, content 1 reconstruction (+ the
+  optional style-augmented cycle); Adam 1e-4 (0.5, 0.999), weight decay 1e-4.
+
+Networks in :mod:`..networks` and :mod:`gan_pipelines.models`, training steps in :mod:`..tasks`.
+Each domain's picture is resized to ``load_size``, randomly cropped back and flipped,
+independently of the other domain's. The references keep their last iteration
+(``training.monitor: null``): a GAN's losses do not say which epoch is best.
 
 The model input's ``train`` split holds the two domains' pictures under disjoint names; an epoch
 goes through ``max(n_A, n_B)`` (A, B) couples, B drawn in a new order every epoch
@@ -24,7 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gan_pipelines.families.unpaired.config import TrainParams, train_problems
+from gan_pipelines.families.unpaired.config import UnpairedTrainParams, stage_model, train_problems
+from gan_pipelines.families.unpaired.layout import MODEL_TITLES, model_of
 from gan_pipelines.image_folders import content_hash, folder_version, stack_split
 from gan_pipelines.params import ParameterError
 from gan_pipelines.stages.training_setup import checkpoint_bundle, history_frame, log_kept_epoch, run_training
@@ -49,24 +58,26 @@ def load_domains(model_input: Mapping[str, Callable[[], np.ndarray]], split: str
     return arrays
 
 
-def train_unpaired_model(model_input: Mapping[str, Callable[[], np.ndarray]], params: TrainParams, *,
+def train_unpaired_model(model_input: Mapping[str, Callable[[], np.ndarray]], params: UnpairedTrainParams, *,
                          family: str) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Train CycleGAN on the model input's train split (val: its val split) and return
-    ``(bundle, history)``.
+    """Train the namespace's model on the model input's train split (val: its val split) and
+    return ``(bundle, history)``.
 
     Args:
         model_input: the image folder (``<split>/<A|B>/<name>.png`` -> loader), pictures of both
             domains at one resolution (a multiple of 4, at least 8 px).
-        params: ``<family>.train`` (:class:`~gan_pipelines.families.unpaired.config.TrainParams`
-            or a dict, validated here).
+        params: ``<family>.train`` (the model's
+            :class:`~gan_pipelines.families.unpaired.config.UnpairedTrainParams` or a dict,
+            validated here).
         family: the namespace (bound by the pipeline).
 
     Returns:
         The checkpoint bundle (:func:`~gan_pipelines.stages.training_setup.checkpoint_bundle`):
-        ``state_dicts`` ``{"G_AB", "G_BA"}`` of the kept epoch (the last with ``monitor: null``),
-        ``model_config`` ``{"model": "cyclegan", "generator": {...}, "discriminator": {...},
-        "resolution": R}``, ``meta`` (family, network "generator", the loss weights with the
-        effective identity weight and its convention, pool size, data version and hash, ...);
+        ``state_dicts`` of the generators (:data:`~..networks.GENERATOR_MODULES`: ``G_AB``,
+        ``G_BA`` for CycleGAN and U-GAT-IT, the two autoencoders ``G_A``, ``G_B`` for MUNIT) of the
+        kept epoch (the last with ``monitor: null``), ``model_config`` ``{"model": <model>,
+        "generator": {...}, "discriminator": {...}, "resolution": R}``, ``meta`` (family, network
+        "generator", the loss weights, parameter counts, data version and hash, ...);
         and the per-epoch history (train losses, val cycle/identity L1, lr, img/s).
 
     Raises:
@@ -74,7 +85,8 @@ def train_unpaired_model(model_input: Mapping[str, Callable[[], np.ndarray]], pa
         ValueError: a domain or split is missing from the model input.
     """
     section = f"{family}.train"
-    train = TrainParams.parse(params, section)
+    model = model_of(family)
+    train = stage_model(family, "train").parse(params, section)
     train_arrays = load_domains(model_input, "train")
     val_arrays = load_domains(model_input, "val")
     resolution = int(train_arrays["A"].shape[1])
@@ -86,7 +98,8 @@ def train_unpaired_model(model_input: Mapping[str, Callable[[], np.ndarray]], pa
         raise ParameterError("; ".join(problems))
     config = train.training.trainer_config(section)
     # plain values for the workers of a data-parallel run (spawned interpreters unpickle them)
-    result, info = run_training(fit_cyclegan, (train_arrays, val_arrays, train.model_dump(), section, config), config)
+    result, info = run_training(fit_unpaired, (model, train_arrays, val_arrays, train.model_dump(), section, config),
+                                config)
     log_kept_epoch(logger, section, result, config)
     meta = {
         "family": family,
@@ -100,16 +113,18 @@ def train_unpaired_model(model_input: Mapping[str, Callable[[], np.ndarray]], pa
         "test_time_mode": "eval (instance norm: per-picture statistics in train and eval mode)",
         **info,
     }
+    from gan_pipelines.families.unpaired.networks import GENERATOR_MODULES
+
     bundle = checkpoint_bundle(
-        result, modules=("G_AB", "G_BA"),
-        model_config={"model": "cyclegan", "generator": info["generator"], "discriminator": info["discriminator"],
-                      "resolution": resolution},
+        result, modules=GENERATOR_MODULES[model],
+        model_config={"model": model, "generator": info["generator"], "discriminator": info["discriminator"],
+                      "resolution": resolution, **({"style_dim": info["style_dim"]} if "style_dim" in info else {})},
         meta=meta,
     )
     return bundle, history_frame(result)
 
 
-def _loaders(train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray], train: TrainParams,
+def _loaders(train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray], train: UnpairedTrainParams,
              resolution: int, seed: int, section: str):
     """Train loader (each domain's picture jittered on its own: resize, random crop, flip) and
     val loader (as stored); ``batch_size`` is the global batch, shared out over data-parallel
@@ -134,52 +149,125 @@ def _loaders(train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np
             make_loader(val_set, batch_size, shuffle=False, **shared))
 
 
-def fit_cyclegan(train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray],
-                 params: TrainParams | Mapping[str, Any], section: str, config):
-    """Build the networks, the loss, the loaders and the task, and train (in this process or in
+def fit_unpaired(model: str, train_arrays: Mapping[str, np.ndarray], val_arrays: Mapping[str, np.ndarray],
+                 params: UnpairedTrainParams | Mapping[str, Any], section: str, config):
+    """Build ``model``'s networks, losses, loaders and task, and train (in this process or in
     each data-parallel worker). ``params``: the stage's parameters (validated here when a dict).
     Returns ``(FitResult, what the checkpoint's meta records)``."""
-    from gan_pipelines.families.unpaired.networks import build_cyclegan
-    from gan_pipelines.families.unpaired.tasks import CycleGANTask
-    from gan_pipelines.models import count_parameters
-    from gan_pipelines.models.gan_losses import GANLoss
+    from gan_pipelines.families.unpaired.config import TRAIN_MODELS
     from gan_pipelines.training import fit, seed_everything
 
-    train = TrainParams.parse(params, section)
+    train = TRAIN_MODELS[model].parse(params, section)
     resolution = int(train_arrays["A"].shape[1])
     generator_cfg, discriminator_cfg = train.network_configs(resolution)
     seed_everything(config.seed)
+    task, info = TASK_BUILDERS[model](train, generator_cfg, discriminator_cfg, config.seed)
+    info = {"generator": generator_cfg, "discriminator": discriminator_cfg, **info}
+    logger.info("%s: %s, generator %.3fM parameters, discriminator %.3fM (each of two); %s", section,
+                MODEL_TITLES[model], info["parameters"]["generator"] / 1e6, info["parameters"]["discriminator"] / 1e6,
+                info["described"])
+    train_loader, val_loader = _loaders(train_arrays, val_arrays, train, resolution, config.seed, section)
+    result = fit(task, train_loader, val_loader, config)
+    return result, info
+
+
+def _parameters(generator, discriminator=None):
+    """``{"generator": n, "discriminator": n}`` (one network's count when given one)."""
+    from gan_pipelines.models import count_parameters
+
+    if discriminator is None:
+        return count_parameters(generator)
+    return {"generator": count_parameters(generator), "discriminator": count_parameters(discriminator)}
+
+
+def _common_hparams(train: UnpairedTrainParams, generator_cfg, discriminator_cfg) -> dict[str, Any]:
+    return {"augmentation": train.augmentation.model_dump(), "generator": generator_cfg,
+            "discriminator": discriminator_cfg}
+
+
+def _cyclegan_task(train, generator_cfg, discriminator_cfg, seed: int):
+    from gan_pipelines.families.unpaired.networks import build_cyclegan
+    from gan_pipelines.families.unpaired.tasks import CycleGANTask
+    from gan_pipelines.models.gan_losses import GANLoss
+
     networks = build_cyclegan(generator_cfg, discriminator_cfg)
     weights = train.loss_weights
     identity = train.effective_identity_weight()
-    train_loader, val_loader = _loaders(train_arrays, val_arrays, train, resolution, config.seed, section)
     task = CycleGANTask(
         {name: networks[name] for name in ("G_AB", "G_BA")}, {name: networks[name] for name in ("D_A", "D_B")},
         GANLoss("lsgan"), adversarial_weight=weights.adversarial, cycle_weight=weights.cycle,
-        identity_weight=identity, pool_size=train.pool_size, pool_seed=config.seed, lr=train.lr,
+        identity_weight=identity, pool_size=train.pool_size, pool_seed=seed, lr=train.lr,
         betas=tuple(train.betas),
         hparams={"identity": {"given": weights.identity, "convention": train.identity_convention},
-                 "augmentation": train.augmentation.model_dump(), "generator": generator_cfg,
-                 "discriminator": discriminator_cfg},
+                 **_common_hparams(train, generator_cfg, discriminator_cfg)},
     )
-    logger.info(
-        "%s: generators %.3fM parameters each (ngf %d, %d blocks), discriminators %.3fM each (ndf %d, %d layers, "
-        "%dx%d patches); LSGAN x %g, cycle L1 x %g, identity L1 x %g (loss_weights.identity %g, %s), history buffer %d",
-        section, count_parameters(networks["G_AB"]) / 1e6, generator_cfg["ngf"], generator_cfg["n_blocks"],
-        count_parameters(networks["D_A"]) / 1e6, discriminator_cfg["ndf"], discriminator_cfg["n_layers"],
-        9 * 2 ** discriminator_cfg["n_layers"] - 2, 9 * 2 ** discriminator_cfg["n_layers"] - 2,
-        weights.adversarial, weights.cycle, identity, weights.identity, train.identity_convention, train.pool_size,
-    )
-    result = fit(task, train_loader, val_loader, config)
     info = {
-        "generator": generator_cfg,
-        "discriminator": discriminator_cfg,
-        "parameters": {"generator": count_parameters(networks["G_AB"]),
-                       "discriminator": count_parameters(networks["D_A"])},
+        "parameters": _parameters(networks["G_AB"], networks["D_A"]),
         "loss_weights": {"adversarial": weights.adversarial, "cycle": weights.cycle, "identity": weights.identity,
                          "identity_effective": identity},
         "identity_convention": train.identity_convention,
         "gan_mode": "lsgan",
         "pool_size": train.pool_size,
+        "described": (f"ngf {generator_cfg['ngf']}, {generator_cfg['n_blocks']} blocks; PatchGAN ndf "
+                      f"{discriminator_cfg['ndf']}, {discriminator_cfg['n_layers']} layers; LSGAN x {weights.adversarial:g}, "
+                      f"cycle L1 x {weights.cycle:g}, identity L1 x {identity:g} (loss_weights.identity "
+                      f"{weights.identity:g}, {train.identity_convention}), history buffer {train.pool_size}"),
     }
-    return result, info
+    return task, info
+
+
+def _ugatit_task(train, generator_cfg, discriminator_cfg, seed: int):
+    from gan_pipelines.families.unpaired.networks import build_ugatit
+    from gan_pipelines.families.unpaired.tasks import UGATITTask
+
+    networks = build_ugatit(generator_cfg, discriminator_cfg)
+    weights = train.loss_weights
+    task = UGATITTask(
+        {name: networks[name] for name in ("G_AB", "G_BA")},
+        {name: networks[name] for name in ("D_A_global", "D_A_local", "D_B_global", "D_B_local")},
+        adversarial_weight=weights.adversarial, cycle_weight=weights.cycle, identity_weight=weights.identity,
+        cam_weight=weights.cam, lr=train.lr, betas=tuple(train.betas), weight_decay=train.weight_decay,
+        hparams=_common_hparams(train, generator_cfg, discriminator_cfg),
+    )
+    info = {
+        "parameters": {**_parameters(networks["G_AB"], networks["D_A_global"]),
+                       "discriminator_local": _parameters(networks["D_A_local"])},
+        "loss_weights": weights.model_dump(),
+        "gan_mode": "lsgan",
+        "described": (f"{'light' if generator_cfg.get('light') else 'full'} generator ngf {generator_cfg['ngf']}, "
+                      f"{generator_cfg['n_blocks']} AdaLIN blocks; global/local PatchGANs of "
+                      f"{discriminator_cfg['global_layers']}/{discriminator_cfg['local_layers']} layers; LSGAN x "
+                      f"{weights.adversarial:g}, cycle x {weights.cycle:g}, identity x {weights.identity:g}, CAM x "
+                      f"{weights.cam:g}; weight decay {train.weight_decay:g}"),
+    }
+    return task, info
+
+
+def _munit_task(train, generator_cfg, discriminator_cfg, seed: int):
+    from gan_pipelines.families.unpaired.networks import build_munit
+    from gan_pipelines.families.unpaired.tasks import MUNITTask
+
+    networks = build_munit(generator_cfg, discriminator_cfg)
+    weights = train.loss_weights
+    task = MUNITTask(
+        {name: networks[name] for name in ("G_A", "G_B")}, {name: networks[name] for name in ("D_A", "D_B")},
+        adversarial_weight=weights.adversarial, image_weight=weights.image, style_weight=weights.style,
+        content_weight=weights.content, cycle_weight=weights.cycle, lr=train.lr, betas=tuple(train.betas),
+        weight_decay=train.weight_decay, hparams=_common_hparams(train, generator_cfg, discriminator_cfg),
+    )
+    info = {
+        "parameters": _parameters(networks["G_A"], networks["D_A"]),
+        "loss_weights": weights.model_dump(),
+        "gan_mode": "lsgan",
+        "style_dim": int(generator_cfg["style_dim"]),
+        "described": (f"autoencoders dim {generator_cfg['dim']}, style code {generator_cfg['style_dim']}-d; "
+                      f"{discriminator_cfg['num_scales']}-scale D of {discriminator_cfg['n_layers']} layers; LSGAN x "
+                      f"{weights.adversarial:g}, image x {weights.image:g}, style x {weights.style:g}, content x "
+                      f"{weights.content:g}, style-augmented cycle x {weights.cycle:g}; weight decay "
+                      f"{train.weight_decay:g}"),
+    }
+    return task, info
+
+
+# model -> (train params, generator config, discriminator config, seed) -> (task, what meta records)
+TASK_BUILDERS = {"cyclegan": _cyclegan_task, "ugatit": _ugatit_task, "munit": _munit_task}
