@@ -20,7 +20,8 @@ from pathlib import Path
 
 from PIL import Image
 
-FAMILIES = ("shadow", "pix2pix", "sketch2color", "pix2pixhd", "spade", "spade_vae", "compare_label_to_photo", "cyclegan")
+FAMILIES = ("shadow", "pix2pix", "sketch2color", "pix2pixhd", "spade", "spade_vae", "compare_label_to_photo", "cyclegan",
+            "ugatit", "munit", "unpaired_compare")
 IMAGE = re.compile(r"<img src='data:image/png;base64,([^']+)' alt='([^']*)'>")
 HERE = Path(__file__).resolve().parent
 

@@ -159,3 +159,23 @@ def test_paired_differences_by_hand():
     # every picture is 0.1 lower with munit: the difference and both interval ends are -0.1
     assert entry["mean"] == pytest.approx(-0.1) and entry["n"] == 6
     assert entry["ci95"] == pytest.approx([-0.1, -0.1])
+
+
+def test_ugatit_attention_maps_are_the_heatmap_scaled_per_picture():
+    import torch.nn.functional as F
+
+    from gan_pipelines.families.unpaired.inference import attention_maps
+    from gan_pipelines.models.ugatit import UGATITGenerator
+
+    torch.manual_seed(0)
+    generator = UGATITGenerator(ngf=4, n_blocks=1, image_size=16, light=True).eval()
+    pictures = np.random.default_rng(3).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    maps = attention_maps(generator, pictures, device="cpu")
+    assert maps.shape == (2, 16, 16) and maps.dtype == np.uint8
+    assert maps.reshape(2, -1).min(axis=1).tolist() == [0, 0] and maps.reshape(2, -1).max(axis=1).tolist() == [255, 255]
+    with torch.no_grad():  # the brightest pixel is where the upsampled heatmap peaks
+        heat = generator.forward_with_attention(torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 127.5 - 1)[2]
+        peak = F.interpolate(heat, size=(16, 16), mode="bilinear", align_corners=False)[0, 0].argmax().item()
+    assert maps[0].reshape(-1)[peak] == 255
+    with pytest.raises(ValueError, match="no attention map"):
+        attention_maps(torch.nn.Identity(), pictures, device="cpu")

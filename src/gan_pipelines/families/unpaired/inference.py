@@ -147,3 +147,41 @@ def random_style_codes(count: int, style_dim: int, seed: int | list[int]) -> np.
     """``count`` style codes drawn from MUNIT's prior N(0, I): float32 ``(count, style_dim)``
     from numpy ``default_rng(seed)`` (a list seeds one stream per picture, e.g. ``[seed, index]``)."""
     return np.random.default_rng(seed).standard_normal((int(count), int(style_dim))).astype(np.float32)
+
+
+def attention_maps(generator, images: np.ndarray, *, device=None, batch_size: int = 8) -> np.ndarray:
+    """U-GAT-IT's attention heatmaps (the channel sum of the CAM-weighted encoder features,
+    Kim et al. 2020, section 2.1.1) of pictures of the generator's source domain, for reports.
+
+    Args:
+        generator: a module with ``forward_with_attention(x) -> (image, cam_logit, heatmap
+            (N, 1, h, w))`` (:class:`~gan_pipelines.models.ugatit.UGATITGenerator`).
+        images: uint8 ``(N, H, W, 3)`` of a size the generator takes (the training size).
+        device, batch_size: as :func:`translate` (float32, inference mode).
+
+    Returns:
+        uint8 ``(N, H, W)``: each heatmap upsampled (bilinear) to the picture's size and scaled
+        to 0..255 by its own minimum and maximum (255: where the generator attends most).
+        Raises ValueError for a generator without attention.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from gan_pipelines.training.device import select_device
+
+    if not hasattr(generator, "forward_with_attention"):
+        raise ValueError(f"{type(generator).__name__} has no attention map (U-GAT-IT's generators have one)")
+    images = np.asarray(images)
+    device = select_device("auto", setting="device") if device is None else torch.device(device)
+    generator = generator.eval().to(device)
+    maps = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]).copy()).to(device)
+            chunk = chunk.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+            heat = generator.forward_with_attention(chunk)[2].float()
+            heat = F.interpolate(heat, size=images.shape[1:3], mode="bilinear", align_corners=False)[:, 0]
+            low = heat.amin(dim=(1, 2), keepdim=True)
+            span = (heat.amax(dim=(1, 2), keepdim=True) - low).clamp_min(1e-12)
+            maps.append(((heat - low) / span * 255).round().to(torch.uint8).cpu().numpy())
+    return np.concatenate(maps) if maps else np.zeros(images.shape[:3], np.uint8)

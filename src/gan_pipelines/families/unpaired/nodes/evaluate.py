@@ -7,6 +7,12 @@ Methods: ``model`` (``G_AB`` for a2b, ``G_BA`` for b2a; its cycle reconstruction
 generator applied to its output), ``identity``, ``colour_transfer`` and ``histogram_matching``
 (:mod:`gan_pipelines.families.unpaired.baselines`, fitted on the train pictures), ``real``.
 
+Beside the protocol: every model's ``diversity`` (``diversity_samples`` outputs per test
+picture: MUNIT from random style codes, a deterministic model measures 0); MUNIT's example-guided
+scores (``<metric>_<direction>_example``, style codes of the hidden targets) and pictures
+(``test/model_example_<direction>/``); U-GAT-IT's attention heatmaps
+(``test/model_attention_<direction>/``), which the report shows.
+
 A generator or judge trained on other data than this model input (its recorded content hash
 differs) is refused unless ``allow_stale: true``; the metrics then record it
 (``meta.trained_on_this_data``).
@@ -139,17 +145,10 @@ def evaluate_unpaired_model(
         # ones with the style code of each hidden target picture.
         example = _example_guided(test, generators, run_generator, judge, settings, device)
         per_image = pd.concat([per_image, example.per_image.assign(method="model_example")], ignore_index=True)
-        reasons = example.meta["unavailable"]
-        for key, value in example.metrics["model"].items():
-            stem, ci = (key[:-5], "_ci95") if key.endswith("_ci95") else (key, "")
-            if not stem.startswith(EXAMPLE_METRICS):
-                continue
-            result.metrics["model"][f"{stem}_example{ci}"] = value
-            why = reasons.get(stem) or reasons.get(f"model.{stem}")
-            if value is None and why and not ci:
-                meta["unavailable"][f"model.{stem}_example"] = why
-        meta["example_guided"] = ("metrics *_example: each test picture translated with the style code of its hidden "
-                                  "target (the same scene in the target domain), over the hidden pairs only")
+        _add_example_scores(result.metrics["model"], meta, example)
+        predictions.update(_example_pictures(example))
+    if model_config.get("model") == "ugatit":  # where the generators attend, for the report
+        predictions.update(_attention_pictures(test, generators, device, settings.batch_size))
     if settings.diversity_samples:
         from gan_pipelines.families.unpaired.evaluation import translation_diversity
         from gan_pipelines.families.unpaired.inference import random_style_codes
@@ -203,6 +202,53 @@ def _example_guided(test, generators, run_generator, judge, settings, device):
         bootstrap_resamples=settings.bootstrap_resamples, seed=settings.seed,
         inception_weights_path=settings.inception_weights_path, batch_size=settings.batch_size,
     )
+
+
+def _add_example_scores(model_metrics: dict[str, Any], meta: dict[str, Any], example) -> None:
+    """The example-guided protocol's :data:`EXAMPLE_METRICS` into the model's metrics as
+    ``<metric>_<direction>_example`` (and ``_ci95``), a null's reason into ``meta.unavailable``."""
+    reasons = example.meta["unavailable"]
+    for key, value in example.metrics["model"].items():
+        stem, ci = (key[:-5], "_ci95") if key.endswith("_ci95") else (key, "")
+        if not stem.startswith(EXAMPLE_METRICS):
+            continue
+        model_metrics[f"{stem}_example{ci}"] = value
+        why = reasons.get(stem) or reasons.get(f"model.{stem}")
+        if value is None and why and not ci:
+            meta["unavailable"][f"model.{stem}_example"] = why
+    meta["example_guided"] = ("metrics *_example: each test picture translated with the style code of its hidden "
+                              "target (the same scene in the target domain), over the hidden pairs only")
+
+
+def _example_pictures(example) -> dict[str, np.ndarray]:
+    """``test/model_example_<direction>/<name>.png``: the example-guided translations."""
+    from gan_pipelines.families.unpaired.layout import DIRECTIONS
+    from gan_pipelines.image_folders import image_key
+
+    pictures = {}
+    for direction in DIRECTIONS:
+        rows = example.per_image[example.per_image["direction"] == direction]
+        for name, image in zip(rows["name"], example.outputs["model"].get(direction, [])):
+            pictures[image_key("test", f"model_example_{direction}", name)] = image
+    return pictures
+
+
+def _attention_pictures(test, generators, device, batch_size: int) -> dict[str, np.ndarray]:
+    """``test/model_attention_<direction>/<name>.png``: U-GAT-IT's attention heatmap of each test
+    source picture, grey (bright: attended), for the report."""
+    from gan_pipelines.families.unpaired.inference import attention_maps
+    from gan_pipelines.families.unpaired.layout import DIRECTIONS, direction_domains
+    from gan_pipelines.image_folders import image_key
+
+    pictures = {}
+    for direction in DIRECTIONS:
+        source = test[direction_domains(direction)[0]]
+        if not len(source.images):
+            continue
+        heat = attention_maps(generators[direction], source.images, device=device, batch_size=batch_size)
+        for name, grey in zip(source.names, heat):
+            pictures[image_key("test", f"model_attention_{direction}", name)] = np.repeat(grey[..., None], 3, axis=-1)
+    return pictures
 
 
 def _only(pictures, names):

@@ -40,10 +40,14 @@ CI_SUFFIX = "_ci95"
 # Picture grid columns: (title, image folder, key kind; {src}, {tgt}, {d} filled per direction).
 GRID_COLUMNS = (
     ("source", "model_input", "{src}"),
+    ("attention", "test_predictions", "model_attention_{d}"),  # U-GAT-IT's CAM heatmap (bright: attended)
     ("model", "test_predictions", "model_{d}"),
+    ("model, target's style", "test_predictions", "model_example_{d}"),  # MUNIT, example-guided
     ("hidden target", "model_input", "{tgt}"),
     ("colour transfer", "test_predictions", "colour_transfer_{d}"),
 )
+# Columns only some models have: their absence is not reported as missing.
+OPTIONAL_COLUMNS = ("attention", "model, target's style")
 # Training-curve panels of the generator history: (title, rule on the column name's tokens, split at
 # "_"; the leading "train" dropped). A column goes to the first panel whose rule holds; the rest to
 # "other". CycleGAN logs train_g_adv_a2b, train_cycle_a, train_identity_a, train_d_a, train_g_loss
@@ -336,7 +340,8 @@ def example_grids(model_input: Mapping[str, Any], test_predictions: Mapping[str,
         figure = image_grid_figure(rows, [title for title, _, _ in columns], row_titles)
         how = f"by the model's {metric}" if metric else "(no per-image score to rank by)"
         label = f"{direction} ({source} -> {target}): {group} test scenes {how}"  # the domains are named above
-        missing = [title for title, _, _ in GRID_COLUMNS if title not in [c[0] for c in columns]]
+        missing = [title for title, _, _ in GRID_COLUMNS
+                   if title not in [c[0] for c in columns] and title not in OPTIONAL_COLUMNS]
         note = (f"<p class='note'>Not shown: {html.escape(', '.join(missing))} (not in the test data or predictions "
                 "for these scenes).</p>") if missing else ""
         out.append((label, png_data_uri(figure), note))
