@@ -107,6 +107,16 @@ def translate(generator, images: np.ndarray, *, device=None, batch_size: int = 8
     return np.concatenate(outputs)
 
 
+def _model_batches(images: np.ndarray, batch_size: int, device):
+    """Float tensors ``(n, 3, H, W)`` in [-1, 1] on ``device``, ``batch_size`` pictures at a time,
+    of uint8 pictures ``(N, H, W, 3)``."""
+    import torch
+
+    for start in range(0, len(images), batch_size):
+        chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]).copy()).to(device)
+        yield chunk.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
 def style_codes(translator, images: np.ndarray, *, device=None, batch_size: int = 8) -> np.ndarray:
     """The target domain's style codes of pictures of that domain, for example-guided
     translation with a style-taking translator (MUNIT: ``translator.style_of``, the target
@@ -136,9 +146,7 @@ def style_codes(translator, images: np.ndarray, *, device=None, batch_size: int 
     translator = translator.eval().to(device)
     codes = []
     with torch.inference_mode():
-        for start in range(0, len(images), batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]).copy()).to(device)
-            chunk = chunk.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        for chunk in _model_batches(images, batch_size, device):
             codes.append(translator.style_of(chunk).float().reshape(len(chunk), -1).cpu().numpy())
     return np.concatenate(codes) if codes else np.zeros((0, int(translator.style_dim)), np.float32)
 
@@ -176,9 +184,7 @@ def attention_maps(generator, images: np.ndarray, *, device=None, batch_size: in
     generator = generator.eval().to(device)
     maps = []
     with torch.inference_mode():
-        for start in range(0, len(images), batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]).copy()).to(device)
-            chunk = chunk.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        for chunk in _model_batches(images, batch_size, device):
             heat = generator.forward_with_attention(chunk)[2].float()
             heat = F.interpolate(heat, size=images.shape[1:3], mode="bilinear", align_corners=False)[:, 0]
             low = heat.amin(dim=(1, 2), keepdim=True)

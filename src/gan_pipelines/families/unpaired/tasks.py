@@ -59,6 +59,31 @@ def _to_unit(images: Tensor) -> Tensor:
     return (images.float().clamp(-1.0, 1.0) + 1.0) / 2.0
 
 
+def cycle_identity_metrics(outputs: Mapping[str, Tensor], real_a: Tensor, real_b: Tensor, cycle_weight: float,
+                           identity_weight: float) -> dict[str, float]:
+    """The validation metrics CycleGAN's and U-GAT-IT's tasks share, batch means with pictures
+    mapped to [0, 1]: ``cycle_l1_a2b`` (L1 of ``rec_A`` - a), ``cycle_l1_b2a`` (``rec_B`` - b),
+    ``identity_l1_a2b`` (``idt_B`` = G_AB(b) - b: how much the A -> B generator changes a picture
+    already in B), ``identity_l1_b2a`` (``idt_A`` - a), ``identity_l1`` (their mean), and
+    ``loss``: ``cycle_weight * (cycle L1 a + b) + identity_weight * (identity L1 a + b)`` on
+    [-1, 1] pictures, the generator's reconstruction objective as trained. ``outputs``: float
+    tensors ``rec_A``, ``rec_B``, ``idt_A``, ``idt_B``."""
+    def l1(a: Tensor, b: Tensor) -> float:
+        return (_to_unit(a) - _to_unit(b)).abs().mean().item()
+
+    metrics = {
+        "cycle_l1_a2b": l1(outputs["rec_A"], real_a),
+        "cycle_l1_b2a": l1(outputs["rec_B"], real_b),
+        "identity_l1_a2b": l1(outputs["idt_B"], real_b),
+        "identity_l1_b2a": l1(outputs["idt_A"], real_a),
+    }
+    metrics["identity_l1"] = 0.5 * (metrics["identity_l1_a2b"] + metrics["identity_l1_b2a"])
+    cycle = F.l1_loss(outputs["rec_A"], real_a) + F.l1_loss(outputs["rec_B"], real_b)
+    identity = F.l1_loss(outputs["idt_A"], real_a) + F.l1_loss(outputs["idt_B"], real_b)
+    metrics["loss"] = (cycle_weight * cycle + identity_weight * identity).item()
+    return metrics
+
+
 class HistoryBuffers(nn.Module):
     """The two discriminators' history buffers as one module: ``fake_A`` (G_BA's pictures for
     D_A) and ``fake_B`` (G_AB's for D_B), seeded ``seed`` and ``seed + 1``."""
@@ -241,20 +266,7 @@ class CycleGANTask:
         with torch.no_grad(), step.autocast():
             outputs = self.translate_both(self.G_AB, self.G_BA, real_a, real_b, identity=True)
 
-        def l1(a: Tensor, b: Tensor) -> float:
-            return (_to_unit(a) - _to_unit(b)).abs().mean().item()
-
-        metrics = {
-            "cycle_l1_a2b": l1(outputs["rec_A"], real_a),
-            "cycle_l1_b2a": l1(outputs["rec_B"], real_b),
-            "identity_l1_a2b": l1(outputs["idt_B"], real_b),
-            "identity_l1_b2a": l1(outputs["idt_A"], real_a),
-        }
-        metrics["identity_l1"] = 0.5 * (metrics["identity_l1_a2b"] + metrics["identity_l1_b2a"])
-        cycle = F.l1_loss(outputs["rec_A"], real_a) + F.l1_loss(outputs["rec_B"], real_b)
-        identity = F.l1_loss(outputs["idt_A"], real_a) + F.l1_loss(outputs["idt_B"], real_b)
-        metrics["loss"] = (self.cycle_weight * cycle + self.identity_weight * identity).item()
-        return metrics
+        return cycle_identity_metrics(outputs, real_a, real_b, self.cycle_weight, self.identity_weight)
 
     def sample_images(self, batch: Mapping[str, Tensor]) -> Tensor:
         """Up to 4 samples per direction, rows ``real A | fake B | rec A`` then rows
@@ -529,20 +541,7 @@ class UGATITTask:
             outputs = self.translate_both(self.G_AB, self.G_BA, real_a, real_b)
         outputs = {key: value.float() for key, value in outputs.items()}
 
-        def l1(a: Tensor, b: Tensor) -> float:
-            return (_to_unit(a) - _to_unit(b)).abs().mean().item()
-
-        metrics = {
-            "cycle_l1_a2b": l1(outputs["rec_A"], real_a),
-            "cycle_l1_b2a": l1(outputs["rec_B"], real_b),
-            "identity_l1_a2b": l1(outputs["idt_B"], real_b),
-            "identity_l1_b2a": l1(outputs["idt_A"], real_a),
-        }
-        metrics["identity_l1"] = 0.5 * (metrics["identity_l1_a2b"] + metrics["identity_l1_b2a"])
-        cycle = F.l1_loss(outputs["rec_A"], real_a) + F.l1_loss(outputs["rec_B"], real_b)
-        identity = F.l1_loss(outputs["idt_A"], real_a) + F.l1_loss(outputs["idt_B"], real_b)
-        metrics["loss"] = (self.cycle_weight * cycle + self.identity_weight * identity).item()
-        return metrics
+        return cycle_identity_metrics(outputs, real_a, real_b, self.cycle_weight, self.identity_weight)
 
     def sample_images(self, batch: Mapping[str, Tensor]) -> Tensor:
         """Up to 4 samples per direction, rows ``real A | fake B | rec A | G_AB's attention``
