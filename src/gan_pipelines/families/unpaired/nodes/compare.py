@@ -240,6 +240,8 @@ def _report(metrics, test, outputs, models, settings) -> tuple[str, str]:
                                 "verdict": "no difference shown" if e["ci95"][0] <= 0 <= e["ci95"][1]
                                 else f"{p.split(' - ')[0]} {'lower' if e['ci95'][1] < 0 else 'higher'}"}
                                for m, p, e in differences])
+    if not diff_frame.empty:  # the metric as the row label (the tables print the index)
+        diff_frame = diff_frame.set_index("metric")
     sections = [("Test metrics (one judge, one test split)", html_table(table) + (
         "<p class='note'>Value [95% bootstrap interval]. hidden_l1 lower is better; target_rate, content_miou, "
         "hidden_ssim higher; kid lower (the domain classifier's feature space, the project's own measure); "
