@@ -314,3 +314,32 @@ def test_evaluate_node_refuses_a_judge_trained_on_other_data(node_inputs):
     with pytest.raises(ValueError, match="belongs to"):
         evaluate_unpaired_model(folder, summary, {**generator, "meta": {"family": "pix2pix"}}, judge, params,
                                 family="cyclegan")
+
+
+def test_compare_node_scores_trained_models_lists_the_others_and_pairs_their_differences(node_inputs):
+    from gan_pipelines.families.unpaired.networks import build_munit, munit_generator_config
+    from gan_pipelines.families.unpaired.nodes.compare import compare_unpaired_models
+
+    folder, _, cyclegan, judge = node_inputs
+    torch.manual_seed(1)
+    config = munit_generator_config({"dim": 4, "n_res": 1, "mlp_dim": 8}, SIZE)
+    networks = build_munit(config)
+    munit = {
+        "state_dicts": {name: networks[name].state_dict() for name in ("G_A", "G_B")},
+        "model_config": {"model": "munit", "generator": config, "resolution": SIZE, "style_dim": 8},
+        "meta": {**cyclegan["meta"], "family": "munit"},
+        "history": {"seconds": [2.0, 3.0], "images_per_second": [10.0, 12.0]},
+    }
+    params = {"device": "cpu", "bootstrap_resamples": 100, "diversity_samples": 3, "num_examples": 2}
+    metrics, html, markdown = compare_unpaired_models(folder, judge, params, cyclegan=cyclegan, munit=munit,
+                                                      ugatit=None)
+    assert {"cyclegan", "munit", "identity", "colour_transfer", "histogram_matching", "real", "meta"} == set(metrics)
+    assert "kedro run --pipeline ugatit" in metrics["meta"]["not_trained"]["ugatit"]
+    assert metrics["cyclegan"]["diversity_a2b"] == 0.0 and metrics["munit"]["diversity_a2b"] > 0
+    assert metrics["munit"]["train_seconds"] == 5.0 and metrics["munit"]["train_epochs"] == 2
+    parameters = sum(t.numel() for name in ("G_A", "G_B") for t in networks[name].state_dict().values())
+    assert metrics["munit"]["generator_parameters"] == parameters
+    # the paired difference is the mean of the per-picture differences over the hidden pairs
+    difference = metrics["meta"]["paired_differences"]["hidden_l1_a2b"]["munit - cyclegan"]
+    assert difference["n"] == 4 and difference["ci95"][0] <= difference["mean"] <= difference["ci95"][1]
+    assert html.count("data:image/png;base64,") == 2 and "| hidden_l1_a2b |" in markdown
