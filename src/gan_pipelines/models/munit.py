@@ -408,8 +408,8 @@ class MUNITAutoencoder(nn.Module):
 
     @property
     def n_downsampling(self) -> int:
-        """``n_downsample`` under the name the family's size helpers read
-        (:func:`gan_pipelines.families.unpaired.networks.size_multiple`)."""
+        """``n_downsample`` under the name size rules read (inputs are taken in multiples of
+        ``2**n_downsampling``), as on the other generators of the project."""
         return self.n_downsample
 
     @property
@@ -521,8 +521,7 @@ class MUNITTranslation(nn.Module):
     @property
     def n_downsampling(self) -> int:
         """The source's ``n_downsample``: the translation takes sides that are multiples of
-        ``2**n_downsampling`` of at least twice that (8 px at the defaults), the family's
-        :func:`~gan_pipelines.families.unpaired.networks.size_multiple` / ``min_size`` rule;
+        ``2**n_downsampling`` of at least twice that (8 px at the defaults);
         :meth:`style_of` needs target images of at least 16 px."""
         return self.source.n_downsample
 
