@@ -144,6 +144,18 @@ def load_test_domains(model_input: Mapping[str, Callable[[], np.ndarray]]) -> di
 # --------------------------------------------------------------------------------------------
 
 
+def load_train_domains(model_input: Mapping[str, Callable[[], np.ndarray]]) -> dict[str, tuple[list[str], np.ndarray]]:
+    """``{"A": (names, uint8 (N, H, W, 3)), "B": ...}``: each domain's train pictures, what the
+    recolouring baselines are fitted on."""
+    from gan_pipelines.image_folders import stack_split
+
+    train = {}
+    for domain in DOMAINS:
+        names, arrays = stack_split(model_input, "train", [domain], anchor_kind=domain)
+        train[domain] = (names, arrays[domain])
+    return train
+
+
 def _plain(value: Any) -> float | None:
     value = float(value)
     return None if math.isnan(value) or math.isinf(value) else value

@@ -191,3 +191,17 @@ def attention_maps(generator, images: np.ndarray, *, device=None, batch_size: in
             span = (heat.amax(dim=(1, 2), keepdim=True) - low).clamp_min(1e-12)
             maps.append(((heat - low) / span * 255).round().to(torch.uint8).cpu().numpy())
     return np.concatenate(maps) if maps else np.zeros(images.shape[:3], np.uint8)
+
+
+def sample_translations(translator, images: np.ndarray, count: int, *, style_dim: int | None, seed: int,
+                        device=None, batch_size: int = 8) -> np.ndarray:
+    """``count`` translations of each picture, for the diversity metric: uint8
+    ``(N, count, H, W, 3)``. A style-taking translator (``style_dim``: MUNIT) gets ``count``
+    codes from N(0, I) per picture, :func:`random_style_codes` seeded ``[seed, picture index]``;
+    a deterministic one (``style_dim`` None) is run once and its output repeated (the
+    diversity of a deterministic model is exactly 0)."""
+    if not style_dim:
+        return np.repeat(translate(translator, images, device=device, batch_size=batch_size)[:, None], count, axis=1)
+    return np.stack([translate(translator, np.repeat(images[i:i + 1], count, axis=0), device=device,
+                               batch_size=batch_size, style=random_style_codes(count, style_dim, [seed, i]))
+                     for i in range(len(images))])

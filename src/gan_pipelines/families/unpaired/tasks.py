@@ -59,6 +59,25 @@ def _to_unit(images: Tensor) -> Tensor:
     return (images.float().clamp(-1.0, 1.0) + 1.0) / 2.0
 
 
+def check_optimisation_settings(weights: Mapping[str, Any], lr: Any, betas: Any) -> None:
+    """Refuse what a task's losses and Adam cannot take: each of ``weights`` (name -> value) a
+    finite number >= 0, ``lr`` in (0, 1), ``betas`` two numbers in [0, 1). Raises ValueError
+    naming the setting."""
+    for label, value in weights.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < 1:
+        raise ValueError(f"lr must be a number in (0, 1), got {lr!r}")
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+
+
+def unit_l1(a: Tensor, b: Tensor) -> float:
+    """Mean absolute difference of two picture batches mapped from [-1, 1] to [0, 1]."""
+    return (_to_unit(a) - _to_unit(b)).abs().mean().item()
+
+
 def cycle_identity_metrics(outputs: Mapping[str, Tensor], real_a: Tensor, real_b: Tensor, cycle_weight: float,
                            identity_weight: float) -> dict[str, float]:
     """The validation metrics CycleGAN's and U-GAT-IT's tasks share, batch means with pictures
@@ -68,14 +87,11 @@ def cycle_identity_metrics(outputs: Mapping[str, Tensor], real_a: Tensor, real_b
     ``loss``: ``cycle_weight * (cycle L1 a + b) + identity_weight * (identity L1 a + b)`` on
     [-1, 1] pictures, the generator's reconstruction objective as trained. ``outputs``: float
     tensors ``rec_A``, ``rec_B``, ``idt_A``, ``idt_B``."""
-    def l1(a: Tensor, b: Tensor) -> float:
-        return (_to_unit(a) - _to_unit(b)).abs().mean().item()
-
     metrics = {
-        "cycle_l1_a2b": l1(outputs["rec_A"], real_a),
-        "cycle_l1_b2a": l1(outputs["rec_B"], real_b),
-        "identity_l1_a2b": l1(outputs["idt_B"], real_b),
-        "identity_l1_b2a": l1(outputs["idt_A"], real_a),
+        "cycle_l1_a2b": unit_l1(outputs["rec_A"], real_a),
+        "cycle_l1_b2a": unit_l1(outputs["rec_B"], real_b),
+        "identity_l1_a2b": unit_l1(outputs["idt_B"], real_b),
+        "identity_l1_b2a": unit_l1(outputs["idt_A"], real_a),
     }
     metrics["identity_l1"] = 0.5 * (metrics["identity_l1_a2b"] + metrics["identity_l1_b2a"])
     cycle = F.l1_loss(outputs["rec_A"], real_a) + F.l1_loss(outputs["rec_B"], real_b)
@@ -151,14 +167,8 @@ class CycleGANTask:
         if set(generators) != {"G_AB", "G_BA"} or set(discriminators) != {"D_A", "D_B"}:
             raise ValueError(f"CycleGANTask needs generators G_AB, G_BA and discriminators D_A, D_B; got "
                              f"{sorted(generators)} and {sorted(discriminators)}")
-        for label, value in (("adversarial_weight", adversarial_weight), ("cycle_weight", cycle_weight),
-                             ("identity_weight", identity_weight)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < 1:
-            raise ValueError(f"lr must be a number in (0, 1), got {lr!r}")
-        if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(0 <= b < 1 for b in betas)):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        check_optimisation_settings({"adversarial_weight": adversarial_weight, "cycle_weight": cycle_weight,
+                                     "identity_weight": identity_weight}, lr, betas)
         self.G_AB, self.G_BA = generators["G_AB"], generators["G_BA"]
         self.D_A, self.D_B = discriminators["D_A"], discriminators["D_B"]
         self.gan_loss = gan_loss
@@ -383,15 +393,9 @@ class UGATITTask:
         if set(generators) != {"G_AB", "G_BA"} or set(discriminators) != wanted_d:
             raise ValueError(f"UGATITTask needs generators G_AB, G_BA and discriminators {', '.join(sorted(wanted_d))}; "
                              f"got {sorted(generators)} and {sorted(discriminators)}")
-        for label, value in (("adversarial_weight", adversarial_weight), ("cycle_weight", cycle_weight),
-                             ("identity_weight", identity_weight), ("cam_weight", cam_weight),
-                             ("weight_decay", weight_decay)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < 1:
-            raise ValueError(f"lr must be a number in (0, 1), got {lr!r}")
-        if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(0 <= b < 1 for b in betas)):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        check_optimisation_settings({"adversarial_weight": adversarial_weight, "cycle_weight": cycle_weight,
+                                     "identity_weight": identity_weight, "cam_weight": cam_weight,
+                                     "weight_decay": weight_decay}, lr, betas)
         if gan_loss is None:
             from gan_pipelines.models.gan_losses import GANLoss
 
@@ -660,14 +664,7 @@ class MUNITTask:
         weights = {"adversarial_weight": adversarial_weight, "image_weight": image_weight,
                    "style_weight": style_weight, "content_weight": content_weight, "cycle_weight": cycle_weight,
                    "weight_decay": weight_decay}
-        for label, value in weights.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < 1:
-            raise ValueError(f"lr must be a number in (0, 1), got {lr!r}")
-        if not (isinstance(betas, (tuple, list)) and len(betas) == 2
-                and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        check_optimisation_settings(weights, lr, betas)
         for name in self.GENERATOR_NAMES:
             style_dim = getattr(generators[name], "style_dim", None)
             if isinstance(style_dim, bool) or not isinstance(style_dim, int) or style_dim < 1:
@@ -831,14 +828,11 @@ class MUNITTask:
             terms = self.reconstruction_terms(real_a, real_b, outputs)
             loss = self.reconstruction_objective(terms).item()
 
-        def l1(x: Tensor, y: Tensor) -> float:
-            return (_to_unit(x) - _to_unit(y)).abs().mean().item()
-
         metrics = {
-            "cycle_l1_a2b": l1(outputs["x_aba"], real_a),
-            "cycle_l1_b2a": l1(outputs["x_bab"], real_b),
-            "identity_l1_a2b": l1(outputs["x_b_recon"], real_b),
-            "identity_l1_b2a": l1(outputs["x_a_recon"], real_a),
+            "cycle_l1_a2b": unit_l1(outputs["x_aba"], real_a),
+            "cycle_l1_b2a": unit_l1(outputs["x_bab"], real_b),
+            "identity_l1_a2b": unit_l1(outputs["x_b_recon"], real_b),
+            "identity_l1_b2a": unit_l1(outputs["x_a_recon"], real_a),
         }
         metrics["identity_l1"] = 0.5 * (metrics["identity_l1_a2b"] + metrics["identity_l1_b2a"])
         metrics["loss"] = loss

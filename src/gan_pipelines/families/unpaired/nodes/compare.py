@@ -58,12 +58,12 @@ def compare_unpaired_models(
     from gan_pipelines.families.unpaired.baselines import baseline_translators
     from gan_pipelines.families.unpaired.bundles import generators_from_bundle
     from gan_pipelines.families.unpaired.evaluation import (
-        evaluate_translations, load_test_domains, translation_diversity,
+        evaluate_translations, load_test_domains, load_train_domains, translation_diversity,
     )
-    from gan_pipelines.families.unpaired.inference import random_style_codes, translate as run_generator
+    from gan_pipelines.families.unpaired.inference import sample_translations, translate as run_generator
     from gan_pipelines.families.unpaired.judge import judge_from_bundle
     from gan_pipelines.families.unpaired.layout import DOMAINS
-    from gan_pipelines.image_folders import folder_version, stack_split
+    from gan_pipelines.image_folders import folder_version
     from gan_pipelines.training.device import select_device
 
     section = "unpaired_compare"
@@ -84,11 +84,7 @@ def compare_unpaired_models(
 
     test = load_test_domains(model_input)
     resolution = int(test["A"].images.shape[1])
-    train = {}
-    for domain in DOMAINS:
-        names, arrays = stack_split(model_input, "train", [domain], anchor_kind=domain)
-        train[domain] = (names, arrays[domain])
-    baselines, baseline_meta = baseline_translators(train, seed=settings.seed)
+    baselines, baseline_meta = baseline_translators(load_train_domains(model_input), seed=settings.seed)
     judge = judge_from_bundle(judge_checkpoint, batch_size=settings.batch_size, device=device)
     common = dict(min_classifier_accuracy=settings.min_classifier_accuracy,
                   bootstrap_resamples=settings.bootstrap_resamples, seed=settings.seed, batch_size=settings.batch_size)
@@ -109,12 +105,8 @@ def compare_unpaired_models(
             return run_generator(generators[direction], images, device=device, batch_size=settings.batch_size)
 
         def sample(direction: str, images: np.ndarray, count: int, generators=generators, style_dim=style_dim):
-            if not style_dim:
-                return np.repeat(translate(direction, images)[:, None], count, axis=1)
-            return np.stack([run_generator(generators[direction], np.repeat(images[i:i + 1], count, axis=0),
-                                           device=device, batch_size=settings.batch_size,
-                                           style=random_style_codes(count, style_dim, [settings.style_seed, i]))
-                             for i in range(len(images))])
+            return sample_translations(generators[direction], images, count, style_dim=style_dim,
+                                       seed=settings.style_seed, device=device, batch_size=settings.batch_size)
 
         # the baselines and the real pictures once, with the first model
         result = evaluate_translations(test, translate, judge, baselines=baselines if index == 0 else {}, **common)

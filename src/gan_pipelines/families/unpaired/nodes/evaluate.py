@@ -63,11 +63,11 @@ def evaluate_unpaired_model(
     from gan_pipelines.families.paired.evaluation import check_trained_on
     from gan_pipelines.families.unpaired.baselines import baseline_translators
     from gan_pipelines.families.unpaired.bundles import check_family, generators_from_bundle
-    from gan_pipelines.families.unpaired.evaluation import evaluate_translations, load_test_domains
+    from gan_pipelines.families.unpaired.evaluation import evaluate_translations, load_test_domains, load_train_domains
     from gan_pipelines.families.unpaired.inference import translate as run_generator
     from gan_pipelines.families.unpaired.judge import judge_from_bundle
     from gan_pipelines.families.unpaired.layout import DIRECTIONS, DOMAINS, SPLITS, check_namespace, direction_domains
-    from gan_pipelines.image_folders import folder_version, image_key, sample_names, stack_split
+    from gan_pipelines.image_folders import folder_version, image_key, sample_names
     from gan_pipelines.library_versions import library_versions
     from gan_pipelines.training.device import select_device
 
@@ -99,11 +99,7 @@ def evaluate_unpaired_model(
     def reconstruct(direction: str, translated: np.ndarray) -> np.ndarray:  # back with the other generator
         return translate("b2a" if direction == "a2b" else "a2b", translated)
 
-    train = {}
-    for domain in DOMAINS:
-        names, arrays = stack_split(model_input, "train", [domain], anchor_kind=domain)
-        train[domain] = (names, arrays[domain])
-    baselines, baseline_meta = baseline_translators(train, seed=settings.seed)
+    baselines, baseline_meta = baseline_translators(load_train_domains(model_input), seed=settings.seed)
     judge = judge_from_bundle(judge_checkpoint, batch_size=settings.batch_size, device=device)
     result = evaluate_translations(
         test, translate, judge, baselines=baselines, reconstruct=reconstruct,
@@ -151,16 +147,11 @@ def evaluate_unpaired_model(
         predictions.update(_attention_pictures(test, generators, device, settings.batch_size))
     if settings.diversity_samples:
         from gan_pipelines.families.unpaired.evaluation import translation_diversity
-        from gan_pipelines.families.unpaired.inference import random_style_codes
+        from gan_pipelines.families.unpaired.inference import sample_translations
 
         def sample(direction: str, images: np.ndarray, count: int) -> np.ndarray:
-            if not style_dim:  # deterministic: the same picture each time (diversity exactly 0)
-                return np.repeat(translate(direction, images)[:, None], count, axis=1)
-            outputs = [run_generator(generators[direction], np.repeat(images[i:i + 1], count, axis=0), device=device,
-                                     batch_size=settings.batch_size,
-                                     style=random_style_codes(count, style_dim, [settings.style_seed, i]))
-                       for i in range(len(images))]
-            return np.stack(outputs)
+            return sample_translations(generators[direction], images, count, style_dim=style_dim,
+                                       seed=settings.style_seed, device=device, batch_size=settings.batch_size)
 
         diversity, meta["diversity"], missing = translation_diversity(
             test, sample, judge, samples=settings.diversity_samples, bootstrap_resamples=settings.bootstrap_resamples,
