@@ -20,6 +20,14 @@ def pytest_configure(config):
     )
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The documentation pages' tests last: their commands run in the background from the first
+    test of tests/docs on (tests/docs/conftest.py), overlapping with everything before them."""
+    pages = [item for item in items if getattr(item, "originalname", None) == "test_page_commands"]
+    if pages:
+        items[:] = [item for item in items if item not in pages] + pages
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A failing ``locked_numerics`` test names the libraries whose installed version differs

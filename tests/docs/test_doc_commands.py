@@ -1,14 +1,15 @@
 """Every command of the documentation runs, in a throwaway copy of the project with the tiny
 overlay as conf/local (see doc_commands.py for the rules and the directives).
 
-The page runs are shared by one session fixture that runs the selected pages two at a time
-(the commands are single-threaded subprocesses: two fill 2 cores); each page's test then
-asserts on its own result."""
+The page runs are shared by one session fixture that starts the selected pages in the
+background, two at a time, as soon as the first test of this module runs (page_runs_in_background,
+autouse), while the rest of the suite goes on in this process; the page tests run last
+(tests/conftest.py moves them) and each asserts on its own page's result."""
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -125,21 +126,45 @@ def test_folder_makers_write_what_they_promise(tmp_path):
     assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == sorted(p.name for p in (tmp_path / "instances").iterdir())
 
 
-@pytest.fixture(scope="session")
-def page_runs(request, tmp_path_factory):
-    """``{page name: PageRun}`` for the pages whose default test is selected, run two at a time
-    (commands are subprocesses with one maths thread each)."""
-    wanted = sorted((page for page in PAGES if any(
-        item.name == f"test_page_commands[{page_name(page)}]" for item in request.session.items)),
-        key=expected_cost, reverse=True)  # longest first: the two workers finish together
+PAGE_TEST = "test_page_commands"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def page_runs_in_background(request, tmp_path_factory):
+    """``{page name: Future[PageRun]}`` for the pages whose default test is selected, longest
+    first so that the two workers finish together; ``{}`` when none is selected."""
+    selected = {item.name for item in request.session.items if getattr(item, "originalname", None) == PAGE_TEST}
+    wanted = sorted((page for page in doc_pages() if f"{PAGE_TEST}[{page_name(page)}]" in selected),
+                    key=expected_cost, reverse=True)
+    if not wanted:
+        yield {}
+        return
+    import torch
+
+    threads, omp = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # the subprocesses other tests start, too
 
     def one(page: Path):
-        project = make_project(tmp_path_factory.mktemp(page.stem))
-        return page_name(page), run_page(page, project, include_slow=False)
+        return run_page(page, make_project(tmp_path_factory.mktemp(page.stem)), include_slow=False)
 
-    workers = max(1, min(2, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return dict(pool.map(one, wanted))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1)), thread_name_prefix="doc-pages")
+    futures: dict[str, Future] = {page_name(page): pool.submit(one, page) for page in wanted}
+    try:
+        yield futures
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(threads)
+        if omp is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = omp
+
+
+@pytest.fixture(scope="session")
+def page_runs(page_runs_in_background):
+    """``{page name: PageRun}`` for the selected pages: waits for the background runs."""
+    return {name: future.result() for name, future in page_runs_in_background.items()}
 
 
 @pytest.mark.parametrize("page", [page_name(p) for p in _pages_with("run")])
