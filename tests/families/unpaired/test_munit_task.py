@@ -296,6 +296,30 @@ def test_hparams_and_argument_checks():
         MUNITTask(generators, discriminators, hparams={"lr": 1})
 
 
+def test_mean_style_share_sets_that_share_of_training_codes_to_zero_and_zero_keeps_the_reference_stream():
+    like = torch.zeros(4000, 3, 2, 2)
+    reference = _task()
+    torch.manual_seed(5)
+    expected = MUNITTask.random_styles(reference.G_A, like)
+    torch.manual_seed(5)
+    assert torch.equal(reference.training_styles(reference.G_A, like), expected)  # p = 0: the paper's draws, untouched
+    assert reference.hparams["mean_style_p"] == 0.0
+    task = _task(mean_style_p=0.25)
+    assert task.hparams["mean_style_p"] == 0.25
+    torch.manual_seed(5)
+    codes = task.training_styles(task.G_A, like)
+    assert codes.shape == (4000, task.G_A.style_dim, 1, 1)
+    zero_rows = (codes.flatten(1) == 0).all(dim=1)
+    assert 0.22 < zero_rows.float().mean().item() < 0.28  # binomial sd 0.007 around 0.25
+    assert torch.equal(codes[~zero_rows], expected[~zero_rows])  # the other rows are the N(0, I) draws
+    assert torch.count_nonzero(_task(mean_style_p=1.0).training_styles(task.G_A, like)) == 0
+    generators = {k: task.modules[k] for k in ("G_A", "G_B")}
+    discriminators = {k: task.modules[k] for k in ("D_A", "D_B")}
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="mean_style_p must be a probability in"):
+            MUNITTask(generators, discriminators, mean_style_p=bad)
+
+
 # ---------------------------------------------------------------------------------------------
 # overfit
 # ---------------------------------------------------------------------------------------------

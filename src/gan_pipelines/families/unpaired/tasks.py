@@ -653,11 +653,14 @@ class MUNITTask:
         style_weight: float = 1.0,
         content_weight: float = 1.0,
         cycle_weight: float = 0.0,
+        mean_style_p: float = 0.0,
         lr: float = 1e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         weight_decay: float = 1e-4,
         hparams: Mapping[str, Any] | None = None,
     ) -> None:
+        if not 0.0 <= mean_style_p <= 1.0:  # also refuses NaN
+            raise ValueError(f"mean_style_p must be a probability in [0, 1], got {mean_style_p!r}")
         if set(generators) != set(self.GENERATOR_NAMES) or set(discriminators) != set(self.DISCRIMINATOR_NAMES):
             raise ValueError(f"MUNITTask needs generators G_A, G_B and discriminators D_A, D_B; got "
                              f"{sorted(generators)} and {sorted(discriminators)}")
@@ -677,6 +680,7 @@ class MUNITTask:
         self.style_weight = float(style_weight)
         self.content_weight = float(content_weight)
         self.cycle_weight = float(cycle_weight)
+        self.mean_style_p = float(mean_style_p)
         # the reference sums the per-scale LSGAN losses (calc_gen_loss / calc_dis_loss)
         self.gan_loss = _MUNITGANLoss("lsgan", scale_reduction="sum")
         self.modules = {"G_A": self.G_A, "G_B": self.G_B, "D_A": self.D_A, "D_B": self.D_B}
@@ -691,6 +695,7 @@ class MUNITTask:
                              "style": self.style_weight, "content": self.content_weight, "cycle": self.cycle_weight},
             "step_order": "discriminator_then_generator",
             "style_prior": "normal(0, 1)",
+            "mean_style_p": self.mean_style_p,
             "lr": float(lr),
             "betas": [float(b) for b in betas],
             "weight_decay": float(weight_decay),
@@ -705,6 +710,16 @@ class MUNITTask:
     def random_styles(generator: nn.Module, like: Tensor) -> Tensor:
         """``(N, style_dim, 1, 1)`` codes from N(0, I), torch's global generator, ``like``'s device."""
         return torch.randn(like.shape[0], generator.style_dim, 1, 1, device=like.device)
+
+    def training_styles(self, generator: nn.Module, like: Tensor) -> Tensor:
+        """The codes one update trains with: :meth:`random_styles`, each row replaced by zeros (the
+        prior's mean) with probability ``mean_style_p`` (drawn after the codes, only when it is
+        above 0, so that 0 is the reference's stream exactly)."""
+        styles = self.random_styles(generator, like)
+        if self.mean_style_p > 0:
+            keep = torch.rand(like.shape[0], 1, 1, 1, device=like.device) >= self.mean_style_p
+            styles = styles * keep
+        return styles
 
     @staticmethod
     def zero_styles(generator: nn.Module, like: Tensor) -> Tensor:
@@ -784,7 +799,7 @@ class MUNITTask:
         g_a, g_b = step.module("G_A"), step.module("G_B")
         # 1. Both discriminators (the reference's dis_update), on translations with fresh random
         #    styles; the generators run without gradients (the reference detaches their output).
-        s_a, s_b = self.random_styles(self.G_A, real_a), self.random_styles(self.G_B, real_b)
+        s_a, s_b = self.training_styles(self.G_A, real_a), self.training_styles(self.G_B, real_b)
         with torch.no_grad(), step.autocast():
             x_ba = g_a(g_b(real_b, mode="content"), s_a, mode="decode")
             x_ab = g_b(g_a(real_a, mode="content"), s_b, mode="decode")
@@ -796,7 +811,7 @@ class MUNITTask:
         logs["d_loss"] = self.adversarial_weight * (logs["d_a"] + logs["d_b"])
         step.backward_and_step(logs["d_loss"], "discriminator")
         # 2. Both auto-encoders (gen_update), new random styles, the discriminators frozen.
-        s_a, s_b = self.random_styles(self.G_A, real_a), self.random_styles(self.G_B, real_b)
+        s_a, s_b = self.training_styles(self.G_A, real_a), self.training_styles(self.G_B, real_b)
         with step.autocast():
             outputs = self.translate_all(g_a, g_b, real_a, real_b, s_a, s_b, cycle=self.cycle_weight > 0)
         with frozen(self.D_A, self.D_B):

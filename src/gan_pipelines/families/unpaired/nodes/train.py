@@ -252,7 +252,7 @@ def _munit_task(train, generator_cfg, discriminator_cfg, seed: int):
     task = MUNITTask(
         {name: networks[name] for name in ("G_A", "G_B")}, {name: networks[name] for name in ("D_A", "D_B")},
         adversarial_weight=weights.adversarial, image_weight=weights.image, style_weight=weights.style,
-        content_weight=weights.content, cycle_weight=weights.cycle, lr=train.lr, betas=tuple(train.betas),
+        content_weight=weights.content, cycle_weight=weights.cycle, mean_style_p=train.mean_style_p, lr=train.lr, betas=tuple(train.betas),
         weight_decay=train.weight_decay, hparams=_common_hparams(train, generator_cfg, discriminator_cfg),
     )
     info = {
