@@ -46,6 +46,14 @@ def test_shadow_pipeline_end_to_end(tiny_trained_project, project, kedro_run):
     # margin: the tiny run's spread across machines (tests/conftest.py, TINY_PARAMS) leaves >= 2.4
     assert metrics["model"]["LRMSE"] < metrics["identity"]["LRMSE"] - 1
     assert metrics["model"]["LPSNR"] > metrics["identity"]["LPSNR"]
+    # Bootstrap intervals beside the values; adding no shadow has GBER 0.5 on every image: no noise.
+    for key in ("LRMSE", "GBER", "within_30deg_share"):
+        low, high = metrics["model"][f"{key}_ci95"]
+        assert low <= metrics["model"][key] <= high
+    assert metrics["identity"]["GBER_ci95"] == [0.5, 0.5]
+    assert metrics["identity"]["shadow_strength_median"] is None  # identity draws no shadow
+    assert "identity.shadow_strength_median_ci95" in metrics["meta"]["unavailable"]
+    assert {"shadow_strength_median", "shadow_darkening_median", "n_strength_scored"} <= set(metrics["model"])
     per_image = pd.read_csv(data / "08_reporting/shadow_test_metrics_per_image.csv")
     assert len(per_image) == 6 * 3
     html = (data / "08_reporting/shadow_report.html").read_text()

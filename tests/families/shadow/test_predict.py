@@ -78,6 +78,13 @@ def test_predict_folder_writes_full_size_outputs_and_never_overwrites(predictor,
     _write(tmp_path / "in/mask/a.png", mask)
     summary = predict_folder(predictor, tmp_path / "in", tmp_path / "out")
     assert summary["num_images"] == 1
+    # The shadow strength beside light consistency: a plain grey picture has no scene shadow to
+    # compare with, so the ratio is null with the reason, never 0.
+    from gan_pipelines.families.shadow.shadow_strength import STRENGTH_KEYS
+
+    strength = summary["shadow_strength"]["a"]
+    assert list(strength) == list(STRENGTH_KEYS) and "shadow_strength_definition" in summary
+    assert strength["shadow_strength"] is None and strength["strength_note"]
     from gan_pipelines.images import read_image
 
     assert read_image(tmp_path / "out/shadow/a.png").shape == (60, 90, 3)

@@ -27,6 +27,7 @@ from gan_pipelines.families.shadow.nodes.report import (
 )
 from gan_pipelines.families.shadow.predict import ShadowPredictor, predict_pairs
 from gan_pipelines.families.shadow.shadow_direction import draw_direction_overlay, light_consistency
+from gan_pipelines.families.shadow.shadow_strength import shadow_strength
 from gan_pipelines.image_folders import image_key
 from gan_pipelines.images import encode_png, read_image
 
@@ -134,22 +135,37 @@ def test_two_photos_are_shown_with_their_light_consistency(bundles, tmp_path, mo
 
 def test_scored_photos_give_the_mean_of_the_rows(tmp_path):
     """A stand-in model that draws its shadow to the right and reports one occluder whose shadow
-    also points right: the photos are scored, and the summary's mean is theirs."""
+    also points right: the photos are scored, and the summary's mean is theirs. The photos hold
+    that scene shadow, half as bright as the ground, so the shadow strength is scored too."""
     photos = tmp_path / "photos"
     for name, size in (("a", 64), ("b", 80)):
         image = np.full((size, size, 3), 150, np.uint8)
         mask = np.zeros((size, size), np.uint8)
         mask[30:44, 20:30] = 255
+        image[StandInPredictor().predict(image, mask).rshadow > 0] = 75  # the scene's shadow: darkening 0.5
         write_pair(photos, name, image, mask)
     body, line = real_photos_section(str(photos), StandInPredictor, THRESHOLD)
-    rows = [done.check.as_row() for done in predict_pairs(StandInPredictor(), photos, THRESHOLD)]
-    scores = [row["light_consistency"] for row in rows]
+    done = list(predict_pairs(StandInPredictor(), photos, THRESHOLD))
+    scores = [d.check.as_row()["light_consistency"] for d in done]
     assert all(score is not None and score > 0.8 for score in scores)
-    assert line == f"Real photos: 2 shown from {photos}; mean light_consistency {np.mean(scores):.3f} over 2 of 2 scored."
+    strength = [d.strength.as_row() for d in done]
+    assert all(row["scene_shadow_darkening"] == pytest.approx(0.5) for row in strength)
+    # The stand-in's layer of -0.5 (a quarter of the 0..1 range) on the 150 ground multiplies it by
+    # (150/255 - 0.25) / (150/255): 86 in the band's core, darkening 1 - 86/150; the upsampled
+    # band's soft edges are darkened less and pull the median below that.
+    assert all(row["shadow_darkening_darkest5"] == pytest.approx(1 - 86 / 150, abs=1e-4) for row in strength)
+    assert all(0.1 < row["shadow_darkening"] < 1 - 86 / 150 for row in strength)
+    ratios = [row["shadow_strength"] for row in strength]
+    assert ratios == pytest.approx([row["shadow_darkening"] / 0.5 for row in strength], abs=1e-3)
+    assert line == (f"Real photos: 2 shown from {photos}; mean light_consistency {np.mean(scores):.3f} over 2 of 2 "
+                    f"scored; median shadow_strength {np.median(ratios):.3f} over 2 of 2 scored.")
     cells = re.findall(r"<tr><th>(\w+)</th><td>(\w+)</td><td>([\d.]+)</td><td>([\d.]+)</td>", body)
     assert [(name, size) for name, size, _, _ in cells] == [("a", "64x64"), ("b", "80x80")]
     assert [float(score) for _, _, score, _ in cells] == pytest.approx(scores, abs=5e-4)
-    assert [float(diff) for _, _, _, diff in cells] == pytest.approx([r["light_angle_diff_deg"] for r in rows], abs=5e-4)
+    assert [float(diff) for _, _, _, diff in cells] == pytest.approx(
+        [d.check.as_row()["light_angle_diff_deg"] for d in done], abs=5e-4)
+    _, table = table_rows(body)
+    assert [float(table[name][4]) for name in ("a", "b")] == pytest.approx(ratios, abs=5e-4)  # shadow_strength
 
 
 def test_missing_or_empty_folder_says_so_and_null_leaves_the_section_out(bundles, tmp_path, monkeypatch):
@@ -393,15 +409,26 @@ def test_before_columns_show_the_earlier_output_its_difference_and_its_score(tmp
 
     # The table: the now columns as before, then the earlier outputs', scored against this model's scene.
     header, rows = table_rows(body)
-    assert header == ["name", "size", "light_consistency", "light_angle_diff_deg", "light_note",
-                      "v1 light_consistency", "v1 light_angle_diff_deg", "v1 light_note"]
-    checks = {}
+    strength_keys = ["shadow_strength", "shadow_darkening", "shadow_darkening_darkest5", "scene_shadow_darkening",
+                     "strength_note"]
+    assert header == ["name", "size", "light_consistency", "light_angle_diff_deg", "light_note", *strength_keys,
+                      "v1 light_consistency", "v1 light_angle_diff_deg", "v1 light_note",
+                      *(f"v1 {key}" for key in strength_keys)]
+    checks, was_notes = {}, {}
     for name, done in now.items():
         checks[name] = light_consistency(before[name], images[name], done.object_mask, done.result.robject,
                                          done.result.rshadow, mask_threshold=THRESHOLD).as_row()
-        mine, was = done.check.as_row(), checks[name]
-        assert rows[name][1:] == [cell(mine["light_consistency"]), cell(mine["light_angle_diff_deg"]), mine["light_note"],
-                                  cell(was["light_consistency"]), cell(was["light_angle_diff_deg"]), was["light_note"]]
+        was_strength = shadow_strength(before[name], images[name], done.object_mask, done.result.robject,
+                                       done.result.rshadow, mask_threshold=THRESHOLD).as_row()
+        mine, was, strength = done.check.as_row(), checks[name], done.strength.as_row()
+        was_notes[name] = was_strength["strength_note"]
+        # Flat photos have no scene shadow in them: no strength ratio, the reason given instead.
+        assert strength["shadow_strength"] is None and was_strength["shadow_strength"] is None
+        assert [html.unescape(c) for c in rows[name][1:]] == [
+            cell(mine["light_consistency"]), cell(mine["light_angle_diff_deg"]), mine["light_note"],
+            *(cell(strength[k]) for k in strength_keys[:-1]), strength["strength_note"],
+            cell(was["light_consistency"]), cell(was["light_angle_diff_deg"]), was["light_note"],
+            *(cell(was_strength[k]) for k in strength_keys[:-1]), was_strength["strength_note"]]
     assert checks["b"]["light_consistency"] < 0.2 < 0.8 < now["b"].check.score  # left vs right: the scores differ
     assert checks["c"]["light_consistency"] > 0.8
     note = html.unescape(body[body.index("<p class='note'>"):body.index("</p>")])
@@ -414,10 +441,12 @@ def test_before_columns_show_the_earlier_output_its_difference_and_its_score(tmp
     assert len(both) >= 2  # b and c at least
     assert line == (
         f"Real photos: 3 shown from {photos}; mean light_consistency {np.mean(now_scores):.3f} over 3 of 3 scored; "
+        f"shadow_strength not scored for any ({now['a'].strength.note}); "
         f"v1 (the earlier outputs in {earlier}, scored against this model's scene estimate): mean light_consistency "
         f"{np.mean(was_scores):.3f} over {len(was_scores)} of 3 scored; on the {len(both)} scored by both, v1 "
         f"{np.mean([checks[n]['light_consistency'] for n in both]):.3f} vs now "
-        f"{np.mean([now[n].check.score for n in both]):.3f}."
+        f"{np.mean([now[n].check.score for n in both]):.3f}; shadow_strength not scored for any "
+        f"({was_notes['a']})."
     )
 
 
@@ -433,8 +462,9 @@ def test_earlier_outputs_equal_to_the_current_ones_score_the_same(bundles, tmp_p
     page, summary = build_report(**report_inputs(*bundles, {"real_photos_before": str(earlier)}, photos))
     assert files_under(tmp_path) == written
     header, rows = table_rows(real_photos_html(page).split("<h2>Real photos</h2>")[1])
-    assert header[-3:] == ["before light_consistency", "before light_angle_diff_deg", "before light_note"]
-    assert rows["kitchen"][1:4] == rows["kitchen"][4:7]
+    assert header[-8:-3] == ["before light_consistency", "before light_angle_diff_deg", "before light_note",
+                              "before shadow_strength", "before shadow_darkening"]
+    assert rows["kitchen"][1:9] == rows["kitchen"][9:17]  # light consistency and strength, now and before
     (line,) = [line for line in summary.splitlines() if line.startswith("Real photos:")]
     assert f"; before (the earlier outputs in {earlier}, scored against this model's scene estimate): " in line
 
@@ -518,11 +548,13 @@ def test_null_keeps_the_section_as_it_was(tmp_path, monkeypatch):
         for picture, want in zip(pictures, expected):
             np.testing.assert_array_equal(picture, want)
     header, rows = table_rows(body)
-    assert header == ["name", "size", "light_consistency", "light_angle_diff_deg", "light_note"]
+    assert header == ["name", "size", "light_consistency", "light_angle_diff_deg", "light_note", "shadow_strength",
+                      "shadow_darkening", "shadow_darkening_darkest5", "scene_shadow_darkening", "strength_note"]
     text = body[:body.index("<img")]  # the table and the note
     assert "earlier" not in text and "now" not in text and "before" not in text
     scores = [done.check.score for done in now.values()]
-    assert line == f"Real photos: 3 shown from {photos}; mean light_consistency {np.mean(scores):.3f} over 3 of 3 scored."
+    assert line == (f"Real photos: 3 shown from {photos}; mean light_consistency {np.mean(scores):.3f} over 3 of 3 "
+                    f"scored; shadow_strength not scored for any ({now['a'].strength.note}).")
 
 
 def test_the_configured_defaults_keep_the_section_as_it_was(bundles):

@@ -154,10 +154,13 @@ class GeneratorParams(_ShadowTraining):
 
 class EvaluateParams(StageParams):
     """``shadow.evaluate``: batch size, the shadow ``mask_threshold`` (grey difference, 0..255),
-    device and precision."""
+    device and precision; ``bootstrap_resamples`` (>= 100) and ``seed`` of the test metrics'
+    95% intervals."""
 
     batch_size: int = Field(16, gt=0)
     mask_threshold: float = Field(SHADOW_DIFF_THRESHOLD, ge=0, le=255)
+    bootstrap_resamples: int = Field(2000, ge=100)
+    seed: int = 0
     device: str = "auto"
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
 

@@ -38,6 +38,7 @@ from gan_pipelines.onnx_runtime import check_session_providers, onnx_providers  
 
 if TYPE_CHECKING:
     from gan_pipelines.families.shadow.shadow_direction import LightConsistency
+    from gan_pipelines.families.shadow.shadow_strength import StrengthCheck
 
 logger = logging.getLogger(__name__)
 
@@ -332,13 +333,16 @@ class PairPrediction(NamedTuple):
 
     ``name``: the sample's NFC name; ``image``: the input as shown, uint8 (H, W, 3); ``mask``:
     the object mask, uint8 (H, W) 0/255; ``result``: the model's output at the input's size;
-    ``check``: the light-consistency check of ``result.image`` against ``image``."""
+    ``check``: the light-consistency check of ``result.image`` against ``image``; ``strength``:
+    the shadow strength of ``result.image`` against the scene's own shadows
+    (:func:`~gan_pipelines.families.shadow.shadow_strength.shadow_strength`)."""
 
     name: str
     image: np.ndarray
     mask: np.ndarray
     result: FullResolutionPrediction
     check: "LightConsistency"
+    strength: "StrengthCheck | None" = None
 
     @property
     def object_mask(self) -> np.ndarray:
@@ -364,7 +368,10 @@ def predict_pairs(
     (:func:`gan_pipelines.families.shadow.shadow_direction.light_consistency`) compares the
     direction of the generated shadow (pixels outside the object whose grey ``|output - input| >
     mask_threshold``, 0..255, default the evaluation's 10) with the scene's, estimated from the
-    predicted ``robject``/``rshadow``. Raises ValueError for a negative or non-finite threshold."""
+    predicted ``robject``/``rshadow``. The shadow strength
+    (:func:`gan_pipelines.families.shadow.shadow_strength.shadow_strength`) compares the generated
+    shadow's darkening with that of the scene's own shadows (the predicted ``rshadow``), with the
+    same threshold. Raises ValueError for a negative or non-finite threshold."""
     threshold = _mask_threshold(mask_threshold)
     pairs = find_input_pairs(input_dir, parameter=parameter) if pairs is None else pairs
     check_input_pairs(pairs, input_dir)
@@ -375,6 +382,7 @@ def _predict_each(
     predictor: _FullResolutionPredictor, pairs: list[tuple[str, Path, Path]], threshold: float
 ) -> Iterator[PairPrediction]:
     from gan_pipelines.families.shadow.shadow_direction import light_consistency
+    from gan_pipelines.families.shadow.shadow_strength import shadow_strength
 
     for name, image_path, mask_path in pairs:
         image = read_kind(image_path.read_bytes(), layout.KIND_TYPES["noshadow"], name=str(image_path))[0]
@@ -382,7 +390,9 @@ def _predict_each(
         result = predictor.predict(image, mask, name=name)
         check = light_consistency(result.image, image, mask >= MASK_THRESHOLD, result.robject, result.rshadow,
                                   mask_threshold=threshold)
-        yield PairPrediction(name, image, mask, result, check)
+        strength = shadow_strength(result.image, image, mask >= MASK_THRESHOLD, result.robject, result.rshadow,
+                                   mask_threshold=threshold)
+        yield PairPrediction(name, image, mask, result, check, strength)
 
 
 OUTPUT_KINDS = ("shadow", "robject", "rshadow")
@@ -404,7 +414,13 @@ def predict_folder(
     ``robject``/``rshadow``. The summary's ``light_consistency`` maps each name to its angles
     (degrees, image coordinates: 0 right, 90 down), ``light_angle_diff_deg`` (0..180),
     ``light_consistency`` (1 - diff / 180, 0..1; null with ``light_note`` saying why, e.g. no
-    occluder shadow in the scene). The overlay shows the output with the object's outline
+    occluder shadow in the scene). The summary's ``shadow_strength`` maps each name to the
+    project's own strength measure (:mod:`gan_pipelines.families.shadow.shadow_strength`):
+    ``shadow_darkening`` (median darkening ``1 - luma(output) / luma(input)`` over the pixels the
+    generated shadow darkens, 0..1), ``shadow_darkening_darkest5`` (their 95th percentile),
+    ``scene_shadow_darkening`` (the scene's own shadows, predicted ``rshadow``, against the lit
+    ground around them) and ``shadow_strength`` (the ratio, 1 = as dark as the scene's shadows;
+    null with ``strength_note`` saying why). The overlay shows the output with the object's outline
     (yellow), its shadow's direction (red arrow) and the scene's (cyan arrow).
 
     Every input is listed and decoded by the rules ingest uses before anything is written
@@ -415,6 +431,7 @@ def predict_folder(
     from tqdm.auto import tqdm
 
     from gan_pipelines.families.shadow.shadow_direction import DIRECTION_CONVENTION, draw_direction_overlay
+    from gan_pipelines.families.shadow.shadow_strength import STRENGTH_DEFINITION
 
     threshold = _mask_threshold(mask_threshold)
     pairs = find_input_pairs(input_dir)
@@ -431,12 +448,13 @@ def predict_folder(
 
     for kind in kinds:
         (output / kind).mkdir(parents=True, exist_ok=True)
-    sizes, light = {}, {}
+    sizes, light, strength = {}, {}, {}
     for done in tqdm(predictions, total=len(pairs), desc="predict", unit="image"):
         name, image, result = done.name, done.image, done.result
         for kind, array in (("shadow", result.image), ("robject", result.robject), ("rshadow", result.rshadow)):
             targets[name][kind].write_bytes(encode_png(array))
         light[name] = done.check.as_row()
+        strength[name] = done.strength.as_row()
         if overlays:
             targets[name][OVERLAY_KIND].write_bytes(encode_png(draw_direction_overlay(result.image, done.object_mask, done.check)))
         sizes[name] = f"{image.shape[1]}x{image.shape[0]}"
@@ -447,6 +465,13 @@ def predict_folder(
         f"mean {sum(scores) / len(scores):.3f} over {len(scores)} of {len(light)} image(s)" if scores
         else f"not scored for any of {len(light)} image(s) ({next(iter(light.values()))['light_note']})",
     )
+    ratios = [row["shadow_strength"] for row in strength.values() if row["shadow_strength"] is not None]
+    logger.info(
+        "Shadow strength (generated shadow's darkening / the scene's own shadows'; 1 = as dark): %s",
+        f"median {float(np.median(ratios)):.3f} over {len(ratios)} of {len(strength)} image(s)" if ratios
+        else f"not scored for any of {len(strength)} image(s) ({next(iter(strength.values()))['strength_note']})",
+    )
     return {"input_dir": str(input_dir), "output_dir": str(output), "num_images": len(pairs), "sizes": sizes,
             "model_resolution": predictor.resolution, "light_consistency": light,
-            "light_consistency_definition": DIRECTION_CONVENTION, "mask_threshold": threshold}
+            "light_consistency_definition": DIRECTION_CONVENTION, "shadow_strength": strength,
+            "shadow_strength_definition": STRENGTH_DEFINITION, "mask_threshold": threshold}

@@ -12,6 +12,20 @@ shadow direction for every test image: what a model that draws every shadow the 
 score), ``light_estimate`` (how well the occluders' shadows predict the true shadow direction)
 and ``light_consistency_spearman`` (does the ground-truth-free light-consistency score rank the
 model's outputs as the true angle error does).
+
+Every method also gets the project's own shadow strength
+(:mod:`gan_pipelines.families.shadow.shadow_strength`): per image ``shadow_darkening``,
+``shadow_darkening_darkest5``, ``scene_shadow_darkening`` (the scene's own shadows where the
+attention block finds them) and ``shadow_strength`` (their ratio; null with ``strength_note``),
+aggregated as medians (``shadow_strength_median`` ...); ``shadow_strength_ground_truth`` scores
+the ground-truth shadow images the same way (what a model that drew the true shadows would score).
+
+Beside the main values of every method, ``<name>_ci95``: ``[low, high]``, the percentile
+bootstrap 95% interval over the test scenes (:mod:`gan_pipelines.metrics.intervals`;
+``bootstrap_resamples`` resamples, seed ``seed``): each resample draws scenes with replacement and
+recomputes the metric as defined (LRMSE: the mean of the per-image values; ``within_30deg_share``:
+the share of the resampled scenes with a true direction; medians as medians). A null interval has
+its reason in ``meta.unavailable``.
 """
 
 from __future__ import annotations
@@ -35,6 +49,15 @@ logger = logging.getLogger(__name__)
 
 SECTION = "shadow.evaluate"
 METHODS = ("model", "identity", "ground_truth_attention")
+# The values that get a bootstrap interval (<name>_ci95), for every method.
+INTERVAL_KEYS = (
+    "GRMSE", "LRMSE", "GSSIM", "LSSIM", "GPSNR", "LPSNR", "GBER", "LBER",
+    "angle_error_mean_deg", "within_30deg_share", "within_45deg_share", "light_consistency_mean",
+    "shadow_strength_median", "shadow_darkening_median", "shadow_darkening_darkest5_median",
+)
+NO_INTERVAL = "the value is not a finite number"
+NAN_RESAMPLES = "undefined (no image defines it) in some bootstrap resamples"
+TOO_FEW_IMAGES = "a bootstrap interval needs at least 2 test images"
 
 
 def evaluate_shadow_model(
@@ -46,14 +69,15 @@ def evaluate_shadow_model(
     """Return (per-image rows, metrics.json content, test predictions image folder)."""
     import torch
 
-    from gan_pipelines.families.shadow.evaluation import SHADOW_DIFF_THRESHOLD, aggregate, evaluate_image
+    from gan_pipelines.families.shadow.evaluation import SHADOW_DIFF_THRESHOLD, evaluate_image
     from gan_pipelines.metrics.segmentation import ber_from_counts, confusion_counts, iou_from_counts
     from gan_pipelines.families.shadow.bundles import attention_from_bundle, generator_from_bundle
     from gan_pipelines.families.shadow.inference import ShadowInference, predict_shadows, shadow_layer_to_uint8
     from gan_pipelines.families.shadow.shadow_direction import (
-        DIRECTION_CONVENTION, PRED_MAPS_SUFFIX, aggregate_direction, aggregate_light, constant_direction_baseline,
+        DIRECTION_CONVENTION, PRED_MAPS_SUFFIX, constant_direction_baseline,
         direction_metrics, light_columns, light_consistency_spearman, light_estimate_accuracy, scene_shadow_direction,
     )
+    from gan_pipelines.families.shadow.shadow_strength import STRENGTH_DEFINITION, aggregate_strength, shadow_strength
     from gan_pipelines.training import select_device, select_precision
 
     params = EvaluateConfig.parse(params).as_dict()
@@ -77,12 +101,17 @@ def evaluate_shadow_model(
     )
     outputs = {"model": predicted.image, "identity": data["noshadow"], "ground_truth_attention": with_true_maps.image}
 
-    rows = []
+    rows, truth_strength = [], []
     for index, name in enumerate(tqdm(names, desc="evaluate", unit="image")):
         # The scene's shadow direction from its occluders: from the true maps (what the Spearman
         # check uses) and from the attention block's maps (what shadow.predict has on a photo).
         scene = scene_shadow_direction(data["robject"][index], data["rshadow"][index], data["mask"][index])
         scene_pred_maps = scene_shadow_direction(predicted.robject[index], predicted.rshadow[index], data["mask"][index])
+        # Shadow strength against the scene's own shadows where the attention block finds them, as on a photo.
+        scene_maps = (predicted.robject[index], predicted.rshadow[index])
+        truth_strength.append(shadow_strength(
+            data["shadow"][index], data["noshadow"][index], data["mask"][index], *scene_maps, mask_threshold=threshold,
+        ).as_row())
         for method in METHODS:
             metrics = evaluate_image(
                 data["shadow"][index], outputs[method][index], data["noshadow"][index],
@@ -92,9 +121,13 @@ def evaluate_shadow_model(
                 outputs[method][index], data["noshadow"][index], data["mask"][index], data[SHADOW_MASK_KIND][index],
                 mask_threshold=threshold,
             )
+            strength = shadow_strength(
+                outputs[method][index], data["noshadow"][index], data["mask"][index], *scene_maps, mask_threshold=threshold,
+            )
             rows.append({
                 "name": name, "method": method, **metrics, **direction,
                 **light_columns(direction, scene), **light_columns(direction, scene_pred_maps, suffix=PRED_MAPS_SUFFIX),
+                **strength.as_row(),
             })
     table = pd.DataFrame(rows)
 
@@ -104,10 +137,23 @@ def evaluate_shadow_model(
     iou, ber = iou_from_counts(counts), ber_from_counts(counts)
 
     metrics: dict[str, Any] = {}
+    unavailable: dict[str, str] = {}
+    resamples, seed = int(params.get("bootstrap_resamples", 2000)), int(params.get("seed", 0))
     for method in METHODS:
         method_rows = table[table.method == method].drop(columns=["name", "method"]).to_dict("records")
-        summary = {**aggregate(method_rows), **aggregate_direction(method_rows), **aggregate_light(method_rows)}
-        metrics[method] = {k: _number(v) for k, v in summary.items()}
+        summary = {k: _number(v) for k, v in summarise(method_rows).items()}
+        intervals = bootstrap_intervals(method_rows, INTERVAL_KEYS, resamples, seed)
+        for key in INTERVAL_KEYS:  # each interval right after its value
+            summary = _insert_after(summary, key, f"{key}_ci95", intervals[key] if summary.get(key) is not None else None)
+            if summary[f"{key}_ci95"] is None:
+                unavailable[f"{method}.{key}_ci95"] = (
+                    NO_INTERVAL if summary.get(key) is None else TOO_FEW_IMAGES if len(method_rows) < 2 else NAN_RESAMPLES)
+        metrics[method] = summary
+    metrics["shadow_strength_ground_truth"] = {
+        **_json_safe(aggregate_strength(truth_strength)),
+        "scores": ("the ground-truth shadow images against the attention block's scene shadows: "
+                   "the strength of the true shadows"),
+    }
     metrics["attention"] = {
         "iou": float(iou.mean()), "iou_robject": float(iou[0]), "iou_rshadow": float(iou[1]),
         "ber": float(ber.mean()), "ber_robject": float(ber[0]), "ber_rshadow": float(ber[1]),
@@ -138,6 +184,10 @@ def evaluate_shadow_model(
         "device": str(device),
         "precision": precision.name,
         "direction_convention": DIRECTION_CONVENTION,
+        "shadow_strength_definition": STRENGTH_DEFINITION,
+        "intervals": (f"<name>_ci95: percentile bootstrap 95% interval over the test scenes ({resamples} resamples, "
+                      f"seed {seed}); each resample recomputes the metric as defined from the drawn scenes"),
+        "unavailable": unavailable,
         "versions": library_versions(),
     }
     _log_table(metrics)
@@ -154,6 +204,51 @@ def evaluate_shadow_model(
         for index, name in enumerate(names):
             predictions[image_key("test", "projection_hint", name)] = hints[index]
     return table, metrics, predictions
+
+
+def summarise(rows: list[Mapping[str, Any]]) -> dict[str, float]:
+    """One method's whole-split values from its per-image rows: the protocol's means
+    (:func:`~gan_pipelines.families.shadow.evaluation.aggregate`), the direction and
+    light-consistency aggregates and the shadow-strength medians (NaN where undefined)."""
+    from gan_pipelines.families.shadow.evaluation import aggregate
+    from gan_pipelines.families.shadow.shadow_direction import aggregate_direction, aggregate_light
+    from gan_pipelines.families.shadow.shadow_strength import aggregate_strength
+
+    return {**aggregate(rows), **aggregate_direction(rows), **aggregate_light(rows), **aggregate_strength(rows)}
+
+
+def bootstrap_intervals(
+    rows: list[Mapping[str, Any]], keys: tuple[str, ...], resamples: int, seed: int
+) -> dict[str, list[float] | None]:
+    """Percentile bootstrap 95% intervals ``[low, high]`` of :func:`summarise`'s ``keys`` over the
+    per-image ``rows`` (one per test scene): each resample draws the scenes with replacement and
+    recomputes every value by its own definition (a mean of per-image values, a share, a median).
+    None for a key that is NaN in some resample, and for every key when there are fewer than 2
+    rows. Raises ValueError for ``resamples`` < 100."""
+    from gan_pipelines.metrics.intervals import bootstrap_interval
+
+    if len(rows) < 2:
+        return {key: None for key in keys}
+    rows = list(rows)
+
+    def statistic(indices: np.ndarray) -> list[float]:
+        summary = summarise([rows[i] for i in indices])
+        return [float(summary[key]) for key in keys]
+
+    pairs = bootstrap_interval(len(rows), statistic, n_resamples=resamples, seed=seed)
+    return {key: (None if low is None else [low, high]) for key, (low, high) in zip(keys, pairs)}
+
+
+def _insert_after(values: Mapping[str, Any], key: str, new_key: str, new_value: Any) -> dict[str, Any]:
+    """``values`` with ``new_key: new_value`` placed right after ``key`` (at the end when absent)."""
+    if key not in values:
+        return {**values, new_key: new_value}
+    result: dict[str, Any] = {}
+    for k, v in values.items():
+        result[k] = v
+        if k == key:
+            result[new_key] = new_value
+    return result
 
 
 def projection_hints(mask: np.ndarray, robject: np.ndarray, rshadow: np.ndarray) -> np.ndarray:

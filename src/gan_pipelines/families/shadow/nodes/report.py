@@ -51,9 +51,11 @@ OPTIONAL_COLUMNS = {"projection_hint"}  # shown when the predictions have it
 DIRECTION_ORDER = (
     "angle_error_mean_deg", "angle_error_median_deg", "within_30deg_share", "within_45deg_share",
     "length_ratio_median", "light_consistency_mean",
+    # the project's shadow strength (shadow_strength.py): darkening / the scene's own shadows'
+    "shadow_strength_median", "shadow_darkening_median", "shadow_darkening_darkest5_median",
 )
 DIRECTION_LOWER_IS_BETTER = {"angle_error_mean_deg", "angle_error_median_deg"}
-DIRECTION_METHODS = (*METHODS, "constant_direction")
+DIRECTION_METHODS = (*METHODS, "constant_direction", "shadow_strength_ground_truth")  # the last: the true shadows' strength
 # The extra picture column: the output with the object's outline and the two direction arrows.
 DIRECTION_COLUMN_TITLE = "direction\n(red: shadow, cyan: scene)"
 # The user's own photos, without ground truth, in shadow.predict's layout: the catalog entry
@@ -66,6 +68,8 @@ REAL_PHOTOS_DEFAULT = "data/00_source/real_photos"  # the catalog entry's path i
 REAL_PHOTOS_LAYOUT = "noshadow/<name>.png|jpg with the object's mask as mask/<name>.png|jpg (same name and size, any size)"
 REAL_PHOTO_COLUMNS = ("input", "output", "|output - input| x3", DIRECTION_COLUMN_TITLE)
 DIFF_GAIN = 3  # the difference picture is amplified so faint smudges show
+INTERVAL_NOTE = ("The test split's noise: {}. Two runs whose values differ by less than these intervals may differ "
+                 "by the choice of test scenes only.")
 # An earlier model's outputs on the same photos, shown beside the current model's: shadow.predict's
 # output_dir, of which <folder>/shadow/<name>.png|jpg is read.
 REAL_PHOTOS_BEFORE_PARAMETER = f"{SECTION}.real_photos_before"
@@ -74,8 +78,10 @@ REAL_PHOTOS_BEFORE_LABEL_DEFAULT = "before"
 REAL_PHOTOS_BEFORE_KIND = "shadow"  # the sub-folder of shadow.predict's output_dir with its outputs
 REAL_PHOTOS_BEFORE_LABEL_MAX = 24  # characters; the label heads picture columns 1.9 inches wide
 NOW_LABEL = "now"  # the current model's columns when an earlier model's are shown beside them
-# The light-consistency columns of a real photo's table row (one set per model shown).
+# The light-consistency and shadow-strength columns of a real photo's table row (one set per model shown).
 LIGHT_KEYS = ("light_consistency", "light_angle_diff_deg", "light_note")
+STRENGTH_KEYS = ("shadow_strength", "shadow_darkening", "shadow_darkening_darkest5", "scene_shadow_darkening",
+                 "strength_note")
 
 
 class RealPhotosBefore(NamedTuple):
@@ -107,17 +113,38 @@ def metrics_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def interval_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame | None:
+    """Rows = the values with a bootstrap interval (``<name>_ci95``), columns = model and baselines;
+    cells ``"low .. high"`` (3 significant digits) or ``"n/a"``. None for a metrics JSON written
+    before the intervals existed."""
+    from gan_pipelines.families.shadow.nodes.evaluate import INTERVAL_KEYS
+
+    keys = [k for k in INTERVAL_KEYS if any(f"{k}_ci95" in metrics[m] for m in METHODS)]
+    if not keys:
+        return None
+
+    def cell(interval: Any) -> str:
+        return "n/a" if not interval else f"{interval[0]:.3g} .. {interval[1]:.3g}"
+
+    frame = pd.DataFrame({m: [cell(metrics[m].get(f"{k}_ci95")) for k in keys] for m in METHODS}, index=keys)
+    frame.index.name = "95% interval"
+    return frame
+
+
 def direction_table(metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """Rows = shadow direction metrics, columns = model, baselines and ``constant_direction``
-    (methods missing from ``metrics`` are left out; missing values are NaN). ``length_ratio_median``
-    is best at 1."""
+    """Rows = shadow direction, light-consistency and shadow-strength metrics, columns = model,
+    baselines, ``constant_direction`` and ``shadow_strength_ground_truth`` (the true shadow images'
+    strength values only) (methods missing from ``metrics`` are left out; missing values are NaN).
+    ``length_ratio_median`` and ``shadow_strength_median`` are best at 1."""
     methods = [m for m in DIRECTION_METHODS if m in metrics]
     frame = pd.DataFrame(
         {method: [metrics[method].get(k) for k in DIRECTION_ORDER] for method in methods}, index=list(DIRECTION_ORDER)
     ).astype(float)
     frame.index.name = "direction metric"
     frame["better"] = [
-        "lower" if k in DIRECTION_LOWER_IS_BETTER else "closer to 1" if k == "length_ratio_median" else "higher"
+        "lower" if k in DIRECTION_LOWER_IS_BETTER
+        else "closer to 1" if k in ("length_ratio_median", "shadow_strength_median")
+        else "as the true shadows'" if k.startswith("shadow_darkening") else "higher"
         for k in DIRECTION_ORDER
     ]
     return frame
@@ -186,9 +213,13 @@ def build_report(
     meta = metrics["meta"]
 
     directions = direction_table(metrics)
+    intervals = interval_table(metrics)
+    interval_note = ("" if intervals is None
+                     else f"<p class='note'>{html.escape(INTERVAL_NOTE.format(meta.get('intervals', '')))}</p>")
     sources = {"model_input": model_input, "predictions": predictions}
     sections = [
-        ("Test metrics", html_table(table) + _protocol_note(meta) + html_table(attention)),
+        ("Test metrics", html_table(table) + _protocol_note(meta)
+         + ("" if intervals is None else html_table(intervals) + interval_note) + html_table(attention)),
         ("Shadow direction and light consistency", html_table(directions) + _direction_note(metrics)),
     ]
     examples = pick_examples(per_image, rank_by, int(params.get("num_examples", 4)), int(params.get("seed", 0)))
@@ -238,6 +269,7 @@ def build_report(
         f"{meta['num_test_images']} test images at {meta['resolution']} px; model input version "
         f"{meta['model_input_version']}; shadow mask {meta['shadow_mask']}.", "",
         markdown_table(table), "",
+        *([] if intervals is None else [markdown_table(intervals), "", INTERVAL_NOTE.format(meta.get("intervals", "")), ""]),
         markdown_table(attention), "",
         "Shadow direction (the project's own metric; angles in degrees, image coordinates):", "",
         markdown_table(directions), "",
@@ -362,7 +394,11 @@ def real_photo_row(
     overlay (:func:`~gan_pipelines.families.shadow.shadow_direction.draw_direction_overlay`: object
     outline, generated shadow direction in red, scene direction in cyan) uint8 (H, W, 3). Row:
     ``size`` ("WxH"), ``light_consistency`` (0..1), ``light_angle_diff_deg`` (0..180), both NaN
-    when undefined, and ``light_note`` (why; "" when scored).
+    when undefined, and ``light_note`` (why; "" when scored); then the shadow strength
+    (:mod:`~gan_pipelines.families.shadow.shadow_strength`): ``shadow_strength`` (> 0, 1 = as dark
+    as the scene's own shadows), ``shadow_darkening`` and ``shadow_darkening_darkest5`` (median and
+    95th percentile over the darkened pixels, 0..1), ``scene_shadow_darkening``, NaN when
+    undefined, and ``strength_note`` (why).
 
     ``before``: an earlier model's output on the same photo, uint8 (H, W, 3) of the photo's size,
     with ``threshold`` (0..255 grey ``|output - input|``, the one ``done.check`` used). Pictures
@@ -370,17 +406,20 @@ def real_photo_row(
     the row gains ``"<before_label> light_consistency"``, ``"... light_angle_diff_deg"`` and
     ``"... light_note"``, from
     :func:`~gan_pipelines.families.shadow.shadow_direction.light_consistency` against the current
-    model's scene estimate (``done.result.robject``/``rshadow``). Raises ValueError for a
+    model's scene estimate (``done.result.robject``/``rshadow``), and the strength columns the
+    same way (``"<before_label> shadow_strength"`` ...). Raises ValueError for a
     ``before`` of another shape or without ``threshold``."""
     from gan_pipelines.families.shadow.evaluation import grey_abs_difference
     from gan_pipelines.families.shadow.shadow_direction import draw_direction_overlay, light_consistency
+    from gan_pipelines.families.shadow.shadow_strength import shadow_strength
 
     def difference(output: np.ndarray) -> np.ndarray:
         return np.clip(grey_abs_difference(output, done.image) * DIFF_GAIN, 0, 255).round().astype(np.uint8)
 
     output = done.result.image
     overlay = draw_direction_overlay(output, done.object_mask, done.check)
-    row = {"size": f"{done.image.shape[1]}x{done.image.shape[0]}", **_light_columns(done.check.as_row())}
+    row = {"size": f"{done.image.shape[1]}x{done.image.shape[0]}", **_light_columns(done.check.as_row()),
+           **_light_columns(done.strength.as_row(), keys=STRENGTH_KEYS)}
     if before is None:
         return [done.image, output, difference(output), overlay], row
     if before.shape != done.image.shape or threshold is None:
@@ -389,6 +428,9 @@ def real_photo_row(
     check = light_consistency(before, done.image, done.object_mask, done.result.robject, done.result.rshadow,
                               mask_threshold=threshold).as_row()
     row.update(_light_columns(check, prefix=f"{before_label} "))
+    strength = shadow_strength(before, done.image, done.object_mask, done.result.robject, done.result.rshadow,
+                               mask_threshold=threshold).as_row()
+    row.update(_light_columns(strength, prefix=f"{before_label} ", keys=STRENGTH_KEYS))
     return [done.image, before, output, difference(before), difference(output), overlay], row
 
 
@@ -451,15 +493,20 @@ def real_photos_section(
             f"is written). |output - input| is the grey difference times {DIFF_GAIN}. light_consistency = 1 - "
             "light_angle_diff_deg / 180: the generated shadow's direction (grey |output - input| > "
             f"{threshold:g} outside the object) against the scene's, estimated from the predicted occluders' "
-            "shadows; no ground truth is needed.")
-    line = f"Real photos: {len(table)} shown from {directory}; {_scored(table, '')}"
+            "shadows; no ground truth is needed. shadow_strength (the project's own measure) = shadow_darkening / "
+            "scene_shadow_darkening: the median darkening (1 - luma(output) / luma(input)) over the pixels the "
+            "generated shadow darkens, against the median darkening of the scene's own shadows (the predicted "
+            "rshadow) relative to the lit ground around them; 1 = as dark as the scene's shadows. "
+            "shadow_darkening_darkest5: the darkening the darkest 5% of the generated shadow's pixels reach.")
+    line = f"Real photos: {len(table)} shown from {directory}; {_scored(table, '')}; {_strength_scored(table, '')}"
     if before is not None:
         note += (f" {label} = the earlier model's outputs read from {before.directory}/{REAL_PHOTOS_BEFORE_KIND}/ "
                  f"(shadow.predict's output_dir), {NOW_LABEL} = this model's. The {label} scores use this model's "
                  "scene estimate (its predicted occluders and their shadows), not the earlier model's, so both are "
                  "measured against the same scene direction and differ only by the generated shadow.")
         line += (f"; {label} (the earlier outputs in {before.directory}, scored against this model's scene "
-                 f"estimate): {_scored(table, f'{label} ')}{_paired(table, f'{label} ')}")
+                 f"estimate): {_scored(table, f'{label} ')}{_paired(table, f'{label} ')}; "
+                 f"{_strength_scored(table, f'{label} ')}")
     body = html_table(table, float_format="{:.3f}") + f"<p class='note'>{html.escape(note)}</p>" + "".join(figures)
     return body, line + "."
 
@@ -473,6 +520,15 @@ def _scored(table: pd.DataFrame, prefix: str) -> str:
     return f"light_consistency not scored for any ({table[f'{prefix}light_note'].iloc[0]})"
 
 
+def _strength_scored(table: pd.DataFrame, prefix: str) -> str:
+    """``median shadow_strength <median> over <k> of <n> scored`` from the columns ``prefix`` + key
+    (or why none is scored)."""
+    ratios = table[f"{prefix}shadow_strength"].dropna()
+    if len(ratios):
+        return f"median shadow_strength {ratios.median():.3f} over {len(ratios)} of {len(table)} scored"
+    return f"shadow_strength not scored for any ({table[f'{prefix}strength_note'].iloc[0]})"
+
+
 def _paired(table: pd.DataFrame, prefix: str) -> str:
     """``; on the <k> scored by both, <label> <mean> vs now <mean>``: both means over the photos
     scored with and without ``prefix``; "" when there are none."""
@@ -483,10 +539,10 @@ def _paired(table: pd.DataFrame, prefix: str) -> str:
             f"{both.iloc[:, 0].mean():.3f}")
 
 
-def _light_columns(light: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``light``'s :data:`LIGHT_KEYS` as table columns named ``prefix + key``: the numbers as floats
-    (NaN when undefined), the note as it is."""
-    return {f"{prefix}{key}": light[key] if key == "light_note" else _number(light[key]) for key in LIGHT_KEYS}
+def _light_columns(light: Mapping[str, Any], prefix: str = "", keys: tuple[str, ...] = LIGHT_KEYS) -> dict[str, Any]:
+    """``light``'s ``keys`` (default :data:`LIGHT_KEYS`) as table columns named ``prefix + key``: the
+    numbers as floats (NaN when undefined), the notes as they are."""
+    return {f"{prefix}{key}": light[key] if key.endswith("_note") else _number(light[key]) for key in keys}
 
 
 def _number(value: float | None) -> float:
@@ -513,14 +569,16 @@ def _direction_note(metrics: Mapping[str, Any]) -> str:
     estimate = metrics.get("light_estimate", {}).get("ground_truth_maps", {})
     convention = metrics.get("meta", {}).get("direction_convention", "")
     median = estimate.get("angle_error_median_deg")
+    strength = metrics.get("meta", {}).get("shadow_strength_definition", "")
     return (
         "<p class='note'>{convention}. constant_direction = the single direction ({direction} deg) that puts the most "
         "test shadows within 30 deg, fitted on the test images themselves: a model that draws every shadow the same "
         "way scores about this. Scene direction from the true occluders' shadows vs the true shadow: median error "
-        "{median} deg. {spearman}</p>"
+        "{median} deg. {spearman}{strength}</p>"
     ).format(
         convention=html.escape(convention), direction=constant.get("direction_deg", "n/a"),
         median="n/a" if median is None else f"{median:.1f}", spearman=html.escape(_spearman_line(metrics)),
+        strength=html.escape(f" Shadow strength: {strength}." if strength else ""),
     )
 
 
