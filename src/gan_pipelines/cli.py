@@ -752,6 +752,31 @@ def prune(ctx: click.Context, prune_args: tuple[str, ...]) -> None:
     ctx.exit(prune_module.main(args))
 
 
+# ------------------------------------------------------------------ demo
+
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on: 127.0.0.1 is this computer only; 0.0.0.0 exposes the page to the "
+                   "network (see docs/demo.md).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=4_194_304, show_default=True,
+              help="Largest picture accepted (width x height); larger ones are refused with a message.")
+@click.option("--device", default="auto", show_default=True, help="Where the models run: auto, cpu, cuda, cuda:N or mps.")
+@project_options
+def demo(port: int, host: str, max_pixels: int, device: str, env: str | None, project: Path | None) -> None:
+    """Serve the interactive demo page (Shadow; Label map -> photo; Sketch -> colour) with the
+    latest trained models, until Ctrl+C. See docs/demo.md."""
+    root = project_root(project)
+    with working_directory(root):
+        from gan_pipelines.demo import serve  # gradio and torch only load for this command
+        from gan_pipelines.params import ParameterError
+
+        try:
+            serve(root, env=env, host=host, port=port, max_pixels=max_pixels, device=device)
+        except ParameterError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
 def main() -> None:
     """The console script ``gan-pipelines``."""
     cli(prog_name="gan-pipelines")
