@@ -760,7 +760,7 @@ def prune(ctx: click.Context, prune_args: tuple[str, ...]) -> None:
               help="Address to listen on: 127.0.0.1 is this computer only; 0.0.0.0 exposes the page to the "
                    "network (see docs/demo.md).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=4_194_304, show_default=True,
-              help="Largest picture accepted (width x height); larger ones are refused with a message.")
+              help="Largest image accepted (width x height); larger ones are refused with a message.")
 @click.option("--device", default="auto", show_default=True, help="Where the models run: auto, cpu, cuda, cuda:N or mps.")
 @project_options
 def demo(port: int, host: str, max_pixels: int, device: str, env: str | None, project: Path | None) -> None:
