@@ -768,7 +768,11 @@ def demo(port: int, host: str, max_pixels: int, device: str, env: str | None, pr
     latest trained models, until Ctrl+C. See docs/demo.md."""
     root = project_root(project)
     with working_directory(root):
-        from gan_pipelines.demo import serve  # gradio and torch only load for this command
+        import importlib
+
+        from gan_pipelines.pipeline_registry import DEMO_MODULE
+
+        serve = importlib.import_module(DEMO_MODULE).serve  # gradio and torch only load for this command
         from gan_pipelines.params import ParameterError
 
         try:

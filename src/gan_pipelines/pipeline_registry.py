@@ -33,6 +33,9 @@ FAMILIES: dict[str, str] = {
     "unpaired_compare": "gan_pipelines.families.unpaired.compare_pipeline",
 }
 DEFAULT_FAMILY = "shadow"
+# The demo page (`gan-pipelines demo`): not a family but the one place that puts every family's
+# predictors on one page, so it lives beside them and shared code reaches it by name, as here.
+DEMO_MODULE = "gan_pipelines.families.demo"
 
 
 def family_pipelines(family: str, module_name: str) -> dict[str, Pipeline]:

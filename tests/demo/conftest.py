@@ -57,7 +57,7 @@ def data_before_serving(demo_project) -> dict[str, int]:
 @pytest.fixture(scope="package")
 def demo_server(demo_project, data_before_serving):
     """``(url, app)`` of the running demo; closed after the package's tests."""
-    from gan_pipelines.demo import serve
+    from gan_pipelines.families.demo import serve
 
     app, url = serve(demo_project, host="127.0.0.1", port=free_port(), max_pixels=MAX_PIXELS, device="cpu", block=False)
     yield url, app

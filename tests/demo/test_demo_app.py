@@ -13,7 +13,7 @@ from PIL import Image
 
 from .conftest import MAX_PIXELS
 
-from gan_pipelines.demo.palette import colourise, palette_for, snap_to_palette
+from gan_pipelines.families.demo.palette import colourise, palette_for, snap_to_palette
 from gan_pipelines.images import read_image
 
 
@@ -44,7 +44,7 @@ def client(demo_server):
 
 @pytest.fixture(scope="module")
 def models(demo_project):
-    from gan_pipelines.demo.checkpoints import find_models
+    from gan_pipelines.families.demo.checkpoints import find_models
 
     return find_models(demo_project, device="cpu")
 
@@ -200,7 +200,7 @@ def untrained_spade_vae(label_nc: int) -> "TrainedModel":
     networks, so its fixed size and its style codes are the real ones."""
     import torch
 
-    from gan_pipelines.demo.checkpoints import TrainedModel
+    from gan_pipelines.families.demo.checkpoints import TrainedModel
     from gan_pipelines.families.paired.networks import build_paired_generator
     from gan_pipelines.families.paired.nodes.train import check_train_params
     from gan_pipelines.families.paired.predict import PairedPredictor
@@ -220,7 +220,7 @@ def untrained_spade_vae(label_nc: int) -> "TrainedModel":
 def test_a_fixed_size_model_gets_the_map_resized_and_a_failing_model_spares_the_others(models, tmp_path):
     import gradio as gr
 
-    from gan_pipelines.demo.app import run_label_to_photo
+    from gan_pipelines.families.demo.app import run_label_to_photo
     from gan_pipelines.images import resize_labels
 
     palette = palette_for(models["pix2pix"].predictor.labels, 6)
@@ -294,7 +294,7 @@ def untrained_sketch2color() -> "TrainedModel":
     trained one (its tab is the untrained case above), so the tab's handler is called directly."""
     import torch
 
-    from gan_pipelines.demo.checkpoints import TrainedModel
+    from gan_pipelines.families.demo.checkpoints import TrainedModel
     from gan_pipelines.families.paired.networks import build_paired_generator
     from gan_pipelines.families.paired.nodes.train import check_train_params
     from gan_pipelines.families.paired.predict import PairedPredictor
@@ -312,7 +312,7 @@ def untrained_sketch2color() -> "TrainedModel":
 def test_a_drawn_or_uploaded_sketch_is_coloured_by_the_predictor(tmp_path):
     import gradio as gr
 
-    from gan_pipelines.demo.app import run_sketch
+    from gan_pipelines.families.demo.app import run_sketch
 
     model = untrained_sketch2color()
     sketch = np.full((37, 45, 3), 255, np.uint8)  # odd size: padded and cropped back by the predictor
@@ -338,7 +338,7 @@ def untrained_unpaired(family: str) -> "TrainedModel":
     demo finds a trained one: the bundle the unpaired train node writes, rebuilt by its predictor."""
     import torch
 
-    from gan_pipelines.demo.checkpoints import TrainedModel
+    from gan_pipelines.families.demo.checkpoints import TrainedModel
     from gan_pipelines.families.unpaired.networks import generators_from_config
     from gan_pipelines.families.unpaired.predict import UnpairedPredictor
 
@@ -358,7 +358,7 @@ def untrained_unpaired(family: str) -> "TrainedModel":
 
 
 def test_unpaired_label_models_translate_the_label_picture_of_the_map(models, tmp_path):
-    from gan_pipelines.demo.app import run_label_to_photo
+    from gan_pipelines.families.demo.app import run_label_to_photo
     from gan_pipelines.families.unpaired.inference import random_style_codes
     from gan_pipelines.families.unpaired.synthetic import LABEL_COLOURS, label_picture
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from gan_pipelines.cli import cli
-from gan_pipelines.demo.config import DemoParams
+from gan_pipelines.families.demo.config import DemoParams
 
 
 def test_the_options_defaults_are_the_demo_settings():

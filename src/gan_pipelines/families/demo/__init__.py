@@ -5,7 +5,7 @@ photo (paint or upload a map, every trained label -> photo model answers side by
 colour. Each tab names the checkpoint it uses (family, version, training date, resolution), or
 the command that trains a family that has none. See docs/demo.md.
 
-    from gan_pipelines.demo import serve
+    from gan_pipelines.families.demo import serve
     serve(".", host="127.0.0.1", port=7860)   # blocks until Ctrl+C
 
 Private by construction: it listens on 127.0.0.1 unless told otherwise, Gradio's analytics are
@@ -24,13 +24,13 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 def serve(project: str | Path, *, env: str | None = None, host: str | None = None, port: int | None = None,
           max_pixels: int | None = None, device: str | None = None, block: bool = True):
     """Load the latest models of the Kedro project at ``project`` and serve the demo page on
-    ``host:port``. A setting left None takes its default (:class:`~gan_pipelines.demo.config.DemoParams`:
+    ``host:port``. A setting left None takes its default (:class:`~gan_pipelines.families.demo.config.DemoParams`:
     127.0.0.1, 7860, 4194304 pixels, device auto). ``block=False`` returns once the server runs
     (``(app, local_url)``; ``app.close()`` stops it). Raises ParameterError for a bad setting
 (an unknown or unavailable ``device`` included)."""
-    from gan_pipelines.demo.app import build_app, launch
-    from gan_pipelines.demo.checkpoints import find_models
-    from gan_pipelines.demo.config import demo_params
+    from gan_pipelines.families.demo.app import build_app, launch
+    from gan_pipelines.families.demo.checkpoints import find_models
+    from gan_pipelines.families.demo.config import demo_params
 
     from gan_pipelines.params import ParameterError
     from gan_pipelines.training.device import select_device

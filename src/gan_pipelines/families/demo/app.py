@@ -22,11 +22,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from gan_pipelines.demo.checkpoints import (  # noqa: E402
+from gan_pipelines.families.demo.checkpoints import (  # noqa: E402
     LABEL_TO_PHOTO_FAMILIES, PAIRED_LABEL_FAMILIES, SHADOW_FAMILY, SKETCH_FAMILIES, UNPAIRED_LABEL_FAMILIES, TrainedModel,
 )
-from gan_pipelines.demo.config import DemoParams  # noqa: E402
-from gan_pipelines.demo.palette import ClassPalette, colourise, palette_for, snap_to_palette  # noqa: E402
+from gan_pipelines.families.demo.config import DemoParams  # noqa: E402
+from gan_pipelines.families.demo.palette import ClassPalette, colourise, palette_for, snap_to_palette  # noqa: E402
 from gan_pipelines.images import ImageError, MASK_THRESHOLD, read_image, read_labels, read_mask, to_rgb  # noqa: E402
 
 # What a painted layer must cover to count as painted: the brush's antialiased rim is half-opaque.
@@ -272,7 +272,7 @@ def offline_theme() -> gr.themes.Base:
 
 def build_app(models: Mapping[str, TrainedModel], params: DemoParams) -> gr.Blocks:
     """The demo page for ``models`` (family -> :class:`TrainedModel`, from
-    :func:`~gan_pipelines.demo.checkpoints.find_models`). Endpoints (``api_name``):
+    :func:`~gan_pipelines.families.demo.checkpoints.find_models`). Endpoints (``api_name``):
     ``/shadow``, ``/label_to_photo``, ``/sketch_to_colour``."""
     max_pixels = params.max_pixels
     label_families = [f for f in LABEL_TO_PHOTO_FAMILIES if f in models]
