@@ -44,7 +44,7 @@ def test_every_kedro_stage_has_one_dvc_stage_named_as_documented(stages, templat
             f"{stage}@{family}" if family in templated else f"{family}_{stage}" if stage else family]
     assert by_cmd == expected
     assert sorted(templated) == ["pix2pix", "pix2pixhd", "spade", "spade_vae"]
-    assert len(stages) == 74
+    assert len(stages) == 79
 
 
 @pytest.mark.parametrize("stage, field", [("ingest", "ingest_block"), ("evaluate", "evaluate_block")])

@@ -31,6 +31,8 @@ FAMILIES: dict[str, str] = {
     "munit_labels": "gan_pipelines.families.unpaired.pipeline",
     # not a model: the three unpaired models on one test split with one judge
     "unpaired_compare": "gan_pipelines.families.unpaired.compare_pipeline",
+    # not a model: does GAN-made training data help a segmenter? arms over paired seeds, a verdict
+    "segsynth": "gan_pipelines.families.segsynth.pipeline",
 }
 DEFAULT_FAMILY = "shadow"
 # The demo page (`gan-pipelines demo`): not a family but the one place that puts every family's

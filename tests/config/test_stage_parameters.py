@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gan_pipelines.families.paired import config as paired
+from gan_pipelines.families.segsynth import config as segsynth
 from gan_pipelines.families.shadow import config as shadow
 from gan_pipelines.families.unpaired import config as unpaired
 from gan_pipelines.families.unpaired import layout as unpaired_layout
@@ -132,7 +133,8 @@ def test_every_stage_of_conf_base_and_paper_is_valid():
             if namespace == "unpaired_compare":
                 assert unpaired.UnpairedCompareParams.parse(stages).as_dict() == stages
                 continue
-            config = unpaired if namespace in unpaired_layout.NAMESPACES else {"shadow": shadow}.get(namespace, paired)
+            config = unpaired if namespace in unpaired_layout.NAMESPACES else {"shadow": shadow, "segsynth": segsynth}.get(
+                namespace, paired)
             for stage, values in stages.items():
                 model = (shadow.STAGE_MODELS[stage].in_section(f"shadow.{stage}") if namespace == "shadow"
                          else config.stage_model(namespace, stage))

@@ -28,18 +28,23 @@ SOURCES = ("synthetic", "aligned", "folders")
 SKIPPED_COLUMNS = ["split", "name", "reason"]
 
 
-def ingest_paired_data(params: IngestParams, *, family: str) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
-    """Return ``(images, skipped, summary)`` for ``<family>.ingest``."""
+def ingest_paired_data(params: IngestParams, *, family: str, data_family: str | None = None,
+                       ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
+    """Return ``(images, skipped, summary)`` for ``<family>.ingest``. ``data_family``: the paired
+    family whose kinds and embedded data to produce when ``family`` is another namespace that
+    reads paired data (segsynth reads spade's: label map, instance map, picture); default
+    ``family``. Messages name ``family``."""
     section = f"{family}.ingest"
     params = IngestParams.parse(params, section).as_dict()
+    data_family = data_family or family
     source = params.get("source", "synthetic")
     if source in ("synthetic", "aligned", "folders"):
         ingested_class_count(params, family)  # a wrong class count stops here, before any image is read
     if source == "synthetic":
-        images, summary = _render(params, family, section)
+        images, summary = _render(params, data_family, section)
         skipped = pd.DataFrame(columns=SKIPPED_COLUMNS)
     elif source in ("aligned", "folders"):
-        images, skipped, summary = _read_user(params, family, section, source)
+        images, skipped, summary = _read_user(params, family, section, source, data_family)
     else:
         raise ValueError(f"{section}.source must be one of {', '.join(SOURCES)}; got {source!r}")
     summary["num_images"] = len(images)
@@ -76,13 +81,13 @@ def _render(params: dict[str, Any], family: str, section: str) -> tuple[dict[str
     return images, summary
 
 
-def _read_user(params: dict[str, Any], family: str, section: str, layout: str):
+def _read_user(params: dict[str, Any], family: str, section: str, layout: str, data_family: str):
     from gan_pipelines.families.paired.user_data import LabelSpec, read_palette, read_paired_folder
 
     path = params.get("path")
     if not path:
         raise ValueError(f"{section}.path must name the folder when {section}.source is {layout}")
-    input_kind = params.get("input_kind", FAMILY_KINDS[family][0])
+    input_kind = params.get("input_kind", FAMILY_KINDS[data_family][0])
     if KIND_TYPES.get(input_kind) not in ("labels", "rgb") or input_kind == TARGET_KIND:
         raise ValueError(f"{section}.input_kind must be one of {', '.join(k for k in KIND_TYPES if k != TARGET_KIND and k != INSTANCE_KIND)}; got {input_kind!r}")
     labels = class_maps = None

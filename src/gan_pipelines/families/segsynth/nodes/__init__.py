@@ -1,0 +1,1 @@
+"""segsynth's nodes, one module per stage."""
