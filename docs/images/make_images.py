@@ -3,7 +3,7 @@
 Each picture is the "random test samples" grid of ``data/08_reporting/<family>_report.html``
 (input, the model's output, baselines where the report has them, the real picture), so the README
 shows what a run produced, not a chosen best case; ``compare_label_to_photo`` gives its one grid (every
-model side by side). Pictures are shrunk to at most ``--width`` pixels wide.
+model side by side), segsynth its made pictures beside real ones. Pictures are shrunk to at most ``--width`` pixels wide.
 
     python docs/images/make_images.py PROJECT_DIR [--families shadow pix2pix ...] [--width 720]
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 FAMILIES = ("shadow", "pix2pix", "sketch2color", "pix2pixhd", "spade", "spade_vae", "compare_label_to_photo", "cyclegan",
-            "ugatit", "munit", "unpaired_compare")
+            "ugatit", "munit", "unpaired_compare", "segsynth")
 IMAGE = re.compile(r"<img src='data:image/png;base64,([^']+)' alt='([^']*)'>")
 HERE = Path(__file__).resolve().parent
 
@@ -31,8 +31,9 @@ def report_grid(html: str) -> bytes | None:
     images = IMAGE.findall(html)
     if not images:
         return None
-    # "random", or the first direction's random grid of an unpaired report ("a2b (...): random test scenes ...")
-    chosen = next((data for data, alt in images if alt == "random" or ": random " in alt), images[0][0])
+    # "random", the first direction's random grid of an unpaired report ("a2b (...): random test scenes ..."),
+    # or segsynth's made pictures beside real ones ("examples")
+    chosen = next((data for data, alt in images if alt in ("random", "examples") or ": random " in alt), images[0][0])
     return base64.b64decode(chosen)
 
 
