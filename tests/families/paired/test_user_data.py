@@ -110,6 +110,9 @@ def test_one_error_lists_every_bad_file_and_nothing_is_returned(tmp_path):
     assert "train/lonely: train/A/lonely.png has no partner in train/B/" in message
     assert "test/small: 8x8 is smaller than the smallest size the networks take (16 px)" in message
     assert "test/size: sizes differ: input 32x32, target 48x48" in message
+    # the one out-of-range map points at the class count, the usual cause, not at skipping
+    assert message.endswith("1 of them have label values up to 7, above ingest.label_nc (6) - 1: "
+                            "if those are classes, set ingest.label_nc: 8")
 
 
 def test_skip_keeps_the_good_samples_and_lists_the_others(tmp_path):

@@ -432,11 +432,29 @@ def read_paired_folder(
         more = f"\n  ... and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""
         raise ValueError(
             f"{len(bad)} invalid sample(s) in {root} (nothing was written; fix them or set on_invalid: skip):\n"
-            f"{listed}{more}"
+            f"{listed}{more}{_label_nc_hint(bad, labels, section)}"
         )
     if not any(counts.values()):
         raise ValueError(f"{root}: no valid samples")
     return PairedFolder(images, skipped, counts, palette_far)
+
+
+OUT_OF_RANGE = re.compile(r"label value\(s\) out of range 0\.\.\d+: ((?:\d+ \(\d+ px\)(?:, )?)+)")
+
+
+def _label_nc_hint(bad: list[dict[str, str]], labels: LabelSpec | None, section: str) -> str:
+    """A last line naming ``<section>.label_nc`` when label values above it made samples invalid:
+    the usual cause is a class count set too low, which skipping samples would not fix."""
+    if labels is None:
+        return ""
+    values = [int(v) for r in bad for found in OUT_OF_RANGE.findall(r["reason"])
+              for v in re.findall(r"(\d+) \(\d+ px\)", found)]
+    if not values:
+        return ""
+    needed = max(values) + 1
+    share = sum(bool(OUT_OF_RANGE.search(r["reason"])) for r in bad)
+    return (f"\n{share} of them have label values up to {max(values)}, above {section}.label_nc ({labels.label_nc}) - 1: "
+            f"if those are classes, set {section}.label_nc: {needed}" if needed <= 255 else "")
 
 
 def _split_samples(tree: _Tree, split: str, layout: str, direction: str, with_instances: bool,
