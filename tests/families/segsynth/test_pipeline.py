@@ -9,15 +9,17 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from PIL import Image
 import pytest
 
 from gan_pipelines.families.segsynth.layout import ARMS
 
 SHORT = {  # sizes that keep a test run under half a minute; the behaviour checked does not depend on them
-    "experiment": {"seeds": 2, "num_labelled": 24, "num_synthetic": 40, "num_examples": 3,
-                   "segmenter": {"epochs": 4, "pretrain_epochs": 1, "progress": False}},
-    "generator": {"training": {"epochs": 2, "lr_constant_epochs": 1, "progress": False}},
+    "experiment": {"seeds": 2, "num_labelled": 16, "num_synthetic": 24, "num_examples": 3,
+                   "segmenter": {"epochs": 3, "pretrain_epochs": 1, "progress": False}},
+    "generator": {"training": {"epochs": 1, "lr_constant_epochs": 1, "progress": False}},
 }
 
 
@@ -67,12 +69,12 @@ def test_segsynth_on_the_embedded_data(tmp_path, one_thread):
     from conftest import copy_project
 
     project = copy_project(tmp_path / "embedded")
-    params = {"segsynth": {**SHORT, "ingest": {"synthetic": {"num_train": 48, "num_test": 30}}}}
+    params = {"segsynth": {**SHORT, "ingest": {"synthetic": {"num_train": 32, "num_test": 20}}}}
     _run(project, params)
     metrics, results, page = _outputs(project)
     _check_consistent(metrics, results, list(ARMS))
     assert metrics["meta"]["experiment"]["background_classes"] == [0, 5]
-    assert metrics["meta"]["experiment"]["fresh_scenes"] == 40
+    assert metrics["meta"]["experiment"]["fresh_scenes"] == 24
     # the real-data arm learns the objects; the GAN-only arm is scored on the same test set
     a_steps = results[results["arm"] == "A_steps"]
     assert (a_steps["fg_iou"] > 0.3).all(), a_steps
@@ -90,7 +92,12 @@ def test_segsynth_on_a_labelled_folder_made_elsewhere(tmp_path, one_thread):
 
     folder = make_cells.write(tmp_path / "cells", size=96, train=36, test=16, seed=4)
     project = copy_project(tmp_path / "project")
-    _run(project, {"segsynth": {**SHORT, "ingest": {"source": "folders", "path": str(folder), "label_nc": 3}}},
+    # the user-folder run also takes the unsupervised generator: U-GAT-IT on the maps and pictures unpaired
+    experiment = {**SHORT["experiment"], "generator": "ugatit"}
+    unpaired = {"training": {"epochs": 1, "lr_constant_epochs": 1, "progress": False},
+                "model": {"ngf": 8, "n_blocks": 2}, "discriminator": {"ndf": 8}}
+    _run(project, {"segsynth": {**SHORT, "experiment": experiment, "unpaired_generator": unpaired,
+                                "ingest": {"source": "folders", "path": str(folder), "label_nc": 3}}},
          env="quick")
     metrics, results, _ = _outputs(project)
     arms = [arm for arm in ARMS if arm != "D"]
@@ -98,6 +105,11 @@ def test_segsynth_on_a_labelled_folder_made_elsewhere(tmp_path, one_thread):
     assert metrics["meta"]["experiment"]["arms_left_out"]["D"].startswith("needs freshly rendered scenes")
     assert metrics["meta"]["experiment"]["background_classes"] == [0]
     assert metrics["meta"]["experiment"]["resolution"] == [64, 64] and metrics["meta"]["experiment"]["num_test"] == 16
+    assert {info["generator"] for info in json.loads(next((project / "data" / "08_reporting").glob(
+        "segsynth_experiment_summary.json/*/segsynth_experiment_summary.json")).read_text())["per_seed"]} == {"ugatit"}
+    examples = project / "data" / "07_model_output" / "segsynth_examples"
+    gan = [p for p in next(examples.iterdir()).glob("*/examples/gan_picture/*.png")]
+    assert gan and all(np.asarray(Image.open(p)).shape == (64, 64, 3) for p in gan)
 
 
 @pytest.mark.parametrize("ingest, message", [
@@ -128,4 +140,21 @@ def test_a_resolution_too_small_for_the_generators_discriminator_is_refused_befo
     stages["preprocess"]["resolution"] = stages["ingest"]["synthetic"]["resolution"] = 32
     # 32 px halves to 16 at the second scale, below the 24 px a 3-layer PatchGAN takes
     with pytest.raises(ParameterError, match=r"a 16 px input at its coarsest scale; its n_layers needs at least 24 px"):
+        check_stages("segsynth", stages)
+
+
+def test_an_unpaired_generator_crop_other_than_the_resolution_is_refused_before_training():
+    from kedro.config import OmegaConfigLoader
+
+    from conftest import PROJECT_ROOT
+    from gan_pipelines.families.segsynth.config import check_stages
+    from gan_pipelines.params import ParameterError
+
+    params = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="base")["parameters"]
+    stages = copy.deepcopy(params["segsynth"])
+    stages["unpaired_generator"]["augmentation"]["crop_size"] = 48
+    check_stages("segsynth", stages)  # the paired generator paints: the U-GAT-IT block is not used
+    stages["experiment"]["generator"] = "ugatit"
+    with pytest.raises(ParameterError, match=r"segsynth.unpaired_generator.augmentation.crop_size \(48\) differs from "
+                                             r"segsynth.preprocess.resolution \(64\)"):
         check_stages("segsynth", stages)

@@ -9,6 +9,9 @@ errors name the full key (``segsynth.experiment.segmenter.epochs``).
   arm's training curve is logged on; never used to choose anything), ``seed``;
 * ``segsynth.generator``: the label map -> photo generator, exactly a paired family's ``train``
   block (SPADE by default; ``model.type`` unet | resnet | pix2pixhd | spade);
+* ``segsynth.unpaired_generator``: exactly ``ugatit.train``'s block, for
+  ``experiment.generator: ugatit`` (U-GAT-IT trained on the N maps and N pictures as two
+  unpaired domains, the source review's best unsupervised model);
 * ``segsynth.experiment``: seeds, N, K, the synthetic maps, the segmenter and its schedule;
 * ``segsynth.verdict``: the metric the rule reads and the interval's confidence;
 * ``segsynth.report``: how many examples the grids show.
@@ -23,6 +26,7 @@ from pydantic import Field, field_validator, model_validator
 
 from gan_pipelines.families.paired.config import IngestParams as PairedIngestParams
 from gan_pipelines.families.paired.config import TrainParams
+from gan_pipelines.families.unpaired.config import UGATITTrainParams
 from gan_pipelines.params import ConfigBlock, ParameterError, PreprocessParams, StageParams, checked_by, inconsistent
 
 
@@ -139,13 +143,16 @@ class ExperimentParams(StageParams):
     by every arm of that seed); ``num_labelled`` (N) real pairs drawn from the train split per
     seed (all of them when it holds fewer; the rest of its pictures, without their labels, are
     the unlabelled pictures); ``num_synthetic`` (K) made pairs per source; ``arms`` to run
-    (default all; D only runs on the embedded data)."""
+    (default all; D only runs on the embedded data); ``generator``: which block paints the maps,
+    ``paired`` (``segsynth.generator``, supervised) or ``ugatit`` (``segsynth.unpaired_generator``,
+    unsupervised: it never sees which map belongs to which picture)."""
 
     seeds: int = Field(5, ge=2)
     first_seed: int = Field(0, ge=0)
     num_labelled: int = Field(100, ge=2)
     num_synthetic: int = Field(1000, ge=1)
     arms: list[str] | None = None
+    generator: Literal["paired", "ugatit"] = "paired"
     masks: MasksParams = Field(default_factory=MasksParams)
     segmenter: SegmenterParams = Field(default_factory=SegmenterParams)
     num_examples: int = Field(6, ge=0)
@@ -182,7 +189,7 @@ class ReportParams(StageParams):
 
 STAGE_MODELS: dict[str, type[StageParams]] = {
     "ingest": IngestParams, "preprocess": PreprocessParams, "generator": TrainParams,
-    "experiment": ExperimentParams, "verdict": VerdictParams, "report": ReportParams,
+    "unpaired_generator": UGATITTrainParams, "experiment": ExperimentParams, "verdict": VerdictParams, "report": ReportParams,
 }
 
 
@@ -218,6 +225,7 @@ def check_stages(namespace: str, stages: Mapping[str, Any]) -> None:
     parsed = {stage: stage_model(namespace, stage).parse(value) for stage, value in stages.items()}
     ingest, preprocess = parsed.get("ingest"), parsed.get("preprocess")
     generator, experiment = parsed.get("generator"), parsed.get("experiment")
+    unpaired = parsed.get("unpaired_generator")
     problems = []
     if preprocess is not None:
         resolution = preprocess.resolution
@@ -237,6 +245,16 @@ def check_stages(namespace: str, stages: Mapping[str, Any]) -> None:
                                 f"discriminator a {smallest} px input at its coarsest scale; its n_layers needs at least "
                                 f"{needed} px: lower {namespace}.generator.discriminator n_layers or num_D, or raise "
                                 "the resolution")
+        if unpaired is not None and (experiment is None or experiment.generator == "ugatit"):
+            section = f"{namespace}.unpaired_generator"
+            crop = unpaired.augmentation.crop_size
+            if crop is not None and crop != resolution:
+                problems.append(f"{section}.augmentation.crop_size ({crop}) differs from {namespace}.preprocess.resolution "
+                                f"({resolution}): the generator must paint maps of the resolution it trained on")
+            try:
+                unpaired.check_size(resolution, section, f"{namespace}.preprocess.resolution")
+            except ValueError as exc:
+                problems.append(str(exc))
         if experiment is not None:
             depth = segmenter_settings(experiment.segmenter.model)["encoder_depth"]
             if resolution % 2 ** depth:

@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 SECTION = "segsynth.experiment"
 GENERATOR_SECTION = "segsynth.generator"
+UNPAIRED_GENERATOR_SECTION = "segsynth.unpaired_generator"
 # Object size bins as shares of the picture's area: < 0.25 %, 0.25-1 %, 1-4 %, >= 4 %.
 SIZE_BIN_SHARES = (0.0025, 0.01, 0.04)
 SIZE_BIN_NAMES = ("< 0.25%", "0.25-1%", "1-4%", ">= 4%")
@@ -205,6 +206,48 @@ def paint(net, maps: np.ndarray, objects: np.ndarray, seed: int, device: str = "
                     device=select_device(device, setting="segsynth.experiment.segmenter.device"))
 
 
+def colour_maps(labels: np.ndarray) -> np.ndarray:
+    """Class maps ``(N, H, W)`` -> uint8 RGB ``(N, H, W, 3)`` in the paired report's class colours:
+    the unpaired generator's domain A (it takes pictures, not class indices)."""
+    from gan_pipelines.families.paired.nodes.report import LABEL_COLOURS
+
+    return LABEL_COLOURS[np.asarray(labels, np.int64) % len(LABEL_COLOURS)]
+
+
+def train_unpaired_generator(labelled: Pairs, val: Pairs, unpaired_params: Any, seed: int):
+    """U-GAT-IT (``segsynth.unpaired_generator``: ``ugatit.train``'s block) trained with ``seed``
+    on the labelled pairs as two unpaired domains, A = the class maps in colour
+    (:func:`colour_maps`), B = the pictures; each domain is shuffled on its own, so the model never
+    learns which map belongs to which picture. Returns ``(G_AB in eval mode on CPU, seconds)``."""
+    from gan_pipelines.families.unpaired.config import UGATITTrainParams
+    from gan_pipelines.families.unpaired.networks import generators_from_config
+    from gan_pipelines.families.unpaired.nodes.train import fit_unpaired
+
+    train = UGATITTrainParams.parse(unpaired_params, UNPAIRED_GENERATOR_SECTION)
+    config = train.training.trainer_config(UNPAIRED_GENERATOR_SECTION, seed=seed, state_path=None, log_dir=None,
+                                           resume=False)
+
+    def domains(pairs: Pairs) -> dict[str, np.ndarray]:
+        return {"A": colour_maps(pairs.labels), "B": pairs.pictures}
+
+    started = time.perf_counter()
+    result, info = fit_unpaired("ugatit", domains(labelled), domains(val), train.model_dump(),
+                                UNPAIRED_GENERATOR_SECTION, config)
+    generator = generators_from_config({"model": "ugatit", "generator": info["generator"]})["G_AB"]
+    generator.load_state_dict(result.best_state_dicts["G_AB"])
+    return generator.eval(), time.perf_counter() - started
+
+
+def paint_unpaired(generator, maps: np.ndarray, device: str = "auto") -> np.ndarray:
+    """uint8 ``(N, H, W, 3)`` pictures of class maps ``(N, H, W)`` by an unpaired map -> picture
+    generator (:func:`train_unpaired_generator`) on ``device``."""
+    from gan_pipelines.families.unpaired.inference import translate
+    from gan_pipelines.training.device import select_device
+
+    return translate(generator, colour_maps(maps), batch_size=32,
+                     device=select_device(device, setting="segsynth.experiment.segmenter.device"))
+
+
 def synthetic_maps(labelled: Pairs, bank: list[BankObject], count: int, params: ExperimentParams,
                    rng: np.random.Generator, background: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """``count`` pasted maps: ``(labels int64 (K, H, W), object ids int32 (K, H, W))``."""
@@ -243,8 +286,9 @@ def _steps(count: int, batch_size: int) -> int:
 
 
 def run_seed(seed: int, data: ExperimentData, params: ExperimentParams, generator_params: Any,
-             ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray], dict[str, Any]]:
-    """Every arm of one seed: ``(rows, examples, info)``. ``rows``: one dict per arm (``seed``,
+             unpaired_params: Any = None) -> tuple[list[dict[str, Any]], dict[str, np.ndarray], dict[str, Any]]:
+    """Every arm of one seed: ``(rows, examples, info)``; the GAN is ``generator_params``' paired
+    model or, with ``params.generator == "ugatit"``, ``unpaired_params``' U-GAT-IT. ``rows``: one dict per arm (``seed``,
     ``arm``, the scores, ``train_seconds``, ``steps``); ``examples``: the first
     ``params.num_examples`` made pairs of each kind (for the report); ``info``: sizes and times."""
     from gan_pipelines.families.segsynth.segmenter import predict_classes, train_phase
@@ -275,7 +319,17 @@ def run_seed(seed: int, data: ExperimentData, params: ExperimentParams, generato
         steps[name] = steps.get(init, 0) + epochs * (batches or _steps(len(arrays["image"]), seg.batch_size))
 
     # 1. the generator and arm A (A's segmenter makes the second source of maps)
-    generator, _, generator_seconds = train_generator(labelled, data.val, generator_params, data.num_classes, seed)
+    if params.generator == "ugatit":
+        generator, generator_seconds = train_unpaired_generator(labelled, data.val, unpaired_params, seed)
+
+        def painted(maps: np.ndarray, objects: np.ndarray) -> np.ndarray:
+            return paint_unpaired(generator, maps, seg.device)
+    else:
+        generator, _, generator_seconds = train_generator(labelled, data.val, generator_params, data.num_classes, seed)
+
+        def painted(maps: np.ndarray, objects: np.ndarray) -> np.ndarray:
+            return paint(generator, maps, objects, seed, seg.device)
+    info["generator"] = params.generator
     info["generator_seconds"] = round(generator_seconds, 1)
     phase("A", labelled, seg.epochs)
     # 2. the synthetic maps and the made pictures
@@ -289,7 +343,7 @@ def run_seed(seed: int, data: ExperimentData, params: ExperimentParams, generato
         predicted = predict_classes(states["A"], seg, data.num_classes, unlabelled[chosen])
         predicted_objects = np.stack([instance_ids(m, None, data.background_classes) for m in predicted])
         maps, objects = np.concatenate([maps, predicted]), np.concatenate([objects, predicted_objects])
-    gan = Pairs(paint(generator, maps, objects, seed, seg.device), maps, objects)
+    gan = Pairs(painted(maps, objects), maps, objects)
     copy_paste = copy_paste_pairs(labelled, bank, k, params, rng) if "C" in arms else None
     info.update({"bank_objects": len(bank), "maps_pasted": int(k - k_predicted), "maps_predicted": int(k_predicted),
                  "make_seconds": round(time.perf_counter() - started, 1)})

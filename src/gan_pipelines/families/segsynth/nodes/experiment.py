@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gan_pipelines.families.paired.config import TrainParams
+from gan_pipelines.families.unpaired.config import UGATITTrainParams
 from gan_pipelines.families.segsynth.config import ExperimentParams, IngestParams
 
 logger = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 def run_segsynth_experiment(
     model_input: Mapping[str, Callable[[], np.ndarray]], params: ExperimentParams, generator_params: TrainParams,
-    ingest_params: IngestParams, *, family: str,
+    ingest_params: IngestParams, unpaired_generator_params: UGATITTrainParams | None = None, *, family: str,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, Any]]:
     """``(seed_results, examples, summary)``.
 
@@ -61,7 +62,7 @@ def run_segsynth_experiment(
     rows, infos, examples = [], [], {}
     seeds = range(params.first_seed, params.first_seed + params.seeds)
     for seed in tqdm(seeds, desc="segsynth seeds", unit="seed"):
-        seed_rows, seed_examples, info = run_seed(seed, data, params, generator_params)
+        seed_rows, seed_examples, info = run_seed(seed, data, params, generator_params, unpaired_generator_params)
         rows += seed_rows
         infos.append(info)
         logger.info("%s: seed %d done: %s", family, seed,
