@@ -97,13 +97,6 @@ def size_recall_figure(metrics: Mapping[str, Any], size_bins: Mapping[str, str],
     return figure
 
 
-def colourise(labels: np.ndarray) -> np.ndarray:
-    """Class map -> uint8 RGB with the paired report's class colours."""
-    from gan_pipelines.families.paired.nodes.report import LABEL_COLOURS
-
-    return LABEL_COLOURS[np.asarray(labels, np.int64) % len(LABEL_COLOURS)]
-
-
 EXAMPLE_COLUMNS = (  # (kind, title, is a label map)
     ("real_map", "real map", True), ("real_picture", "real picture", False),
     ("synthetic_map", "pasted map", True), ("gan_picture", "GAN picture", False),
@@ -114,6 +107,7 @@ EXAMPLE_COLUMNS = (  # (kind, title, is a label map)
 
 def examples_figure(examples: Mapping[str, Callable[[], np.ndarray]], count: int):
     """Rows of made pairs beside real ones (the first seed's), or None without examples."""
+    from gan_pipelines.families.segsynth.experiment import colour_maps
     from gan_pipelines.image_folders import split_key
     from gan_pipelines.reporting.html_report import image_grid_figure
 
@@ -130,7 +124,7 @@ def examples_figure(examples: Mapping[str, Callable[[], np.ndarray]], count: int
         row = []
         for kind, _, is_map in columns:
             image = np.asarray(examples[by_kind[kind][index]]())
-            row.append(colourise(image) if is_map else image)
+            row.append(colour_maps(image) if is_map else image)
         rows.append(row)
     return image_grid_figure(rows, [title for _, title, _ in columns], [f"#{i}" for i in range(rows_count)])
 

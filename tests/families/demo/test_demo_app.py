@@ -1,4 +1,4 @@
-"""The demo's endpoints through gradio_client against the running server (tests/demo/conftest.py):
+"""The demo's endpoints through gradio_client against the running server (tests/families/demo/conftest.py):
 outputs checked against the project's predictors run directly, and every bad input answered
 with its message."""
 

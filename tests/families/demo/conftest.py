@@ -1,4 +1,4 @@
-"""One demo server for tests/demo: a project copy with the tiny shadow models of the suite's
+"""One demo server for tests/families/demo: a project copy with the tiny shadow models of the suite's
 shared ``tiny_trained_project`` and a tiny pix2pix trained here (sketch2color and the other
 label -> photo families stay untrained), served in this process on a free localhost port."""
 
