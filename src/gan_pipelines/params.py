@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -74,6 +75,20 @@ def checked_by(check, value: Any, where: str) -> Any:
         message = str(exc)
         raise ValueError(message if message.startswith(where) else f"{where}: {message}") from None
     return value
+
+
+_ENDPOINT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9._-]*):(?P<port>[0-9]{1,5})")
+
+
+def endpoint_problem(endpoint: Any) -> str | None:
+    """Why ``endpoint`` is not a rendezvous address ``host:port`` (a host name, an IPv4 address or
+    a bracketed IPv6 one, and a port in 1..65535), or None when it is. The host is not looked up."""
+    match = _ENDPOINT.fullmatch(endpoint) if isinstance(endpoint, str) else None
+    if match is None:
+        return f"must be 'host:port' (node 0's address and a free port, e.g. node0.cluster:29400), got {endpoint!r}"
+    if not 1 <= int(match["port"]) <= 65535:
+        return f"has port {match['port']}, outside 1..65535"
+    return None
 
 
 def training_state_path(section: str) -> str:
@@ -213,8 +228,9 @@ class TrainingParams(ConfigBlock):
     :class:`gan_pipelines.training.TrainerConfig` (see it for what each does) except the paths,
     which follow from the stage (:func:`training_state_path`, :func:`tensorboard_dir`). Checks
     the pairs: ``lr_constant_epochs`` in [0, epochs] with the linear schedule only,
-    ``monitor_start_epoch`` in [1, epochs], ``resume`` needs nothing else. Defaults are
-    TrainerConfig's (a test keeps them equal)."""
+    ``monitor_start_epoch`` in [1, epochs], ``resume`` needs nothing else; ``node_rank`` in
+    [0, nodes - 1] and ``rdzv_endpoint`` (``host:port``) required when ``nodes`` > 1 and checked
+    for shape whenever set. Defaults are TrainerConfig's (a test keeps them equal)."""
 
     epochs: int = Field(gt=0)
     seed: int = 0
@@ -236,6 +252,9 @@ class TrainingParams(ConfigBlock):
     cpu_threads: int | None = Field(None, ge=1)
     deterministic: bool = False
     devices: int = Field(1, ge=1)
+    nodes: int = Field(1, ge=1)
+    node_rank: int = Field(0, ge=0)
+    rdzv_endpoint: str | None = None
     sync_batchnorm: bool = False
     compile: bool = False
     fused_optimizer: Literal["auto", True, False] = "auto"
@@ -274,6 +293,14 @@ class TrainingParams(ConfigBlock):
             raise inconsistent("lr_step_epochs", f"only applies to scheduler 'step' (scheduler is {self.scheduler!r})")
         if self.monitor_start_epoch > self.epochs:
             raise inconsistent("monitor_start_epoch", f"({self.monitor_start_epoch}) is more than epochs ({self.epochs})")
+        if self.node_rank >= self.nodes:
+            raise inconsistent("node_rank", f"({self.node_rank}) must be below nodes ({self.nodes}): nodes are "
+                                            f"numbered 0..{self.nodes - 1}")
+        if self.nodes > 1 and self.rdzv_endpoint is None:
+            raise inconsistent("rdzv_endpoint", f"is required with nodes: {self.nodes}: node 0's address and a free "
+                                                "port, e.g. node0.cluster:29400, the same on every node")
+        if self.rdzv_endpoint is not None and endpoint_problem(self.rdzv_endpoint):
+            raise inconsistent("rdzv_endpoint", endpoint_problem(self.rdzv_endpoint))
         return self
 
     def trainer_config(self, section: str, **changes: Any):
@@ -343,6 +370,31 @@ def check_run_parameters(pipeline: Any, catalog: Any) -> None:
         check = _stage_check(namespace)
         if check is not None:
             check(namespace, found)
+
+
+def other_node_trainings(pipeline: Any, catalog: Any) -> list[tuple[str, int, int]]:
+    """The ``training`` blocks among the parameters ``pipeline`` reads that make this run node
+    K > 0 of a training across machines (``nodes`` > 1, ``node_rank`` > 0), as
+    ``(<family>.<stage>...training, node_rank, nodes)``; [] for an ordinary run (and for node
+    0). Reads the validated parameters in ``catalog``, like :func:`check_run_parameters`."""
+    found: list[tuple[str, int, int]] = []
+
+    def walk(value: Any, path: str) -> None:
+        if not isinstance(value, Mapping):
+            return
+        for key, item in value.items():
+            if key == "training" and isinstance(item, Mapping):
+                nodes, node_rank = item.get("nodes", 1), item.get("node_rank", 0)
+                if isinstance(nodes, int) and isinstance(node_rank, int) and nodes > 1 and node_rank > 0:
+                    found.append((f"{path}.training", node_rank, nodes))
+            walk(item, f"{path}.{key}")
+
+    for name in sorted(pipeline.inputs()):
+        if name.startswith("params:"):
+            value = catalog.load(name)
+            if isinstance(value, (ConfigBlock, Mapping)):
+                walk(as_plain(value), name.removeprefix("params:"))
+    return found
 
 
 # --------------------------------------------------------------------------------------------

@@ -183,6 +183,13 @@ def test_a_bad_train_parameter_is_named_by_its_full_key(change, message):
                                      "(data/06_models/training_state/<family>_<stage>.pt)"),
     ({"log_dir": "tb"}, "pix2pix.train.training.log_dir: not a parameter any more"),
     ({"precision": "fp64"}, "pix2pix.train.training.precision: Input should be 'auto', 'bf16', 'fp16' or 'fp32'"),
+    ({"nodes": 0}, "pix2pix.train.training.nodes: Input should be greater than or equal to 1"),
+    ({"nodes": 2}, "pix2pix.train.training.rdzv_endpoint is required with nodes: 2"),
+    ({"nodes": 2, "node_rank": 2, "rdzv_endpoint": "node0:29400"},
+     "pix2pix.train.training.node_rank (2) must be below nodes (2)"),
+    ({"node_rank": -1}, "pix2pix.train.training.node_rank: Input should be greater than or equal to 0"),
+    ({"nodes": 2, "rdzv_endpoint": "node0"}, "pix2pix.train.training.rdzv_endpoint must be 'host:port'"),
+    ({"rdzv_endpoint": "node0:99999"}, "pix2pix.train.training.rdzv_endpoint has port 99999, outside 1..65535"),
 ])
 def test_training_settings_and_their_pairs_are_named(training, message):
     train = load_parameters()["pix2pix"]["train"]

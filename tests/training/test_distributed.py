@@ -207,6 +207,25 @@ def test_bad_device_settings_are_refused_clearly():
             check_devices(2, "cuda")
     with pytest.raises(ValueError, match="devices"):
         trainer_config({"training": {"epochs": 1, "devices": "two"}}, "train_attention")
+    with pytest.raises(ValueError, match=r"its 4 workers \(training.nodes x training.devices\)"):
+        per_device_batch_size(6, 4, "train")
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"nodes": 0}, "training.nodes must be a positive integer, got 0"),
+    ({"nodes": 2}, "training.rdzv_endpoint is required when training.nodes is 2"),
+    ({"nodes": 2, "node_rank": 2, "rdzv_endpoint": "node0:29400"}, r"training.node_rank must be an integer in \[0, nodes - 1 = 1\]"),
+    ({"nodes": 2, "rdzv_endpoint": "node0"}, "training.rdzv_endpoint must be 'host:port'"),
+    ({"nodes": 2, "rdzv_endpoint": "node0:0"}, "training.rdzv_endpoint has port 0, outside 1..65535"),
+])
+def test_bad_node_settings_are_refused_naming_the_setting(settings, message):
+    """The engine's own check, for direct callers (a Kedro run is stopped earlier by the stage's
+    typed parameters: tests/config/test_stage_parameters.py)."""
+    from gan_pipelines.training import TrainerConfig
+
+    with pytest.raises(ValueError, match=message):
+        TrainerConfig(epochs=1, **settings)
+    assert TrainerConfig(epochs=1, nodes=2, node_rank=1, rdzv_endpoint="[fd00::1]:29400").node_rank == 1
 
 
 def test_sync_batchnorm_on_cpu_is_refused(data, tmp_path):

@@ -78,12 +78,21 @@ def build_loaders(
 
 
 def run_training(entrypoint: Callable[..., Any], args: tuple, config) -> Any:
-    """``entrypoint(*args)`` here, or in ``training.devices`` data-parallel workers (rank 0's
-    result is returned). ``entrypoint`` must be a module-level function: workers import it."""
+    """``entrypoint(*args)`` here, or in ``training.devices`` data-parallel workers on this machine,
+    one of ``training.nodes`` machines (this machine's first worker's result is returned: rank
+    0's on node 0). ``entrypoint`` must be a module-level function: workers import it.
+
+    The machines' rendezvous run id is the stage's state-file name (``<family>_<stage>``), the
+    same on every machine and different for every training of one Kedro run (a second phase, a
+    judge's other seeds), or the entrypoint's name when there is no state file."""
+    from pathlib import Path
+
     from gan_pipelines.training.distributed import check_devices, launch
 
-    devices = check_devices(config.devices, config.device, config.sync_batchnorm)
-    return launch(entrypoint, args, processes=devices, device_preference=config.device)
+    devices = check_devices(config.devices, config.device, config.sync_batchnorm, config.nodes)
+    name = Path(config.state_path).stem if config.state_path else f"{entrypoint.__module__}.{entrypoint.__qualname__}"
+    return launch(entrypoint, args, processes=devices, device_preference=config.device, nodes=config.nodes,
+                  node_rank=config.node_rank, rdzv_endpoint=config.rdzv_endpoint, run_id=f"gan_pipelines-{name}")
 
 
 def trainer_config(params: Mapping[str, Any], section: str, **changes: Any):

@@ -1,4 +1,5 @@
-"""Data-parallel training over several processes (GPUs, or CPU processes with gloo).
+"""Data-parallel training over several processes (GPUs, or CPU processes with gloo), on one
+machine or across several.
 
 ``training.devices: N`` with N > 1 makes a training node call :func:`launch`, which starts N
 worker processes with torch's elastic launcher (the engine behind ``torchrun``) and runs one
@@ -10,12 +11,39 @@ sees the process group and then:
   ``SyncBatchNorm`` first, CUDA only), so gradients are averaged across workers;
 * gets a loader whose sampler hands each worker its own share of the same ``(seed, epoch)``
   permutation (see :class:`gan_pipelines.training.data.EpochShuffleSampler`), with
-  ``batch_size / N`` samples per worker, so one step sees the same global batch as one process;
+  ``batch_size / world size`` samples per worker, so one step sees the same global batch as one
+  process;
 * sums training losses and validation metrics over the workers, so every worker takes the same
   learning-rate and best-checkpoint decisions;
-* writes the state file, logs, progress bars and TensorBoard from rank 0 only.
+* writes the state file (and holds its lock), logs, progress bars and TensorBoard from global
+  rank 0 only.
 
 Rank 0's result is returned to the node, which builds the one checkpoint bundle the catalog saves.
+
+Several machines (``training.nodes: M`` > 1). Every machine runs the same ``kedro run`` of the
+training pipeline, with its own ``training.node_rank`` (0..M-1) and the same
+``training.rdzv_endpoint`` (``host:port`` on node 0). Each starts ``devices`` workers through
+torch's c10d rendezvous: node 0's launcher hosts the rendezvous store at the endpoint (``is_host``),
+the others join it, and the run id is the stage's state-file name, so the machines agree on it
+with nothing else to set. The world is ``M x devices`` workers; ``batch_size`` stays the global
+batch. The rendezvous numbers machines by host name and process id, so each worker takes
+``RANK = node_rank x devices + local rank`` before it joins the process group: global rank 0, the
+one that writes, is always on node 0.
+
+Only node 0 saves. Every worker returns the same trained weights (DDP keeps them equal), so the
+training node on node K > 0 gets a valid result and runs to its end as usual; what keeps it
+from writing is explicit, in two places:
+
+* inside the training, :func:`gan_pipelines.training.fit` writes the state file, its lock and
+  TensorBoard from global rank 0 only (on node 0, see above);
+* around it, the project's Kedro hook :class:`gan_pipelines.hooks.OtherNodeHooks` sees, before
+  the pipeline runs, that a training block the run reads has ``nodes`` > 1 and ``node_rank`` > 0,
+  logs that the run saves nothing, and puts a
+  :class:`gan_pipelines.datasets.NotSavedDataset` in place of every dataset the run would write:
+  saving to it only logs, so the checkpoint, the history and anything else stay node 0's.
+
+So the machines may share one project folder (a shared file system), which is also what
+``training.resume`` across machines needs (every worker reads the state file).
 """
 
 from __future__ import annotations
@@ -48,6 +76,7 @@ class ProcessGroup:
     rank: int
     world_size: int
     local_rank: int
+    local_world_size: int
 
     @property
     def is_main(self) -> bool:
@@ -62,28 +91,32 @@ def current_group() -> ProcessGroup | None:
         rank=dist.get_rank(),
         world_size=dist.get_world_size(),
         local_rank=int(os.environ.get("LOCAL_RANK", dist.get_rank())),
+        local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", dist.get_world_size())),
     )
 
 
 def per_device_batch_size(batch_size: int, world_size: int, section: str) -> int:
-    """``batch_size`` is the global batch; each of ``world_size`` workers takes an equal share."""
+    """``batch_size`` is the global batch; each of ``world_size`` workers (training.nodes x
+    training.devices) takes an equal share."""
     if batch_size % world_size:
         raise ValueError(
-            f"{section}.batch_size={batch_size} is the global batch and must divide evenly over "
-            f"training.devices={world_size} workers"
+            f"{section}.batch_size={batch_size} is the global batch and must divide evenly over its "
+            f"{world_size} workers (training.nodes x training.devices)"
         )
     return batch_size // world_size
 
 
-def check_devices(devices: Any, device_preference: str, sync_batchnorm: bool = False) -> int:
+def check_devices(devices: Any, device_preference: str, sync_batchnorm: bool = False, nodes: int = 1) -> int:
     """Validate ``training.devices`` (and ``sync_batchnorm``) against what this machine has,
-    before any worker starts; return the number of devices."""
+    before any worker starts; return the number of devices. ``nodes``: machines in the run
+    (``training.nodes``, validated by the TrainerConfig), each with ``devices`` workers."""
     if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
         raise ValueError(f"training.devices must be a positive integer, got {devices!r}.")
-    if sync_batchnorm and devices > 1 and not _uses_cuda(device_preference):
+    if sync_batchnorm and devices * nodes > 1 and not _uses_cuda(device_preference):
         raise ValueError(_SYNC_BN_NEEDS_CUDA)
-    if devices > 1 and str(device_preference).startswith("mps"):
-        raise ValueError("training.devices > 1 is not supported on MPS (one Apple GPU per machine).")
+    if devices * nodes > 1 and str(device_preference).startswith("mps"):
+        raise ValueError("training.devices > 1 and training.nodes > 1 are not supported on MPS "
+                         "(torch has no process-group backend for Apple GPUs).")
     if devices > 1 and _uses_cuda(device_preference):
         available = torch.cuda.device_count()
         if devices > available:
@@ -163,40 +196,83 @@ def barrier() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def launch(entrypoint: Callable[..., Any], args: Sequence[Any], *, processes: int, device_preference: str) -> Any:
-    """Run ``entrypoint(*args)`` in ``processes`` workers and return rank 0's result.
+# How long a machine waits for the others, at the rendezvous and for node 0's store: nodes of one
+# run may be started up to this far apart (torch's own default for the store is 60 s).
+RENDEZVOUS_TIMEOUT_S = 600
 
-    ``processes == 1`` calls it directly in this process. Otherwise torch's elastic launcher
-    spawns the workers (fresh interpreters: ``entrypoint`` must be a module-level function and
-    ``args`` picklable); a failure in any worker stops all of them and is raised here.
+
+def launch(
+    entrypoint: Callable[..., Any],
+    args: Sequence[Any],
+    *,
+    processes: int,
+    device_preference: str,
+    nodes: int = 1,
+    node_rank: int = 0,
+    rdzv_endpoint: str | None = None,
+    run_id: str | None = None,
+) -> Any:
+    """Run ``entrypoint(*args)`` in ``processes`` workers on this machine, one of ``nodes``
+    machines, and return the result of this machine's first worker: global rank 0's on node 0
+    (on another node, its own copy of the same trained weights; see the module docstring).
+
+    ``processes == 1`` on one machine calls it directly in this process. Otherwise torch's
+    elastic launcher spawns the workers (fresh interpreters: ``entrypoint`` must be a
+    module-level function and ``args`` picklable); a failure in any worker stops all of them and
+    is raised here. With ``nodes`` > 1 every machine calls this with the same ``rdzv_endpoint``
+    (``host:port`` of node 0, which hosts the c10d rendezvous store) and ``run_id``, and its own
+    ``node_rank`` (0..nodes-1); the call returns when all machines have finished.
     """
-    if processes == 1:
+    if processes == 1 and nodes == 1:
         return entrypoint(*args)
     from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
+    if nodes == 1:
+        endpoint, run_id, rdzv_configs = f"127.0.0.1:{_free_port()}", f"gan_pipelines-{uuid.uuid4().hex[:12]}", {}
+    else:
+        if not rdzv_endpoint or not run_id:
+            raise ValueError("training.rdzv_endpoint and a run id are required when training.nodes > 1.")
+        endpoint = rdzv_endpoint
+        rdzv_configs = {"is_host": node_rank == 0, "join_timeout": RENDEZVOUS_TIMEOUT_S,
+                        "read_timeout": RENDEZVOUS_TIMEOUT_S}
     backend = "nccl" if _uses_cuda(device_preference) else "gloo"
     config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
+        min_nodes=nodes,
+        max_nodes=nodes,
         nproc_per_node=processes,
-        run_id=f"gan_pipelines-{uuid.uuid4().hex[:12]}",
+        run_id=run_id,
         rdzv_backend="c10d",
-        rdzv_endpoint=f"127.0.0.1:{_free_port()}",
+        rdzv_endpoint=endpoint,
+        rdzv_configs=rdzv_configs,
         max_restarts=0,
         monitor_interval=0.5,
         start_method="spawn",
         logs_specs=DefaultLogsSpecs(),
     )
-    logger.info("Launching %d %s workers for data-parallel training.", processes, backend)
-    results = elastic_launch(config, _worker)(entrypoint, tuple(args), backend)
-    return results[0]
+    if nodes == 1:
+        logger.info("Launching %d %s workers for data-parallel training.", processes, backend)
+    else:
+        logger.info("Node %d of %d: launching %d %s worker(s) for data-parallel training across machines "
+                    "(rendezvous %s at %s, %s).", node_rank, nodes, processes, backend, run_id, endpoint,
+                    "hosted here" if node_rank == 0 else "hosted by node 0")
+    # keyed by the launcher's global ranks of this machine's workers: the smallest is its first
+    results = elastic_launch(config, _worker)(entrypoint, tuple(args), backend, nodes, node_rank)
+    return results[min(results)]
 
 
 @record  # a worker's exception reaches the launching process with its message and traceback
-def _worker(entrypoint: Callable[..., Any], args: tuple, backend: str) -> Any:
-    """Runs in each spawned worker: join the group, run the entrypoint, leave."""
-    rank = int(os.environ["RANK"])
+def _worker(entrypoint: Callable[..., Any], args: tuple, backend: str, nodes: int, node_rank: int) -> Any:
+    """Runs in each spawned worker: join the group, run the entrypoint, leave. Returns the
+    result from this machine's first worker only (the others' would be the same)."""
+    local_rank, local_world_size = int(os.environ["LOCAL_RANK"]), int(os.environ["LOCAL_WORLD_SIZE"])
+    if int(os.environ["WORLD_SIZE"]) != nodes * local_world_size:
+        raise ValueError(f"training.devices must be the same on every machine: this one (node {node_rank}) has "
+                         f"{local_world_size}, but the {nodes} machines have {os.environ['WORLD_SIZE']} workers in all.")
+    # The rendezvous numbers the machines by host name and process id; number them by
+    # training.node_rank instead, so that global rank 0 (the one that writes) is on node 0.
+    rank = node_rank * local_world_size + local_rank
+    os.environ["RANK"] = str(rank)
     # Kedro configured logging in the parent only, and importing Kedro in the worker resets the
     # root logger; a handler on the package's own logger survives that. Rank 0 reports progress,
     # the others only warnings.
@@ -207,14 +283,14 @@ def _worker(entrypoint: Callable[..., Any], args: tuple, backend: str) -> Any:
     package_logger.setLevel(logging.INFO if rank == 0 else logging.WARNING)
     package_logger.propagate = False
     if backend == "nccl":
-        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(local_rank)
     dist.init_process_group(backend=backend)
     try:
         result = entrypoint(*args)
         dist.barrier()
     finally:
         dist.destroy_process_group()
-    return result if rank == 0 else None
+    return result if local_rank == 0 else None
 
 
 def _free_port() -> int:

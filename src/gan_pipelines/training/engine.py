@@ -82,6 +82,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from gan_pipelines.library_versions import library_versions, warn_if_versions_differ
+from gan_pipelines.params import endpoint_problem
 
 from .checkpointing import CheckpointError, load_training_state, save_training_state
 from .data import to_model_range
@@ -154,6 +155,10 @@ class TrainerConfig:
     (GPU; CPU is deterministic anyway). ``devices`` > 1 trains data-parallel in that many
     processes (GPUs, or CPU processes); the training node launches them
     (:func:`gan_pipelines.training.distributed.launch`) and :func:`fit` runs inside each.
+    ``nodes`` > 1 trains across that many machines, ``devices`` processes on each: every machine
+    runs the same training with its own ``node_rank`` (0..nodes-1) and the same ``rdzv_endpoint``
+    (``host:port`` of node 0, which hosts the rendezvous; required then); only node 0 writes
+    (see :mod:`gan_pipelines.training.distributed`).
     ``sync_batchnorm`` (CUDA only) then shares BatchNorm statistics. ``compile`` runs the
     modules through ``torch.compile`` (slow first steps, then faster kernels; the saved state
     dicts are unchanged). ``fused_optimizer``: ``auto`` uses the fused Adam kernels on CUDA and
@@ -205,6 +210,9 @@ class TrainerConfig:
     cpu_threads: int | None = None
     deterministic: bool = False
     devices: int = 1
+    nodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: str | None = None
     sync_batchnorm: bool = False
     compile: bool = False
     fused_optimizer: str = "auto"
@@ -263,6 +271,15 @@ class TrainerConfig:
             fail("compile", "must be true or false")
         if not is_int(self.devices) or self.devices < 1:
             fail("devices", "must be a positive integer")
+        if not is_int(self.nodes) or self.nodes < 1:
+            fail("nodes", "must be a positive integer")
+        if not is_int(self.node_rank) or not 0 <= self.node_rank < self.nodes:
+            fail("node_rank", f"must be an integer in [0, nodes - 1 = {self.nodes - 1}]")
+        if self.nodes > 1 and self.rdzv_endpoint is None:
+            raise ValueError(f"training.rdzv_endpoint is required when training.nodes is {self.nodes}: node 0's "
+                             "address and a free port, e.g. node0.cluster:29400, the same on every node.")
+        if self.rdzv_endpoint is not None and endpoint_problem(self.rdzv_endpoint):
+            raise ValueError(f"training.rdzv_endpoint {endpoint_problem(self.rdzv_endpoint)}.")
         if self.resume and not self.state_path:
             raise ValueError("training.resume is true but training.state_path is not set.")
         if self.keep_superseded_states is not None and (
@@ -629,8 +646,8 @@ def _fit(
     precision = select_precision(device, config.precision)
     if device.type == "cpu":
         threads = config.cpu_threads
-        if threads is None and group is not None:  # share the cores out over the workers
-            threads = max(1, (os.cpu_count() or 1) // group.world_size)
+        if threads is None and group is not None:  # share the cores out over this machine's workers
+            threads = max(1, (os.cpu_count() or 1) // group.local_world_size)
         configure_cpu_threads(threads)
     # Same seed on every worker: identical initial weights (DDP also broadcasts rank 0's).
     seed_everything(config.seed, deterministic=config.deterministic)
@@ -666,6 +683,14 @@ def _fit(
     start_epoch = 1
     resumed_from: int | None = None
 
+    if config.resume and state_path is not None and group is not None:
+        # Every worker reads the state file; a node that cannot see it would train other epochs.
+        seen = int(all_reduce_sums([float(state_path.exists())], device)[0])
+        if 0 < seen < group.world_size:
+            raise CheckpointError(
+                f"training.resume: only {seen} of {group.world_size} workers see {state_path}; with "
+                "training.nodes > 1 every node must see the same project folder (a shared file system)."
+            )
     if state_path is not None and state_path.exists():
         if config.resume:
             state = load_training_state(state_path)

@@ -353,9 +353,10 @@ class TrainParams(StageParams):
         if self.freeze_global_epochs > self.training.epochs:
             raise inconsistent("freeze_global_epochs", f"({self.freeze_global_epochs}) is more than training.epochs "
                                                        f"({self.training.epochs})")
-        if local and self.freeze_global_epochs and self.training.devices > 1:
+        if local and self.freeze_global_epochs and (self.training.devices > 1 or self.training.nodes > 1):
             raise inconsistent("freeze_global_epochs", "changes which parameters train mid-run, which data-parallel "
-                                                       "training cannot follow; use training.devices: 1")
+                                                       "training cannot follow; use training.devices: 1 and "
+                                                       "training.nodes: 1")
         if local and self.augmentation:
             raise inconsistent("augmentation", "must be null with model.local_enhancer: the pix2pixHD global phase "
                                                "trains at half resolution")

@@ -236,7 +236,7 @@ def train_judge(
             "seed": seed, "state_dicts": {"segmenter": other.best_state_dicts["segmenter"]},
             "best_epoch": int(other.best_epoch), "val_metrics": {k: float(v) for k, v in other.best_metrics.items()},
         })
-    if store_path is not None:
+    if store_path is not None and config.node_rank == 0:  # node K > 0 of a training across machines writes nothing
         import torch
 
         from gan_pipelines.files import write_atomically
