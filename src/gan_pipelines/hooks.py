@@ -18,6 +18,9 @@ names only what that stage wrote. The "off" lines come from what the run's own o
 the checkpoint ``meta`` statuses written by the training nodes (``perceptual``, ``vgg19_perceptual``,
 ``weights_status``) and the metrics ``meta["unavailable"]`` written by the evaluation
 (``fid_inception``, ``kid_inception``, ``lpips``). They are absent when nothing was off.
+
+Before a run: :class:`ParameterCheckHooks` checks the parameter pairs that span two stages, and
+:class:`OtherNodeHooks` makes the run of node K > 0 of a training across machines save nothing.
 """
 
 from __future__ import annotations
@@ -201,3 +204,44 @@ class ParameterCheckHooks:
         from gan_pipelines.params import check_run_parameters  # pydantic models; kept out of import time
 
         check_run_parameters(pipeline, catalog)
+
+
+class OtherNodeHooks:
+    """Node K > 0 of a training across machines saves nothing (see
+    :mod:`gan_pipelines.training.distributed`): when a ``training`` block that the run reads has
+    ``nodes`` > 1 and ``node_rank`` > 0, every dataset the pipeline writes is replaced, before any
+    node runs, by a :class:`~gan_pipelines.datasets.NotSavedDataset` (saving to it only logs), the
+    hooks of installed Kedro plugins are switched off for the run (kedro-viz would write its run
+    statistics to ``.viz/`` at the end), and the log says so. Node 0 writes the checkpoint, the
+    history, the training state and TensorBoard, so the machines may share one project folder."""
+
+    def __init__(self) -> None:
+        self._hook_manager: Any = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        # The run's plugin manager (Kedro keeps it on the context; no public accessor).
+        self._hook_manager = getattr(context, "_hook_manager", None)
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        from gan_pipelines.params import other_node_trainings
+
+        found = other_node_trainings(pipeline, catalog)
+        if not found:
+            return
+        from gan_pipelines.datasets.not_saved import NotSavedDataset
+
+        where = ", ".join(f"{key}.node_rank={rank} of nodes={nodes}" for key, rank, nodes in found)
+        outputs = sorted(pipeline.all_outputs())
+        for name in outputs:
+            catalog[name] = NotSavedDataset(name=name, reason=f"{where}; node 0 saves")
+        plugins = []
+        if self._hook_manager is not None:
+            for plugin, dist in self._hook_manager.list_plugin_distinfo():  # entry-point plugins only
+                self._hook_manager.unregister(plugin=plugin)
+                plugins.append(dist.project_name)
+        logger.info("This run saves nothing (%s): it trains together with node 0, which writes the checkpoint, "
+                    "the history, the training state and TensorBoard. Not saved here: %s. Kedro plugin hooks off "
+                    "for this run: %s.", where, ", ".join(outputs) or "(no outputs)",
+                    ", ".join(sorted(set(plugins))) or "none installed")

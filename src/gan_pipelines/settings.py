@@ -10,8 +10,9 @@ CONFIG_LOADER_ARGS = {
     "merge_strategy": {"parameters": "soft"},
 }
 
-from gan_pipelines.hooks import ParameterCheckHooks, RunSummaryHooks  # noqa: E402 (kept beside the setting it fills)
+from gan_pipelines.hooks import OtherNodeHooks, ParameterCheckHooks, RunSummaryHooks  # noqa: E402 (kept beside the setting it fills)
 
-# Before any node: the parameter pairs that span two stages. At the end of every run: where its
-# outputs went and which optional parts were off.
-HOOKS = (ParameterCheckHooks(), RunSummaryHooks())
+# Before any node: the parameter pairs that span two stages, and nothing saved on node K > 0 of a
+# training across machines. At the end of every run: where its outputs went and which optional
+# parts were off.
+HOOKS = (ParameterCheckHooks(), OtherNodeHooks(), RunSummaryHooks())
