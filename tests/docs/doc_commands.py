@@ -9,7 +9,9 @@ Each command is classified by :func:`classify`:
 * ``slow``: only makes sense at full length (``--env paper``, several GPUs, every family at once);
   run only by the tests marked ``slow``;
 * ``not_run``: listed in :data:`NOT_RUN` with the reason (the README's set-up commands, which
-  CI runs itself).
+  CI runs itself), and the runs across machines (``training.nodes`` > 1): one command per
+  machine, all running at once, which a runner of one command after another cannot do
+  (tests/training/test_multinode.py runs such a pair on one machine).
 
 Anything else raises :class:`UnrecognisedCommand`, so the docs cannot gain an untested command.
 
@@ -49,7 +51,10 @@ NOT_RUN: dict[str, str] = {
     "pip install -c constraints.txt -e .": "installs into the running environment; the README's set-up commands, run by .ci/run / CI, cover it",
     'pip install -c constraints.txt -e ".[test]"': "installs into the running environment; .ci/run / CI runs it",
     "bash .ci/refresh-lock": "installs the newest releases from the network and runs the whole suite",
+    "sbatch train_pix2pix.sbatch": "needs a SLURM cluster",
 }
+SEVERAL_MACHINES = ("one command per machine, all running at once (training.nodes > 1), which commands run one after "
+                    "another cannot be; tests/training/test_multinode.py runs two such nodes on one machine")
 
 PAPER_REASON = "--env paper: the reference scale, hours without a GPU"
 # What the tests copy into the throwaway project (tracked and untracked files under these).
@@ -174,11 +179,12 @@ def _option_value(tokens: list[str], option: str) -> str | None:
     return None
 
 
-def _several_devices(tokens: list[str]) -> bool:
+def _more_than_one(tokens: list[str], setting: str) -> bool:
+    """Whether ``--params`` sets ``<...>.training.<setting>`` above 1 (``devices``, ``nodes``)."""
     params = _option_value(tokens, "--params") or ""
     for pair in params.split(","):
         key, _, value = pair.partition("=")
-        if key.strip().endswith("training.devices") and value.strip().isdigit() and int(value) > 1:
+        if key.strip().endswith(f"training.{setting}") and value.strip().isdigit() and int(value) > 1:
             return True
     return False
 
@@ -203,7 +209,9 @@ def classify(command: str) -> Verdict:
     if program == "kedro" and any(tuple(args[: len(sub)]) == sub for sub in KEDRO_RUNNABLE):
         if args[0] == "run" and _option_value(args, "--env") == "paper":
             return Verdict("slow", PAPER_REASON)
-        if args[0] == "run" and _several_devices(args):
+        if args[0] == "run" and _more_than_one(args, "nodes"):
+            return Verdict("not_run", SEVERAL_MACHINES)
+        if args[0] == "run" and _more_than_one(args, "devices"):
             return Verdict("slow", "several GPUs (training.devices > 1)")
         return Verdict("run")
     if program == "gan-pipelines":

@@ -81,6 +81,9 @@ def test_the_docs_have_commands_to_run():
     ('kedro run --pipelines shadow.predict --params "shadow.predict.input_dir=a,shadow.predict.output_dir=b"', "run"),
     ("kedro run --pipeline pix2pix --env paper", "slow"),
     ('kedro run --pipelines shadow.train_generator --params "shadow.train_generator.training.devices=4"', "slow"),
+    ('kedro run --pipelines pix2pix.train --params "pix2pix.train.training.nodes=2,pix2pix.train.training.node_rank=1,'
+     'pix2pix.train.training.rdzv_endpoint=node0:29400"', "not_run"),
+    ("sbatch train_pix2pix.sbatch", "not_run"),
     ("dvc repro", "slow"),
     ("dvc repro shadow_report", "run"),
     ("dvc repro report@pix2pix", "run"),
