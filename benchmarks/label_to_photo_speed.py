@@ -87,7 +87,9 @@ from paired_speed import task_step_fn  # noqa: E402
 from shadow_speed import PROJECT, Timer, _cycle, add_timing_options, apply_timing_options, peak_memory  # noqa: E402
 
 from gan_pipelines.families.paired.networks import build_paired_generator, check_resolution  # noqa: E402
-from gan_pipelines.families.paired.nodes.train import check_train_params, fit_generator  # noqa: E402
+from gan_pipelines.families.paired.nodes.train import (  # noqa: E402
+    check_train_params, fit_generator, with_ingest_class_count,
+)
 from gan_pipelines.models import count_parameters  # noqa: E402
 from gan_pipelines.models.discriminators import build_discriminator  # noqa: E402
 
@@ -114,13 +116,15 @@ def _parameters(env: str) -> dict[str, Any]:
 
 
 def train_params(model: str, width: str, batch: int, workers: int) -> dict[str, Any]:
-    """``<model>.train`` as Kedro reads it for ``width``, with the benchmark's batch size and
-    workers, the VGG19 term off and nothing written to disk."""
-    params = copy.deepcopy(_parameters(WIDTH_ENVS[width])[model]["train"])
+    """``<model>.train`` as Kedro reads it for ``width``, with the class count of
+    ``<model>.ingest`` (as the pipeline gives it), the benchmark's batch size and workers, the VGG19 term off and no resume (the engine's ``fit``, which would write, is never
+    called: :func:`project_task`)."""
+    parameters = _parameters(WIDTH_ENVS[width])[model]
+    params, _ = with_ingest_class_count(copy.deepcopy(parameters["train"]), parameters["ingest"], model)
     params["batch_size"] = batch
     params["num_workers"] = workers
     params["loss_weights"] = {**dict(params.get("loss_weights") or {}), "vgg19": 0.0}
-    params["training"] = {**dict(params["training"]), "state_path": None, "log_dir": None, "resume": False}
+    params["training"] = {**dict(params["training"]), "resume": False}
     return params
 
 
