@@ -38,7 +38,6 @@ import os
 import random
 import sys
 import tempfile
-import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -52,8 +51,8 @@ from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import PROJECT, Measured, add_timing_options, apply_timing_options, measure_training  # noqa: E402
 from paired_speed import task_step_fn  # noqa: E402
-from shadow_speed import PROJECT, Timer, add_timing_options, apply_timing_options, peak_memory  # noqa: E402
 
 from gan_pipelines.families.unpaired.config import CycleGANTrainParams as TrainParams  # noqa: E402
 from gan_pipelines.families.unpaired.networks import build_cyclegan  # noqa: E402
@@ -260,6 +259,25 @@ def reference_step_fn(settings: TrainParams, resolution: int, device) -> Callabl
 # --------------------------------------------------------------------------------------------
 
 
+def compare(root: Path, a: np.ndarray, b: np.ndarray, settings: TrainParams, resolution: int, batch: int, args,
+            device, precision, channels_last: bool, sides=("reference", "project")) -> dict[str, Measured]:
+    """``{side: Measured}`` of each of ``sides``: training on the domains ``a``, ``b``
+    (:func:`draw_domain`), stored under ``root/A`` and ``root/B`` by :func:`write_pngs` for the
+    reference-style side. ``args``: the timing flags (steps, warmup, workers, compile)."""
+
+    def reference():
+        loader = DataLoader(UnalignedPNGDataset(root, {"A": len(a), "B": len(b)}, resolution), batch_size=batch,
+                            shuffle=True, drop_last=True, num_workers=args.workers)
+        return reference_step_fn(settings, resolution, device), loader
+
+    def project():
+        loader = project_loader(a, b, resolution, batch, args.workers, device)
+        return project_step_fn(settings, resolution, device, precision, channels_last, args.compile), loader
+
+    makers = {"reference": reference, "project": project}
+    return {side: measure_training(makers[side], device, args.warmup, args.steps, batch) for side in sides}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 256])
@@ -278,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     random.seed(0)
-    timer = Timer(device)
+    labels = {"reference": "reference-style eager fp32", "project": f"project ({precision.name})"}
     rows: list[tuple[str, str]] = []
     for resolution in args.resolutions:
         a = draw_domain("A", args.pictures, resolution, 0)
@@ -293,29 +311,15 @@ def main(argv: list[str] | None = None) -> int:
                     nets = networks(settings, resolution)
                     shape = (f"ngf {g_cfg['ngf']}, {g_cfg['n_blocks']} blocks ({count_parameters(nets['G_AB']) / 1e6:.2f} M), "
                              f"ndf {d_cfg['ndf']}, {d_cfg['n_layers']} layers")
-                    measured = {}
-                    for side in args.sides:
-                        if side == "reference":
-                            loader = DataLoader(UnalignedPNGDataset(Path(tmp), {"A": len(a), "B": len(b)}, resolution),
-                                                batch_size=batch, shuffle=True, drop_last=True,
-                                                num_workers=args.workers)
-                            fn = reference_step_fn(settings, resolution, device)
-                            label = "reference-style eager fp32"
-                        else:
-                            loader = project_loader(a, b, resolution, batch, args.workers, device)
-                            fn = project_step_fn(settings, resolution, device, precision, channels_last, args.compile)
-                            label = f"project ({precision.name})"
-                        if device.type == "cuda":
-                            torch.cuda.reset_peak_memory_stats(device)
-                        started = time.perf_counter()
-                        measured[side] = timer.run(fn, loader, args.warmup, args.steps, batch)
-                        name = f"{resolution} px, {width} width, batch {batch}: {label}"
-                        rows.append((name, f"{measured[side]:.3g} img/s, peak {peak_memory(device)}"))
-                        print(f"  {name} [{shape}]: {measured[side]:.3g} img/s "
-                              f"({time.perf_counter() - started:.0f} s)", flush=True)
+                    measured = compare(Path(tmp), a, b, settings, resolution, batch, args, device, precision,
+                                       channels_last, args.sides)
+                    for side, result in measured.items():
+                        name = f"{resolution} px, {width} width, batch {batch}: {labels[side]}"
+                        rows.append((name, f"{result.img_s:.3g} img/s, peak {result.memory.text()}"))
+                        print(f"  {name} [{shape}]: {result.img_s:.3g} img/s ({result.seconds:.0f} s)", flush=True)
                     if len(measured) == 2:
                         rows.append((f"{resolution} px, {width} width, batch {batch}: ratio project / reference",
-                                     f"{measured['project'] / measured['reference']:.2f}x"))
+                                     f"{measured['project'].img_s / measured['reference'].img_s:.2f}x"))
 
     width = max(len(name) for name, _ in rows)
     print("\n(img/s: (A, B) couples per second, each a full CycleGAN step over both directions)")

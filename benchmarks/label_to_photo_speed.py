@@ -83,8 +83,8 @@ from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import PROJECT, Measured, Timer, add_timing_options, apply_timing_options, cycle, measure_training  # noqa: E402
 from paired_speed import task_step_fn  # noqa: E402
-from shadow_speed import PROJECT, Timer, _cycle, add_timing_options, apply_timing_options, peak_memory  # noqa: E402
 
 from gan_pipelines.families.paired.networks import build_paired_generator, check_resolution  # noqa: E402
 from gan_pipelines.families.paired.nodes.train import (  # noqa: E402
@@ -456,7 +456,7 @@ def profile_spade(args, device, precision, channels_last: bool) -> int:
                     continue
                 task, loader, _ = project_task(params, arrays, "spade.train")
                 run = task_step_fn(task, device, precision, channels_last, args.compile)
-                batches = iter(_cycle(loader))
+                batches = iter(cycle(loader))
                 for _ in range(max(args.warmup, 1)):
                     run(next(batches))
                 handles = _label_modules(task)
@@ -574,15 +574,45 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def settings_for(model: str, width: str, resolution: int, batch: int, workers: int = 0):
+    """``(train parameters, resolved settings)`` of ``model`` at ``width`` (:func:`train_params`),
+    for ``resolution``; ValueError (the project's reason) for a resolution the networks refuse."""
+    section = f"{model}.train"
+    params = train_params(model, width, batch, workers)
+    settings = check_train_params(params, section, resolution)
+    check_resolution(resolution, settings["generator"], settings["discriminator"], section)
+    return params, settings
+
+
+def compare_sides(model: str, params, settings, resolution: int, batch: int, arrays, png_root: Path, args, device,
+                  precision, channels_last: bool) -> tuple[dict[str, Measured], dict[str, Any]]:
+    """``({"reference": Measured, "project": Measured}, the train node's recipe info)`` of one
+    configuration (:func:`settings_for`) on the scenes of :func:`render_triples` (``arrays``),
+    written under ``png_root`` by :func:`write_pngs`. ``args``: the timing flags."""
+    info: dict[str, Any] = {}
+
+    def reference():
+        dataset = LabelPhotoPNGDataset(png_root, len(arrays["picture"]), settings["input"]["label_nc"],
+                                       settings["input"]["instance_edges"])
+        loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, num_workers=args.workers)
+        return REFERENCE_STEPS[model](settings, device), loader
+
+    def project():
+        task, loader, recipe = project_task(params, arrays, f"{model}.train")
+        info.update(recipe)
+        return task_step_fn(task, device, precision, channels_last, args.compile), loader
+
+    measured = {side: measure_training(make, device, args.warmup, args.steps, batch)
+                for side, make in (("reference", reference), ("project", project))}
+    return measured, info
+
+
 def compare(model, width, resolution, batch, arrays, png_root: Path, args, described: set, device, precision,
             channels_last: bool) -> list[tuple[str, str]]:
     """Rows of one comparison: both paths' img/s and peak memory, and their ratio."""
-    section = f"{model}.train"
     name = f"{model} {width}, {resolution} px, batch {batch}"
-    params = train_params(model, width, batch, args.workers)
-    settings = check_train_params(params, section, resolution)
     try:
-        check_resolution(resolution, settings["generator"], settings["discriminator"], section)
+        params, settings = settings_for(model, width, resolution, batch, args.workers)
     except ValueError as exc:
         print(f"  {name}: skipped ({exc})", flush=True)
         return [(name, f"skipped: {str(exc).split(';')[0]}")]
@@ -593,29 +623,19 @@ def compare(model, width, resolution, batch, arrays, png_root: Path, args, descr
         discriminator = build_discriminator(settings["discriminator"])
         print(f"{model} {width} width: {describe(model, settings)}; G {count_parameters(generator) / 1e6:.2f}M, "
               f"D {count_parameters(discriminator) / 1e6:.2f}M parameters", flush=True)
-    rows, measured = [], {}
-    for side in ("reference", "project"):
-        if side == "reference":
-            dataset = LabelPhotoPNGDataset(png_root, args.pairs, settings["input"]["label_nc"],
-                                           settings["input"]["instance_edges"])
-            loader = DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, num_workers=args.workers)
-            fn = REFERENCE_STEPS[model](settings, device)
-            label = "reference-style eager fp32"
-        else:
-            task, loader, info = project_task(params, arrays, section)
-            fn = task_step_fn(task, device, precision, channels_last, args.compile)
-            label = f"project ({precision.name})"
-            if first:
-                joint = "; one joint D pass on cat([fake, real])" if info["joint_discriminator_pass"] else ""
-                print(f"  project recipe (train node): {info['gan_mode']}, loss weights {info['loss_weights']}{joint}",
-                      flush=True)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        started = time.perf_counter()
-        measured[side] = Timer(device).run(fn, loader, args.warmup, args.steps, batch)
-        rows.append((f"{name}: {label}", f"{measured[side]:.2f} img/s, peak {peak_memory(device)}"))
-        print(f"  {name}: {label}: {measured[side]:.2f} img/s ({time.perf_counter() - started:.0f} s)", flush=True)
-    rows.append((f"{name}: ratio project / reference", f"{measured['project'] / measured['reference']:.2f}x"))
+    measured, info = compare_sides(model, params, settings, resolution, batch, arrays, png_root, args, device,
+                                   precision, channels_last)
+    if first:
+        joint = "; one joint D pass on cat([fake, real])" if info["joint_discriminator_pass"] else ""
+        print(f"  project recipe (train node): {info['gan_mode']}, loss weights {info['loss_weights']}{joint}",
+              flush=True)
+    rows = []
+    labels = {"reference": "reference-style eager fp32", "project": f"project ({precision.name})"}
+    for side, result in measured.items():
+        rows.append((f"{name}: {labels[side]}", f"{result.img_s:.2f} img/s, peak {result.memory.text()}"))
+        print(f"  {name}: {labels[side]}: {result.img_s:.2f} img/s ({result.seconds:.0f} s)", flush=True)
+    rows.append((f"{name}: ratio project / reference",
+                 f"{measured['project'].img_s / measured['reference'].img_s:.2f}x"))
     return rows
 
 

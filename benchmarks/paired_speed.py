@@ -29,7 +29,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,11 +41,12 @@ from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shadow_speed import Timer, add_timing_options, apply_timing_options, peak_memory, project_step_context  # noqa: E402
+from common import Measured, add_timing_options, apply_timing_options, measure_training  # noqa: E402
+from shadow_speed import project_step_context  # noqa: E402
 
 from gan_pipelines.models.discriminators import NLayerPatchDiscriminator  # noqa: E402
 from gan_pipelines.models.gan_losses import GANLoss  # noqa: E402
-from gan_pipelines.models.generators import UNetGenerator  # noqa: E402
+from gan_pipelines.models.generators import build_generator  # noqa: E402
 from gan_pipelines.training import (  # noqa: E402
     PairedGANTask, PairedImageDataset, ResizeCropFlip, batch_to_device, make_loader,
 )
@@ -72,9 +72,13 @@ def make_pairs(count: int, resolution: int, seed: int = 0) -> tuple[np.ndarray, 
     return PALETTE[labels], np.clip(pictures, 0, 255).astype(np.uint8)
 
 
+def generator_config(resolution: int) -> dict[str, Any]:
+    """The U-Net both sides train (``build_generator``'s config): as deep as the resolution allows."""
+    return {"type": "unet", "num_downs": int(round(np.log2(resolution))), "ngf": 64, "norm": "batch", "use_dropout": True}
+
+
 def networks(resolution: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    num_downs = int(round(np.log2(resolution)))
-    generator = UNetGenerator(3, 3, num_downs=num_downs, ngf=64, norm="batch", use_dropout=True)
+    generator = build_generator(generator_config(resolution))
     discriminator = NLayerPatchDiscriminator(6, ndf=64, n_layers=3, norm="batch")
     return generator, discriminator
 
@@ -197,6 +201,25 @@ def reference_step_fn(resolution: int, device) -> Callable[[Any], None]:
 # --------------------------------------------------------------------------------------------
 
 
+def compare(root: Path, a: np.ndarray, b: np.ndarray, resolution: int, batch: int, args, device, precision,
+            channels_last: bool) -> dict[str, Measured]:
+    """Both paths' training, ``{"reference": Measured, "project": Measured}``, on the pairs ``a``,
+    ``b`` (:func:`make_pairs`), stored under ``root`` by :func:`write_aligned` for the
+    reference-style side. ``args``: the timing flags (steps, warmup, workers, compile)."""
+
+    def reference():
+        loader = DataLoader(AlignedPNGDataset(root, len(a), resolution), batch_size=batch, shuffle=True, drop_last=True,
+                            num_workers=args.workers)
+        return reference_step_fn(resolution, device), loader
+
+    def project():
+        loader = project_loader(a, b, resolution, batch, args.workers, device)
+        return project_step_fn(resolution, device, precision, channels_last, args.compile), loader
+
+    return {side: measure_training(make, device, args.warmup, args.steps, batch)
+            for side, make in (("reference", reference), ("project", project))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 256])
@@ -212,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ngf=ndf=64, torch {torch.__version__}",
         flush=True,
     )
-    timer = Timer(device)
+    labels = {"reference": "reference-style eager fp32", "project": f"project ({precision.name})"}
     rows: list[tuple[str, str]] = []
     for resolution in args.resolutions:
         a, b = make_pairs(args.pairs, resolution)
@@ -221,26 +244,13 @@ def main(argv: list[str] | None = None) -> int:
             for batch in args.batches:
                 if batch > args.pairs:
                     continue
-                measured = {}
-                for side in ("reference", "project"):
-                    if side == "reference":
-                        loader = DataLoader(AlignedPNGDataset(Path(tmp), args.pairs, resolution), batch_size=batch,
-                                            shuffle=True, drop_last=True, num_workers=args.workers)
-                        fn = reference_step_fn(resolution, device)
-                        label = "reference-style eager fp32"
-                    else:
-                        loader = project_loader(a, b, resolution, batch, args.workers, device)
-                        fn = project_step_fn(resolution, device, precision, channels_last, args.compile)
-                        label = f"project ({precision.name})"
-                    if device.type == "cuda":
-                        torch.cuda.reset_peak_memory_stats(device)
-                    started = time.perf_counter()
-                    measured[side] = timer.run(fn, loader, args.warmup, args.steps, batch)
-                    name = f"{resolution} px, batch {batch}: {label}"
-                    rows.append((name, f"{measured[side]:.1f} img/s, peak {peak_memory(device)}"))
-                    print(f"  {name}: {measured[side]:.1f} img/s ({time.perf_counter() - started:.0f} s)", flush=True)
+                measured = compare(Path(tmp), a, b, resolution, batch, args, device, precision, channels_last)
+                for side, result in measured.items():
+                    name = f"{resolution} px, batch {batch}: {labels[side]}"
+                    rows.append((name, f"{result.img_s:.1f} img/s, peak {result.memory.text()}"))
+                    print(f"  {name}: {result.img_s:.1f} img/s ({result.seconds:.0f} s)", flush=True)
                 rows.append((f"{resolution} px, batch {batch}: ratio project / reference",
-                             f"{measured['project'] / measured['reference']:.2f}x"))
+                             f"{measured['project'].img_s / measured['reference'].img_s:.2f}x"))
 
     width = max(len(name) for name, _ in rows)
     print()

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
@@ -55,16 +55,17 @@ from gan_pipelines.families.shadow.synthetic import shadow_ar_images  # noqa: E4
 from gan_pipelines.families.shadow.tasks import AttentionTask, GeneratorLossWeights, ShadowGANTask, to_signed  # noqa: E402
 from gan_pipelines.models.losses import PerceptualLoss, dice_loss  # noqa: E402
 from gan_pipelines.synthetic import SyntheticConfig, render_scene, scene_seed  # noqa: E402
-from gan_pipelines.training import (  # noqa: E402
-    AugmentConfig, PairedImageDataset, StepContext, batch_to_device, configure_cpu_threads, make_loader, select_device,
-    select_precision,
-)
+from gan_pipelines.training import AugmentConfig, PairedImageDataset, StepContext, batch_to_device, make_loader  # noqa: E402
 from gan_pipelines.training.data import build_paired_transform  # noqa: E402
 from gan_pipelines.training.engine import use_fused_kernels  # noqa: E402
 
-PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import PROJECT, Measured, Timer, add_timing_options, apply_timing_options, inference_ms, measure_training  # noqa: E402
+
 KINDS_RGB = ("noshadow", "shadow")
 KINDS_MASK = ("mask", "robject", "rshadow", "shadow_mask")
+# (image keys, mask keys) each block trains on
+BLOCK_KEYS = {"attention": (("noshadow",), ("mask", "robject", "rshadow")), "generator": (KINDS_RGB, KINDS_MASK)}
 
 
 def _lsgan(prediction: torch.Tensor, label: float) -> torch.Tensor:
@@ -113,44 +114,6 @@ def random_vgg_perceptual() -> PerceptualLoss:
     from torchvision.models import vgg16
 
     return PerceptualLoss(vgg16(weights=None).features[:16])
-
-
-class Timer:
-    """Images per second over timed steps, after warm-up steps."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-
-    def sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-
-    def run(self, step: Callable[[Any], None], batches, warmup: int, steps: int, batch_size: int) -> float:
-        iterator = iter(_cycle(batches))
-        for _ in range(warmup):
-            step(next(iterator))
-        self.sync()
-        started = time.perf_counter()
-        for _ in range(steps):
-            step(next(iterator))
-        self.sync()
-        return steps * batch_size / (time.perf_counter() - started)
-
-
-def _cycle(iterable):
-    epoch = 0
-    while True:
-        epoch += 1
-        for part in (getattr(iterable, "sampler", None), getattr(iterable, "dataset", None)):
-            if hasattr(part, "set_epoch"):
-                part.set_epoch(epoch)
-        yield from iterable
-
-
-def peak_memory(device: torch.device) -> str:
-    if device.type != "cuda":
-        return "n/a"
-    return f"{torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB"
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,7 +257,45 @@ def reference_attention_step_fn(params, device):
 # --------------------------------------------------------------------------------------------
 
 
-def bench_inference(params, device, precision, channels_last, compile_, resolution, batch, steps) -> list[tuple[str, str]]:
+def step_fn(block: str, side: str, params, device, precision, channels_last: bool, compile_: bool, perceptual: bool):
+    """The training step of ``block`` (attention or generator) on ``side`` (reference or project)."""
+    if side == "reference":
+        if block == "attention":
+            return reference_attention_step_fn(params, device)
+        return reference_generator_step_fn(params, device, perceptual)
+    if block == "attention":
+        return project_attention_step_fn(params, device, precision, channels_last, compile_)
+    return project_generator_step_fn(params, device, precision, channels_last, compile_, perceptual)
+
+
+def compare_blocks(params, root: Path, arrays: dict[str, np.ndarray], batch: int, args, device, precision,
+                   channels_last: bool, perceptual: bool = True) -> dict[str, dict[str, Measured]]:
+    """Both blocks' training, ``{block: {"reference": Measured, "project": Measured}}``, on the
+    scenes :func:`render_dataset` wrote under ``root`` (read per sample by the reference-style
+    side) and returned as ``arrays`` (cached by the project's side). ``args``: the timing flags
+    (steps, warmup, workers, compile)."""
+    scenes = len(arrays["mask"])
+    results: dict[str, dict[str, Measured]] = {}
+    for block, keys in BLOCK_KEYS.items():
+        results[block] = {}
+        for side in ("reference", "project"):
+            def make(block=block, side=side, keys=keys):
+                if side == "reference":
+                    loader = DataLoader(DecodeEveryTimeDataset(root, scenes, *keys), batch_size=batch, shuffle=True, drop_last=True)
+                else:
+                    loader = project_loader(arrays, *keys, batch, args.workers, device)
+                return step_fn(block, side, params, device, precision, channels_last, args.compile, perceptual), loader
+
+            results[block][side] = measure_training(make, device, args.warmup, args.steps, batch)
+    return results
+
+
+def both_blocks_img_s(blocks: dict[str, dict[str, Measured]], side: str) -> float:
+    """Images per second through both blocks' steps: the pipeline trains both on every image."""
+    return 1.0 / sum(1.0 / block[side].img_s for block in blocks.values())
+
+
+def bench_inference(params, device, precision, channels_last, compile_, resolution, batch, warmup, steps) -> list[tuple[str, str]]:
     attention = build_attention_net(dict(params["train_attention"]["model"], encoder_weights=None))
     generator = build_shadow_generator(dict(params["train_generator"]["model"], encoder_weights=None))
     model = ShadowInference(attention, generator).to(device).eval()
@@ -308,38 +309,13 @@ def bench_inference(params, device, precision, channels_last, compile_, resoluti
         mask = (torch.rand(size, 1, resolution, resolution, device=device) > 0.9).float() * 2 - 1
         if channels_last:
             image, mask = image.contiguous(memory_format=torch.channels_last), mask.contiguous(memory_format=torch.channels_last)
-        timer = Timer(device)
 
-        def run(_):
+        def run():
             with torch.inference_mode(), torch.autocast(device.type, dtype=precision.autocast_dtype or torch.float32, enabled=precision.autocast_dtype is not None):
                 model(image, mask)
 
-        per_second = timer.run(run, [None], warmup=2, steps=steps, batch_size=size)
-        rows.append((f"inference batch {size}", f"{1000.0 / per_second:.1f} ms/image"))
+        rows.append((f"inference batch {size}", f"{inference_ms(run, device, warmup, steps, size):.1f} ms/image"))
     return rows
-
-
-def add_timing_options(parser: argparse.ArgumentParser, *, workers_help: str) -> None:
-    """The timing flags every benchmark script shares: --steps, --warmup, --device, --precision,
-    --no-channels-last, --compile, --workers, --threads."""
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per measurement")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto", help="auto, bf16, fp16 or fp32 (the project's path)")
-    parser.add_argument("--no-channels-last", action="store_true")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the modules (project's path)")
-    parser.add_argument("--workers", type=int, default=0, help=workers_help)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-
-
-def apply_timing_options(args: argparse.Namespace):
-    """(device, precision, channels_last) from the flags of :func:`add_timing_options`; on the CPU
-    also sets torch's thread count (--threads)."""
-    device = select_device(args.device)
-    precision = select_precision(device, args.precision)
-    if device.type == "cpu":
-        configure_cpu_threads(args.threads)
-    return device, precision, not args.no_channels_last
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -370,52 +346,36 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         arrays = render_dataset(Path(tmp), args.scenes, args.resolution)
         print(f"rendered {args.scenes} scenes in {time.perf_counter() - started:.1f} s", flush=True)
-        timer = Timer(device)
-        gen_keys = (KINDS_RGB, KINDS_MASK)
-        att_keys = (("noshadow",), ("mask", "robject", "rshadow"))
 
-        def measure(name: str, fn, loader) -> float:
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-            value = timer.run(fn, loader, args.warmup, args.steps, args.batch)
-            rows.append((name, f"{value:.1f} img/s, peak {peak_memory(device)}"))
-            print(f"  {name}: {value:.1f} img/s", flush=True)
-            return value
+        def show(name: str, measured: Measured) -> None:
+            rows.append((name, f"{measured.img_s:.1f} img/s, peak {measured.memory.text()}"))
+            print(f"  {name}: {measured.img_s:.1f} img/s", flush=True)
+
+        def measure(name: str, make) -> None:
+            show(name, measure_training(make, device, args.warmup, args.steps, args.batch))
+
+        def loader(block: str):
+            return project_loader(arrays, *BLOCK_KEYS[block], args.batch, args.workers, device)
 
         if "data" in args.mode:
-            cached = project_loader(arrays, *gen_keys, args.batch, args.workers, device)
-            decoded = DataLoader(DecodeEveryTimeDataset(Path(tmp), args.scenes, *gen_keys), batch_size=args.batch, shuffle=True, drop_last=True)
-            measure("data: cached uint8 + augmentation (project)", lambda b: None, cached)
-            measure("data: PNG decode + float augmentation per sample (reference-style)", lambda b: None, decoded)
-        if "attention" in args.mode:
-            loader = project_loader(arrays, *att_keys, args.batch, args.workers, device)
-            measure("train attention (project)", project_attention_step_fn(params, device, precision, channels_last, args.compile), loader)
-        if "generator" in args.mode:
-            loader = project_loader(arrays, *gen_keys, args.batch, args.workers, device)
-            measure("train generator G+D+perceptual (project)", project_generator_step_fn(params, device, precision, channels_last, args.compile, perceptual), loader)
+            decoded = DataLoader(DecodeEveryTimeDataset(Path(tmp), args.scenes, *BLOCK_KEYS["generator"]), batch_size=args.batch, shuffle=True, drop_last=True)
+            measure("data: cached uint8 + augmentation (project)", lambda: (lambda b: None, loader("generator")))
+            measure("data: PNG decode + float augmentation per sample (reference-style)", lambda: (lambda b: None, decoded))
+        for block, name in (("attention", "train attention (project)"), ("generator", "train generator G+D+perceptual (project)")):
+            if block in args.mode:
+                measure(name, lambda block=block: (
+                    step_fn(block, "project", params, device, precision, channels_last, args.compile, perceptual), loader(block)))
         if "inference" in args.mode:
-            rows += bench_inference(params, device, precision, channels_last, args.compile, args.resolution, args.batch, args.steps)
+            rows += bench_inference(params, device, precision, channels_last, args.compile, args.resolution, args.batch, args.warmup, args.steps)
         if "compare" in args.mode:
-            seconds_per_image = {"reference": 0.0, "project": 0.0}
-            for block in ("attention", "generator"):
-                keys = att_keys if block == "attention" else gen_keys
-                reference_loader = DataLoader(DecodeEveryTimeDataset(Path(tmp), args.scenes, *keys), batch_size=args.batch, shuffle=True, drop_last=True)
-                project = project_loader(arrays, *keys, args.batch, args.workers, device)
-                if block == "attention":
-                    reference_fn = reference_attention_step_fn(params, device)
-                    project_fn = project_attention_step_fn(params, device, precision, channels_last, args.compile)
-                else:
-                    reference_fn = reference_generator_step_fn(params, device, perceptual)
-                    project_fn = project_generator_step_fn(params, device, precision, channels_last, args.compile, perceptual)
-                slow = measure(f"compare {block}: reference-style eager fp32 loop", reference_fn, reference_loader)
-                fast = measure(f"compare {block}: project path ({precision.name})", project_fn, project)
-                rows.append((f"compare {block}: ratio project / reference", f"{fast / slow:.2f}x"))
-                seconds_per_image["reference"] += 1.0 / slow
-                seconds_per_image["project"] += 1.0 / fast
-            # The pipeline trains both blocks on every image: the ratio of the summed time per image.
+            blocks = compare_blocks(params, Path(tmp), arrays, args.batch, args, device, precision, channels_last, perceptual)
+            for block, measured in blocks.items():
+                show(f"compare {block}: reference-style eager fp32 loop", measured["reference"])
+                show(f"compare {block}: project path ({precision.name})", measured["project"])
+                rows.append((f"compare {block}: ratio project / reference", f"{measured['project'].img_s / measured['reference'].img_s:.2f}x"))
             rows.append((
                 "compare both blocks (attention + generator per image): ratio",
-                f"{seconds_per_image['reference'] / seconds_per_image['project']:.2f}x",
+                f"{both_blocks_img_s(blocks, 'project') / both_blocks_img_s(blocks, 'reference'):.2f}x",
             ))
 
     width = max(len(name) for name, _ in rows)

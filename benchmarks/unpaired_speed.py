@@ -78,19 +78,14 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import ctypes
-import gc
 import itertools
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -103,9 +98,12 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    PROJECT, Measured, Timer, TrainingMemory, _meminfo_bytes, _status_bytes, add_timing_options, apply_timing_options,
+    environment, measure_training,
+)
 from cyclegan_speed import _parameters, draw_domain, load_size, project_loader, write_pngs  # noqa: E402
 from paired_speed import task_step_fn  # noqa: E402
-from shadow_speed import PROJECT, Timer, add_timing_options, apply_timing_options  # noqa: E402
 
 from gan_pipelines.families.unpaired.config import TRAIN_MODELS, UnpairedTrainParams  # noqa: E402
 from gan_pipelines.families.unpaired.networks import (  # noqa: E402
@@ -216,94 +214,8 @@ def shape_text(model: str, settings: UnpairedTrainParams, resolution: int, count
 
 
 # --------------------------------------------------------------------------------------------
-# Training memory
+# Training memory (measured by common.TrainingMemory)
 # --------------------------------------------------------------------------------------------
-
-
-def _status_bytes(field: str) -> int:
-    """A ``/proc/self/status`` field (``VmRSS``, ``VmHWM``, ``VmSize``) in bytes."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
-def _meminfo_bytes(field: str) -> int:
-    with open("/proc/meminfo") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"/proc/meminfo has no {field}")
-
-
-def _release_free_heap() -> None:
-    """Give freed heap pages back to the kernel (glibc ``malloc_trim``), so that the resident
-    size before a measurement is what is live, not what earlier measurements freed."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's resident high-water mark (``VmHWM``) to the current size; False where
-    ``/proc/self/clear_refs`` cannot be written."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-class TrainingMemory:
-    """Context manager: peak training memory of the block, in bytes (:attr:`peak`; None where
-    not measurable). CUDA: ``max_memory_allocated`` after a reset. CPU: peak resident set size
-    above the size at entry (VmHWM after a reset, else sampled every 2 ms)."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.peak: int | None = None
-        self.kind = {"cuda": "cuda_max_memory_allocated", "cpu": "cpu_peak_rss_increase"}.get(device.type)
-        self._sampled = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> TrainingMemory:
-        _release_free_heap()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(self.device)
-        elif self.device.type == "cpu":
-            self.base = _status_bytes("VmRSS")
-            if not _reset_peak_rss():
-                self._sampled = self.base
-                self._thread = threading.Thread(target=self._sample, daemon=True)
-                self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.002):
-            self._sampled = max(self._sampled, _status_bytes("VmRSS"))
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.peak = int(torch.cuda.max_memory_allocated(self.device))
-        elif self.device.type == "cpu":
-            if self._thread is not None:
-                self._stop.set()
-                self._thread.join()
-                high = self._sampled
-            else:
-                high = _status_bytes("VmHWM")
-            self.peak = max(0, high - self.base)
-
-    def text(self) -> str:
-        if self.peak is None:
-            return "n/a"
-        return f"{self.peak / 2**30:.2f} GiB" + (" (RSS)" if self.kind == "cpu_peak_rss_increase" else "")
 
 
 def estimated_step_bytes(model: str, counts: dict[str, int], resolution: int, batch: int, side: str,
@@ -627,24 +539,35 @@ REFERENCE_STEPS = {"ugatit": reference_ugatit_step_fn, "munit": reference_munit_
 # --------------------------------------------------------------------------------------------
 
 
-def environment(device: torch.device) -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    info = {"device": str(device), "cpu": cpu, "cpu_count": os.cpu_count(), "torch": torch.__version__,
-            "threads": torch.get_num_threads()}
-    with contextlib.suppress(OSError, AttributeError):
-        info["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
+def compare(model: str, settings: UnpairedTrainParams, root: Path, a, b, resolution: int, batch: int, args, device,
+            precision, channels_last: bool, sides=("reference", "project")) -> tuple[dict[str, Measured], dict[str, float]]:
+    """``({side: Measured}, {side: weights fingerprint})`` of each of ``sides``: training on the
+    domains ``a``, ``b`` (:func:`~cyclegan_speed.draw_domain`), stored under ``root/A`` and
+    ``root/B`` by :func:`~cyclegan_speed.write_pngs` for the reference-style side. ``args``: the
+    timing flags (steps, warmup, workers, compile). Warns when the sides start from different
+    weights."""
+    prints: dict[str, float] = {}
+
+    def reference():
+        loader = reference_loader(root, {"A": len(a), "B": len(b)}, resolution, batch, args.workers)
+        fn, prints["reference"] = REFERENCE_STEPS[model](settings, resolution, device)
+        return fn, loader
+
+    def project():
+        loader = project_loader(a, b, resolution, batch, args.workers, device)
+        fn, prints["project"] = project_step_fn(model, settings, resolution, device, precision, channels_last,
+                                                args.compile)
+        return fn, loader
+
+    makers = {"reference": reference, "project": project}
+    measured = {side: measure_training(makers[side], device, args.warmup, args.steps, batch) for side in sides}
+    if len(prints) == 2 and abs(prints["project"] - prints["reference"]) > 1e-9 * max(1.0, abs(prints["reference"])):
+        print(f"  WARNING {model}, {resolution} px: the two sides' weights differ (fingerprints "
+              f"{prints['reference']!r} and {prints['project']!r})", flush=True)
+    return measured, prints
 
 
 def run_speed(args, device, precision, channels_last) -> dict[str, Any]:
-    timer = Timer(device)
     rows: list[tuple[str, str]] = []
     records: list[dict[str, Any]] = []
     ratios: list[dict[str, Any]] = []
@@ -668,38 +591,22 @@ def run_speed(args, device, precision, channels_last) -> dict[str, Any]:
                 counts = parameter_counts(model, settings, resolution)
                 kind = generator_kind(model, settings)
                 name = f"{model} ({kind}), {resolution} px, {width} width, batch {batch}"
-                measured, prints = {}, {}
-                for side in args.sides:
-                    with TrainingMemory(device) as memory:
-                        if side == "reference":
-                            loader = reference_loader(Path(tmp), {"A": len(a), "B": len(b)}, resolution, batch,
-                                                      args.workers)
-                            fn, prints[side] = REFERENCE_STEPS[model](settings, resolution, device)
-                            label = "reference-style eager fp32"
-                        else:
-                            loader = project_loader(a, b, resolution, batch, args.workers, device)
-                            fn, prints[side] = project_step_fn(model, settings, resolution, device, precision,
-                                                               channels_last, args.compile)
-                            label = f"project ({precision.name})"
-                        started = time.perf_counter()
-                        measured[side] = timer.run(fn, loader, args.warmup, args.steps, batch)
-                        seconds = time.perf_counter() - started
-                        del fn, loader
-                    rows.append((f"{name}: {label}", f"{measured[side]:.3g} img/s, peak {memory.text()}"))
+                measured, prints = compare(model, settings, Path(tmp), a, b, resolution, batch, args, device, precision,
+                                           channels_last, args.sides)
+                for side, result in measured.items():
+                    label = "reference-style eager fp32" if side == "reference" else f"project ({precision.name})"
+                    memory = result.memory
+                    rows.append((f"{name}: {label}", f"{result.img_s:.3g} img/s, peak {memory.text()}"))
                     records.append({"model": model, "generator": kind, "width": width, "resolution": resolution,
                                     "batch": batch, "side": side,
                                     "precision": "fp32" if side == "reference" else precision.name,
-                                    "img_per_s": measured[side], "peak_memory_bytes": memory.peak,
-                                    "memory_measure": memory.kind, "seconds": seconds, "parameters": counts,
+                                    "img_per_s": result.img_s, "peak_memory_bytes": memory.peak,
+                                    "memory_measure": memory.kind, "seconds": result.seconds, "parameters": counts,
                                     "weights_fingerprint": prints[side]})
                     print(f"  {name}: {label} [{shape_text(model, settings, resolution, counts)}]: "
-                          f"{measured[side]:.3g} img/s, peak {memory.text()} ({seconds:.0f} s)", flush=True)
-                if len(prints) == 2 and abs(prints["project"] - prints["reference"]) > 1e-9 * max(
-                        1.0, abs(prints["reference"])):
-                    print(f"  WARNING {name}: the two sides' weights differ (fingerprints {prints['reference']!r} "
-                          f"and {prints['project']!r})", flush=True)
+                          f"{result.img_s:.3g} img/s, peak {memory.text()} ({result.seconds:.0f} s)", flush=True)
                 if len(measured) == 2:
-                    ratio = measured["project"] / measured["reference"]
+                    ratio = measured["project"].img_s / measured["reference"].img_s
                     rows.append((f"{name}: ratio project / reference", f"{ratio:.2f}x"))
                     ratios.append({"model": model, "generator": kind, "width": width, "resolution": resolution,
                                    "batch": batch, "ratio": ratio})
