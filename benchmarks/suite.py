@@ -188,11 +188,10 @@ def infer_shadow(args, setup):
     for key, (height, width) in INFERENCE_SIZES.items():
         photo, mask = sized(scene["noshadow"][0], height, width), sized(scene["mask"][0], height, width)
         calls[key] = lambda photo=photo, mask=mask: predictor.predict(photo, mask)
-    shaped = getattr(calls["640x480"](), "shaped", None)
+    sharpened = calls["640x480"]().sharpened
     notes = [f"inference: ShadowPredictor.predict, model at 256 px in {predictor.precision.name}, then the "
-             "full-resolution step" + ("" if shaped is None else " (" + (
-                 "shadow re-drawn at full size)" if shaped else
-                 "upsampled ratio: the random weights' shadow looks like no cast shadow)"))]
+             "full-resolution step (" + ("sharp shadow at full size, the scene's darkness where measurable)" if sharpened
+                                         else "upsampled ratio: the random weights darkened nothing)")]
     return calls, notes
 
 

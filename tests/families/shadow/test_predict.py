@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_pipelines.images import encode_png
+from gan_pipelines.images import encode_png, resize_image, resize_mask
 from gan_pipelines.families.shadow.networks import build_attention_net, build_shadow_generator
 from gan_pipelines.families.shadow.predict import (
     LAYER_EPSILON, ShadowPredictor, composite_full_resolution, find_input_pairs, predict_folder,
@@ -58,6 +58,44 @@ def test_full_resolution_shadow_scales_the_texture_under_it():
     # A change below LAYER_EPSILON leaves every pixel exactly as it was.
     faint = composite_full_resolution(image, small_image, np.full_like(layer, -LAYER_EPSILON / 2), empty, empty)
     assert np.array_equal(faint.image, image) and not faint.shadow_layer.any()
+
+
+def test_sharp_full_resolution_keeps_the_models_place_and_takes_the_scenes_darkness():
+    # The model saw a 128x128 photo at 32x32 and darkened a 4x8 patch right of the object by a
+    # ratio of 0.8; the photo's own shadow (an occluder's, which the attention maps mark) is half
+    # as bright as the ground around it.
+    image = np.full((128, 128, 3), 200, np.uint8)
+    image[8:40, 80:112] = 100  # the scene's shadow: darkening 0.5 against its lit ring
+    mask = np.zeros((128, 128), np.uint8)
+    mask[40:72, 40:56] = 255
+    small_image = resize_image(image, (32, 32))
+    small_mask = resize_mask(mask, (32, 32))
+    layer = np.zeros((32, 32, 3), np.float32)
+    layer[12:20, 14:18] = -0.2 * small_image[12:20, 14:18] / 255.0 * 2.0  # ratio 0.8
+    robject = np.zeros((32, 32), np.uint8)
+    robject[0:2, 20:28] = 255
+    rshadow = np.zeros((32, 32), np.uint8)
+    rshadow[2:10, 20:28] = 255
+    common = dict(mask=mask, small_mask=small_mask, full_resolution="sharp")
+    model = composite_full_resolution(image, small_image, layer, robject, rshadow, strength="model", **common)
+    scene = composite_full_resolution(image, small_image, layer, robject, rshadow, **common)  # strength: scene
+    assert model.sharpened and scene.sharpened
+    core = (slice(52, 76), slice(58, 70))  # inside the patch, away from its edge
+    assert set(np.unique(model.image[core])) == {160}  # 200 x 0.8: the model's own darkness
+    assert set(np.unique(scene.image[core])) == {100}  # 200 x 0.5: the scene's shadows' darkness
+    near = np.zeros((128, 128), bool)
+    near[44:84, 52:76] = True  # the patch at full size, 48:80 x 56:72, and 4 pixels around it
+    for result in (model, scene):  # the model's place, whatever the darkness
+        changed = (result.image != image).any(axis=2)
+        assert not (changed & ~near).any() and changed[core].all() and not changed[mask > 0].any()
+    blob = composite_full_resolution(image, small_image, layer, robject, rshadow)  # upsampled
+    assert not blob.sharpened and set(np.unique(blob.image[core])) == {160}
+    with pytest.raises(ValueError, match="full_resolution must be one of"):
+        composite_full_resolution(image, small_image, layer, robject, rshadow, full_resolution="shaped")
+    with pytest.raises(ValueError, match="needs the object's mask"):
+        composite_full_resolution(image, small_image, layer, robject, rshadow, full_resolution="sharp")
+    with pytest.raises(ValueError, match="steepness must be >= 1"):
+        composite_full_resolution(image, small_image, layer, robject, rshadow, steepness=0.5, **common)
 
 
 def test_mask_size_mismatch_is_refused(predictor):

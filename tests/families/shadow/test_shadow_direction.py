@@ -429,6 +429,8 @@ class StandInPredictor(_FullResolutionPredictor):
     columns and reports one occluder (top left) with its shadow to the right."""
 
     resolution = 32
+    # its band is drawn by hand, not cast from the object: these tests check the upsampled ratio's arithmetic
+    full_resolution = "upsampled"
 
     def _predict_small(self, image, mask):
         cols = np.flatnonzero(mask.any(axis=0))

@@ -214,7 +214,9 @@ class ReportParams(StageParams):
 class PredictParams(StageParams):
     """``shadow.predict``: ``input_dir`` (noshadow/ and mask/ images) -> ``output_dir``; backend
     torch (the catalog's checkpoints) or onnx (``onnx_path``); the light-consistency
-    ``mask_threshold`` (0..255) and ``overlays``."""
+    ``mask_threshold`` (0..255) and ``overlays``; how the shadow reaches the photo's size,
+    ``full_resolution`` (sharp | upsampled) with the sharp shadow's edge ``steepness`` (>= 1) and
+    ``strength`` (its darkness: the scene's own shadows', or the model's)."""
 
     input_dir: str = Field(min_length=1)
     output_dir: str = Field(min_length=1)
@@ -223,6 +225,9 @@ class PredictParams(StageParams):
     onnx_path: str | None = None
     mask_threshold: float = Field(SHADOW_DIFF_THRESHOLD, ge=0, le=255)
     overlays: bool = True
+    full_resolution: Literal["sharp", "upsampled"] = "sharp"
+    steepness: float = Field(2.0, ge=1)
+    strength: Literal["scene", "model"] = "scene"
 
     @model_validator(mode="after")
     def _onnx_path(self) -> PredictParams:

@@ -11,10 +11,17 @@ predictor = OnnxShadowPredictor("data/06_models/shadow_model.onnx")   # onnxrunt
 ```
 
 The model runs at its training resolution. What it did to each low-resolution pixel is turned into
-a shadow ratio (output / input: a cast shadow scales the light a surface gets), upsampled, and
-multiplied into the full-resolution image; pixels where the change is negligible are left exactly
-as they were. So a 640x480 photo keeps its detail everywhere, its texture included inside the
-shadow, which a low-resolution difference added at full size would flatten.
+a shadow ratio (output / input: a cast shadow scales the light a surface gets) and multiplied into
+the full-resolution image; pixels the shadow does not reach are left exactly as they were. So a
+640x480 photo keeps its detail everywhere, its texture included inside the shadow, which a
+low-resolution difference added at full size would flatten. How the ratio reaches full size is
+``full_resolution``:
+
+* ``sharp`` (default): the model's shadow with a sharp edge (the iso-line where it reaches half
+  its own darkness) and, with ``strength: scene`` (default), the darkness of the scene's own
+  shadows where the attention block finds a measurable one
+  (:mod:`gan_pipelines.families.shadow.full_resolution`).
+* ``upsampled``: the low-resolution ratio upsampled bilinearly (a soft blob at large sizes).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, NamedTuple
 import numpy as np
 
 from gan_pipelines.families.shadow import layout
+from gan_pipelines.families.shadow.full_resolution import sharpened_shadow, upsample_bilinear
 from gan_pipelines.image_inputs import (
     SampleFiles, SampleIndex, check_files, check_sample, format_problems, is_litter, log_notes, read_kind,
 )
@@ -52,6 +60,8 @@ LAYER_EPSILON = 3.0 / 255.0
 # black inputs make it meaningless, so the input is floored here (0..1) and the ratio clipped.
 RATIO_FLOOR = 8.0 / 255.0
 RATIO_RANGE = (0.0, 2.0)
+FULL_RESOLUTION_MODES = ("sharp", "upsampled")
+STRENGTH_MODES = ("scene", "model")  # the sharp shadow's darkness: the scene's shadows', or the model's own
 
 
 @dataclass
@@ -63,50 +73,90 @@ class FullResolutionPrediction:
     robject: np.ndarray
     rshadow: np.ndarray
     shadow_layer: np.ndarray
-
-
-def _upsample(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    """float32 (h, w, c) -> (height, width, c), bilinear."""
-    import torch
-    import torch.nn.functional as F
-
-    small = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(2, 0, 1)[None]
-    return F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+    sharpened: bool = False  # True when the shadow was sharpened at full size (``full_resolution: sharp``)
 
 
 def composite_full_resolution(
-    image: np.ndarray, small_image: np.ndarray, layer: np.ndarray, robject: np.ndarray, rshadow: np.ndarray
+    image: np.ndarray, small_image: np.ndarray, layer: np.ndarray, robject: np.ndarray, rshadow: np.ndarray, *,
+    mask: np.ndarray | None = None, small_mask: np.ndarray | None = None, full_resolution: str = "upsampled",
+    steepness: float = 2.0, strength: str = "scene",
 ) -> FullResolutionPrediction:
     """Apply a shadow predicted at the model's resolution to the full-size ``image``.
 
     ``small_image`` uint8 (h, w, 3) is what the model saw and ``layer`` float32 (h, w, 3) in
     [-1, 1] image units what it changed there. Their ratio ``(small + change) / small`` (on
     [0, 1] images, the input floored at :data:`RATIO_FLOOR`, the ratio clipped to
-    :data:`RATIO_RANGE`) is upsampled bilinearly and multiplies ``image`` where the upsampled
-    layer is above :data:`LAYER_EPSILON`; every other pixel is returned unchanged.
+    :data:`RATIO_RANGE`) reaches full size by ``full_resolution`` (module docstring):
+    ``upsampled`` interpolates it bilinearly and multiplies ``image`` where the upsampled layer is
+    above :data:`LAYER_EPSILON`; ``sharp`` (needs ``mask`` (H, W) and ``small_mask`` (h, w), the
+    inserted object, 0/255) uses
+    :func:`~gan_pipelines.families.shadow.full_resolution.sharpened_shadow` with ``steepness``
+    and, for ``strength: scene``, the darkening of the scene's own shadows where ``rshadow`` finds
+    a measurable one (:func:`~gan_pipelines.families.shadow.shadow_strength.scene_darkening`;
+    else the model's), and falls back to ``upsampled`` when the model darkened nothing. The
+    object's own pixels and every pixel the shadow does not reach are returned unchanged.
     ``robject``/``rshadow`` (h, w) 0/255 masks are resized nearest-neighbour. The returned
-    ``shadow_layer`` is the change applied at full size, in [-1, 1] image units."""
+    ``shadow_layer`` is the change applied at full size, in [-1, 1] image units. Raises
+    ValueError for unknown modes or ``sharp`` without the masks."""
+    _check_full_resolution(full_resolution, steepness, strength)
     height, width = image.shape[:2]
     small = small_image.astype(np.float32) / 255.0
     ratio = np.clip((small + layer / 2.0) / np.maximum(small, RATIO_FLOOR), *RATIO_RANGE)
-    # One interpolation for both: channels 0-2 the ratio, 3-5 the layer.
-    upsampled = _upsample(np.concatenate([ratio, layer], axis=2), height, width)
-    active = np.abs(upsampled[..., 3:]).max(axis=2) > LAYER_EPSILON
-    shaded = np.clip(image.astype(np.float32) * upsampled[..., :3], 0, 255).round().astype(np.uint8)
-    shaded = np.where(active[..., None], shaded, image)
+    sharp = None
+    if full_resolution == "sharp":
+        if mask is None or small_mask is None:
+            raise ValueError("full_resolution 'sharp' needs the object's mask at both sizes (mask, small_mask)")
+        target = _scene_darkening(image, robject, rshadow, mask) if strength == "scene" else None
+        sharp = _sharp_ratio(ratio, layer, small_mask, (height, width), steepness, target)
+    if sharp is not None:
+        unchanged = (mask >= MASK_THRESHOLD) | (sharp >= 1.0).all(axis=2)
+        shaded = np.clip(image.astype(np.float32) * sharp, 0, 255).round().astype(np.uint8)
+        shaded = np.where(unchanged[..., None], image, shaded)
+    else:
+        # One interpolation for both: channels 0-2 the ratio, 3-5 the layer.
+        upsampled = upsample_bilinear(np.concatenate([ratio, layer], axis=2), height, width)
+        active = np.abs(upsampled[..., 3:]).max(axis=2) > LAYER_EPSILON
+        shaded = np.clip(image.astype(np.float32) * upsampled[..., :3], 0, 255).round().astype(np.uint8)
+        shaded = np.where(active[..., None], shaded, image)
     return FullResolutionPrediction(
         image=shaded,
         robject=resize_mask(robject, (height, width)),
         rshadow=resize_mask(rshadow, (height, width)),
         shadow_layer=((shaded.astype(np.float32) - image.astype(np.float32)) / 127.5).astype(np.float32),
+        sharpened=sharp is not None,
     )
+
+
+def _scene_darkening(image: np.ndarray, robject: np.ndarray, rshadow: np.ndarray, mask: np.ndarray) -> float | None:
+    """The scene's own shadows' darkening at full size, or None when it cannot be measured or is
+    too faint to copy (the strength measure's own rules)."""
+    from gan_pipelines.families.shadow.shadow_strength import MIN_SCENE_DARKENING, scene_darkening
+
+    size = image.shape[:2]
+    value, _, reason = scene_darkening(image, resize_mask(robject, size), resize_mask(rshadow, size), mask >= MASK_THRESHOLD)
+    return None if reason or not MIN_SCENE_DARKENING <= value < 1.0 else float(value)
+
+
+def _sharp_ratio(ratio: np.ndarray, layer: np.ndarray, small_mask: np.ndarray, size: tuple[int, int], steepness: float,
+                 darkening: float | None) -> np.ndarray | None:
+    """:func:`sharpened_shadow` of the model's shadow region: the evaluation's rule at its
+    resolution (grey ``|change|`` above the evaluation's threshold, 0..255, darker, outside the object)."""
+    from gan_pipelines.families.shadow.evaluation import SHADOW_DIFF_THRESHOLD
+
+    outside = small_mask < MASK_THRESHOLD
+    darkened = (np.abs(layer).mean(axis=2) * 127.5 > SHADOW_DIFF_THRESHOLD) & (layer.mean(axis=2) < 0) & outside
+    return sharpened_shadow(ratio, darkened, size, steepness=steepness, darkening=darkening)
 
 
 class _FullResolutionPredictor:
     """``predict`` for any backend: check the pair, resize it to the model's resolution, run
-    :meth:`_predict_small`, composite at full resolution. Subclasses set ``resolution``."""
+    :meth:`_predict_small`, composite at full resolution (``full_resolution``, ``steepness``,
+    ``strength``: see :func:`composite_full_resolution`). Subclasses set ``resolution``."""
 
     resolution: int
+    full_resolution: str = "sharp"
+    steepness: float = 2.0
+    strength: str = "scene"
 
     def _predict_small(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """uint8 (r, r, 3) image + 0/255 (r, r) mask -> (float32 (r, r, 3) shadow layer,
@@ -129,23 +179,39 @@ class _FullResolutionPredictor:
         if not mask.any():
             raise ValueError(f"{name}: the mask is empty: no pixel marks the object ({MASK_RULE})")
         size = (self.resolution, self.resolution)
-        small_image = resize_image(image, size)
-        layer, robject, rshadow = self._predict_small(small_image, resize_mask(mask, size))
-        return composite_full_resolution(image, small_image, layer, robject, rshadow)
+        small_image, small_mask = resize_image(image, size), resize_mask(mask, size)
+        layer, robject, rshadow = self._predict_small(small_image, small_mask)
+        return composite_full_resolution(image, small_image, layer, robject, rshadow, mask=mask, small_mask=small_mask,
+                                         full_resolution=self.full_resolution, steepness=self.steepness, strength=self.strength)
+
+
+def _check_full_resolution(full_resolution: str, steepness: float, strength: str) -> tuple[str, float, str]:
+    if full_resolution not in FULL_RESOLUTION_MODES:
+        raise ValueError(f"full_resolution must be one of {FULL_RESOLUTION_MODES}, got {full_resolution!r}")
+    if not steepness >= 1:
+        raise ValueError(f"steepness must be >= 1 (the sharp edge's slope; 1 = the upsampled fade), got {steepness!r}")
+    if strength not in STRENGTH_MODES:
+        raise ValueError(f"strength must be one of {STRENGTH_MODES}, got {strength!r}")
+    return full_resolution, float(steepness), strength
 
 
 class ShadowPredictor(_FullResolutionPredictor):
     """The trained attention + generator pair in PyTorch, ready to predict on arrays.
 
     ``precision``: ``"auto"`` (bf16 where the device has it, else fp32), ``"fp32"``, ``"bf16"``
-    or ``"fp16"`` (CUDA only), as for training."""
+    or ``"fp16"`` (CUDA only), as for training. ``full_resolution``: ``"sharp"`` (default) or
+    ``"upsampled"``, ``steepness`` (>= 1) and ``strength`` (``"scene"`` or ``"model"``): how the
+    shadow reaches the photo's size (:func:`composite_full_resolution`). Raises ValueError for
+    other values."""
 
     def __init__(
-        self, attention_bundle: Mapping[str, Any], generator_bundle: Mapping[str, Any], device: str = "auto", precision: str = "auto"
+        self, attention_bundle: Mapping[str, Any], generator_bundle: Mapping[str, Any], device: str = "auto", precision: str = "auto",
+        *, full_resolution: str = "sharp", steepness: float = 2.0, strength: str = "scene",
     ) -> None:
         from gan_pipelines.families.shadow.bundles import shadow_inference_from_bundles
         from gan_pipelines.training import select_device, select_precision
 
+        self.full_resolution, self.steepness, self.strength = _check_full_resolution(full_resolution, steepness, strength)
         self.model, self.resolution = shadow_inference_from_bundles(attention_bundle, generator_bundle)
         self.device = select_device(device)
         self.precision = select_precision(self.device, precision)
@@ -197,10 +263,14 @@ class OnnxShadowPredictor(_FullResolutionPredictor):
     The resolution and threshold come from the file's metadata: no checkpoint is needed.
     ``device``: ``auto`` (CUDA when onnxruntime has it, else CPU), ``cpu``, ``cuda[:index]``.
     ``num_threads``: onnxruntime's intra-op threads (default: ``OMP_NUM_THREADS`` when set, as
-    PyTorch does, else onnxruntime's choice: one per physical core)."""
+    PyTorch does, else onnxruntime's choice: one per physical core). ``full_resolution`` and
+    ``steepness`` and ``strength`` as for :class:`ShadowPredictor`."""
 
-    def __init__(self, onnx_path: str | Path, device: str = "auto", *, num_threads: int | None = None) -> None:
+    def __init__(self, onnx_path: str | Path, device: str = "auto", *, num_threads: int | None = None,
+                 full_resolution: str = "sharp", steepness: float = 2.0, strength: str = "scene") -> None:
         from gan_pipelines.families.shadow.export import parse_metadata
+
+        self.full_resolution, self.steepness, self.strength = _check_full_resolution(full_resolution, steepness, strength)
 
         try:
             import onnxruntime as ort
@@ -420,8 +490,10 @@ def predict_folder(
     generated shadow darkens, 0..1), ``shadow_darkening_darkest5`` (their 95th percentile),
     ``scene_shadow_darkening`` (the scene's own shadows, predicted ``rshadow``, against the lit
     ground around them) and ``shadow_strength`` (the ratio, 1 = as dark as the scene's shadows;
-    null with ``strength_note`` saying why). The overlay shows the output with the object's outline
-    (yellow), its shadow's direction (red arrow) and the scene's (cyan arrow).
+    null with ``strength_note`` saying why). ``full_resolution`` is the predictor's mode and
+    ``sharpened`` maps each name to whether its shadow was sharpened at full size (false: the
+    model darkened nothing, or the mode is ``upsampled``). The overlay shows the output
+    with the object's outline (yellow), its shadow's direction (red arrow) and the scene's (cyan arrow).
 
     Every input is listed and decoded by the rules ingest uses before anything is written
     (:func:`predict_pairs`, which does the listing, checking and predicting), and existing output
@@ -448,7 +520,7 @@ def predict_folder(
 
     for kind in kinds:
         (output / kind).mkdir(parents=True, exist_ok=True)
-    sizes, light, strength = {}, {}, {}
+    sizes, light, strength, sharpened = {}, {}, {}, {}
     for done in tqdm(predictions, total=len(pairs), desc="predict", unit="image"):
         name, image, result = done.name, done.image, done.result
         for kind, array in (("shadow", result.image), ("robject", result.robject), ("rshadow", result.rshadow)):
@@ -458,6 +530,7 @@ def predict_folder(
         if overlays:
             targets[name][OVERLAY_KIND].write_bytes(encode_png(draw_direction_overlay(result.image, done.object_mask, done.check)))
         sizes[name] = f"{image.shape[1]}x{image.shape[0]}"
+        sharpened[name] = result.sharpened
     logger.info("Wrote %d predictions to %s", len(pairs), output)
     scores = [row["light_consistency"] for row in light.values() if row["light_consistency"] is not None]
     logger.info(
@@ -472,6 +545,7 @@ def predict_folder(
         else f"not scored for any of {len(strength)} image(s) ({next(iter(strength.values()))['strength_note']})",
     )
     return {"input_dir": str(input_dir), "output_dir": str(output), "num_images": len(pairs), "sizes": sizes,
-            "model_resolution": predictor.resolution, "light_consistency": light,
+            "model_resolution": predictor.resolution, "full_resolution": predictor.full_resolution,
+            "sharpened": sharpened, "light_consistency": light,
             "light_consistency_definition": DIRECTION_CONVENTION, "shadow_strength": strength,
             "shadow_strength_definition": STRENGTH_DEFINITION, "mask_threshold": threshold}

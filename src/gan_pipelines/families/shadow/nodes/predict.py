@@ -62,9 +62,10 @@ def predict_shadow_folder(attention_checkpoint: Any, generator_checkpoint: Any, 
     from gan_pipelines.families.shadow.predict import OnnxShadowPredictor, ShadowPredictor, predict_folder
 
     settings = predictor_settings(params)
+    shape = {key: settings[key] for key in ("full_resolution", "steepness", "strength")}
     if settings["backend"] == "onnx":
         try:
-            predictor = OnnxShadowPredictor(settings["onnx_path"], device=settings["device"])
+            predictor = OnnxShadowPredictor(settings["onnx_path"], device=settings["device"], **shape)
         except ValueError as exc:  # a device onnxruntime cannot use, or a file it cannot read
             raise ValueError(f"{SECTION} (backend onnx, onnx_path {settings['onnx_path']!r}): {exc}") from exc
         checkpoints = {"attention": attention_checkpoint, "generator": generator_checkpoint}
@@ -72,11 +73,12 @@ def predict_shadow_folder(attention_checkpoint: Any, generator_checkpoint: Any, 
         trained_at = predictor.metadata.get("generator_trained_at", "unknown")
     else:
         generator = generator_checkpoint.load()
-        predictor = ShadowPredictor(attention_checkpoint.load(), generator, device=settings["device"])
+        predictor = ShadowPredictor(attention_checkpoint.load(), generator, device=settings["device"], **shape)
         trained_at = generator.get("meta", {}).get("trained_at", "unknown")
     summary = predict_folder(predictor, settings["input_dir"], settings["output_dir"],
                              mask_threshold=settings["mask_threshold"], overlays=settings["overlays"])
     summary["backend"] = settings["backend"]
+    summary.update(shape)
     if settings["onnx_path"]:
         summary["onnx_path"] = settings["onnx_path"]
     summary["generator_trained_at"] = trained_at
