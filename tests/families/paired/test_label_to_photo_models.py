@@ -250,7 +250,9 @@ def test_vae_diversity_is_above_the_deterministic_spades(one_thread):
     diversity = {}
     for recipe in ("spade", "spade_vae"):
         params = copy.deepcopy(RECIPES[recipe])
-        params["training"] = {**TRAINING, "epochs": 15}
+        # 30 epochs: at 15 the VAE's use of z depended on the CPU's fp32 kernels (diversity 0.008
+        # on an AVX-512 EPYC, 0.0002 on an AVX2-only one; 30 epochs gave 0.0067 there)
+        params["training"] = {**TRAINING, "epochs": 30}
         params["loss_weights"]["vgg19"] = 0.0
         settings = check_train_params(params, recipe, 32)
         result, _ = fit_generator(arrays, arrays, params, f"{recipe}.train")
@@ -265,7 +267,7 @@ def test_vae_diversity_is_above_the_deterministic_spades(one_thread):
             per_map.append(sample_diversity(samples[None], l1_pairs)[0])
         diversity[recipe] = float(np.mean(per_map))
     assert diversity["spade"] == 0.0  # measured: the deterministic generator gives one picture
-    assert diversity["spade_vae"] > 0.002, diversity  # measured 0.008 here: z changes the picture
+    assert diversity["spade_vae"] > 0.002, diversity  # z changes the picture by more than half a grey level
     with pytest.raises(ValueError, match=r"needs style codes z of shape \(2, 8\)"):
         generate(net, "labels", arrays["label_map"][:2])
 
