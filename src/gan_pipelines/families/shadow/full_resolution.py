@@ -1,5 +1,8 @@
 """A shadow with sharp edges and the scene's darkness at the photo's own resolution.
 
+The project's own method (no published reference); the darkness it copies is the project's own
+shadow-strength measure (:mod:`gan_pipelines.families.shadow.shadow_strength`).
+
 The model paints at its training resolution (64 px by default). Upsampled tenfold, its shadow is
 a soft blob whose darkness fades over many pixels, and on the synthetic data it is also fainter
 than the true shadows (median darkening 0.22 against 0.59; ``docs/results.md``). Where the model
