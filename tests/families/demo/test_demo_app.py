@@ -191,9 +191,9 @@ def test_an_uploaded_index_map_and_colour_map_give_the_same_photo(client, models
     np.testing.assert_array_equal(read_image(by_colour[0]["image"]), expected)
 
 
-def untrained_spade_vae(label_nc: int) -> "TrainedModel":
-    """A SPADE+VAE model (32 px, untrained weights, seeded) as the demo finds a trained one: real
-    networks, so its fixed size and its style codes are the real ones."""
+def untrained_model(family: str, recipe: dict) -> "TrainedModel":
+    """A ``family`` model (32 px, untrained weights, seeded, from the train ``recipe``) as the demo
+    finds a trained one: real networks, so its fixed size and its style codes are the real ones."""
     import torch
 
     from gan_pipelines.families.demo.checkpoints import TrainedModel
@@ -201,16 +201,21 @@ def untrained_spade_vae(label_nc: int) -> "TrainedModel":
     from gan_pipelines.families.paired.nodes.train import check_train_params
     from gan_pipelines.families.paired.predict import PairedPredictor
 
-    recipe = {"input_kind": "label_map", "label_nc": label_nc, "batch_size": 4, "augmentation": None,
-              "training": {"epochs": 1, "progress": False, "cpu_threads": 1},
-              "model": {"type": "spade", "ngf": 4, "num_upsampling_layers": 3, "spade_hidden": 8, "use_vae": True,
-                        "z_dim": 8, "encoder": {"ndf": 4, "n_downsampling": 3}}}
-    settings = check_train_params(recipe, "spade_vae.train", 32)
+    settings = check_train_params(recipe, f"{family}.train", 32)
     torch.manual_seed(0)
     bundle = {"state_dicts": {"generator": build_paired_generator(settings["generator"]).state_dict()},
               "model_config": {"generator": settings["generator"], "input": settings["input"], "target_kind": "picture"},
-              "meta": {"family": "spade_vae", "network": "generator", "resolution": 32, "trained_at": "2026-01-01T00:00:00Z"}}
-    return TrainedModel("spade_vae", "v", "2026-01-01T00:00:00Z", 32, PairedPredictor(bundle, "spade_vae", device="cpu"))
+              "meta": {"family": family, "network": "generator", "resolution": 32, "trained_at": "2026-01-01T00:00:00Z"}}
+    return TrainedModel(family, "v", "2026-01-01T00:00:00Z", 32, PairedPredictor(bundle, family, device="cpu"))
+
+
+def untrained_spade_vae(label_nc: int) -> "TrainedModel":
+    """A SPADE+VAE model, untrained (:func:`untrained_model`)."""
+    return untrained_model("spade_vae", {
+        "input_kind": "label_map", "label_nc": label_nc, "batch_size": 4, "augmentation": None,
+        "training": {"epochs": 1, "progress": False, "cpu_threads": 1},
+        "model": {"type": "spade", "ngf": 4, "num_upsampling_layers": 3, "spade_hidden": 8, "use_vae": True,
+                  "z_dim": 8, "encoder": {"ndf": 4, "n_downsampling": 3}}})
 
 
 def test_a_fixed_size_model_gets_the_map_resized_and_a_failing_model_spares_the_others(models, tmp_path):
@@ -286,23 +291,11 @@ def test_an_untrained_family_shows_the_command_that_trains_it(client, demo_serve
 # ------------------------------------------------------------------ sketch -> colour
 
 def untrained_sketch2color() -> "TrainedModel":
-    """A sketch2color model (32 px U-Net, untrained weights, seeded): the demo's server has no
-    trained one (its tab is the untrained case above), so the tab's handler is called directly."""
-    import torch
-
-    from gan_pipelines.families.demo.checkpoints import TrainedModel
-    from gan_pipelines.families.paired.networks import build_paired_generator
-    from gan_pipelines.families.paired.nodes.train import check_train_params
-    from gan_pipelines.families.paired.predict import PairedPredictor
-
-    recipe = {"input_kind": "line_art", "batch_size": 4, "augmentation": None,
-              "training": {"epochs": 1, "progress": False, "cpu_threads": 1}, "model": {"type": "unet", "num_downs": 4, "ngf": 8}}
-    settings = check_train_params(recipe, "sketch2color.train", 32)
-    torch.manual_seed(0)
-    bundle = {"state_dicts": {"generator": build_paired_generator(settings["generator"]).state_dict()},
-              "model_config": {"generator": settings["generator"], "input": settings["input"], "target_kind": "picture"},
-              "meta": {"family": "sketch2color", "network": "generator", "resolution": 32, "trained_at": "2026-01-01T00:00:00Z"}}
-    return TrainedModel("sketch2color", "v", "2026-01-01T00:00:00Z", 32, PairedPredictor(bundle, "sketch2color", device="cpu"))
+    """A sketch2color model (32 px U-Net, untrained): the demo's server has no trained one (its
+    tab is the untrained case above), so the tab's handler is called directly."""
+    return untrained_model("sketch2color", {
+        "input_kind": "line_art", "batch_size": 4, "augmentation": None,
+        "training": {"epochs": 1, "progress": False, "cpu_threads": 1}, "model": {"type": "unet", "num_downs": 4, "ngf": 8}})
 
 
 def test_a_drawn_or_uploaded_sketch_is_coloured_by_the_predictor(tmp_path):

@@ -32,7 +32,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
@@ -106,7 +106,7 @@ def composite_full_resolution(
     if full_resolution == "sharp":
         if mask is None or small_mask is None:
             raise ValueError("full_resolution 'sharp' needs the object's mask at both sizes (mask, small_mask)")
-        target = _scene_darkening(image, robject, rshadow, mask) if strength == "scene" else None
+        target = (lambda: _scene_darkening(image, robject, rshadow, mask)) if strength == "scene" else (lambda: None)
         sharp = _sharp_ratio(ratio, layer, small_mask, (height, width), steepness, target)
     if sharp is not None:
         unchanged = (mask >= MASK_THRESHOLD) | (sharp >= 1.0).all(axis=2)
@@ -138,14 +138,18 @@ def _scene_darkening(image: np.ndarray, robject: np.ndarray, rshadow: np.ndarray
 
 
 def _sharp_ratio(ratio: np.ndarray, layer: np.ndarray, small_mask: np.ndarray, size: tuple[int, int], steepness: float,
-                 darkening: float | None) -> np.ndarray | None:
+                 darkening: Callable[[], float | None]) -> np.ndarray | None:
     """:func:`sharpened_shadow` of the model's shadow region: the evaluation's rule at its
-    resolution (grey ``|change|`` above the evaluation's threshold, 0..255, darker, outside the object)."""
+    resolution (grey ``|change|`` above the evaluation's threshold, 0..255, darker, outside the
+    object). ``darkening`` is asked only when that region is not empty (the scene's measure runs
+    distance transforms on the full-size photo)."""
     from gan_pipelines.families.shadow.evaluation import SHADOW_DIFF_THRESHOLD
 
     outside = small_mask < MASK_THRESHOLD
     darkened = (np.abs(layer).mean(axis=2) * 127.5 > SHADOW_DIFF_THRESHOLD) & (layer.mean(axis=2) < 0) & outside
-    return sharpened_shadow(ratio, darkened, size, steepness=steepness, darkening=darkening)
+    if not darkened.any():
+        return None
+    return sharpened_shadow(ratio, darkened, size, steepness=steepness, darkening=darkening())
 
 
 class _FullResolutionPredictor:
