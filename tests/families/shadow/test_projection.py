@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gan_pipelines.families.shadow.projection import (
-    FIT_SIZE, cast_shadow, fit_shadow_vector, projected_shadow_hint, run_lengths,
+    _COVER, FIT_SIZE, _reach, cast_shadow, fit_shadow_vector, projected_shadow_hint, run_lengths,
 )
 
 
@@ -36,6 +36,40 @@ def test_cast_shadow_of_a_bar_lies_along_the_vector_with_the_bars_height_times_m
     # Straight behind the bar: rows 6-4 are hidden by the bar itself; the 4th step peeks out above.
     up = cast_shadow(bar, torch.tensor([270.0]), torch.tensor([1.0]))[0, 0]
     assert torch.nonzero(up).tolist() == [[3, 5]]
+
+
+def test_run_lengths_match_a_column_by_column_count_on_random_silhouettes():
+    torch.manual_seed(0)
+    mask = (torch.rand(2, 1, 37, 11) > 0.4).float()
+    expected = torch.zeros(2, 37, 11)
+    for image in range(2):
+        for col in range(11):
+            run = 0
+            for row in range(37):
+                run = run + 1 if mask[image, 0, row, col] > 0.5 else 0
+                last = row == 36 or mask[image, 0, row + 1, col] <= 0.5
+                if run and last:
+                    expected[image, row, col] = run
+    assert torch.equal(run_lengths(mask), expected)
+
+
+@pytest.mark.parametrize("angle", [0.0, 33.0, 90.0, 127.5, 200.0, 301.0])
+def test_cast_shadow_draws_exactly_the_pixels_the_ray_reach_covers(angle):
+    # cast_shadow draws one segment per run bottom; _reach (the fit's test) looks back along the
+    # ray from every pixel. Both must cover the same pixels, or the hint changes between the fit
+    # and the cast.
+    torch.manual_seed(1)
+    mask = torch.zeros(3, 1, 40, 56)
+    mask[0, 0, 10:30, 20:26] = 1
+    mask[1] = (torch.rand(1, 40, 56) > 0.7).float()
+    mask[2, 0, 5:12, 3:50] = 1
+    mask[2, 0, 20:39, 40:44] = 1
+    for magnitude in (0.25, 1.0, 3.0):
+        reach = _reach(run_lengths(mask), (angle,))[:, 0].view(3, 1, 40, 56)
+        expected = (reach * magnitude >= _COVER) & (mask <= 0.5)
+        got = cast_shadow(mask, torch.full((3,), angle), torch.full((3,), magnitude))
+        assert torch.equal(got, expected), magnitude
+        assert got.any()
 
 
 def test_fit_recovers_the_vector_that_drew_the_occluders_shadows():
