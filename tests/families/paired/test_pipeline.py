@@ -1,12 +1,14 @@
 """Both paired namespaces end to end on a tiny config through a real Kedro session: one module,
-two namespaces, each family's own files; pix2pix's model beats the class-mean painter and
-nearest-neighbour retrieval on the segmentation score and comes near the real pictures' score;
-predict and export use the result.
+two namespaces, each family's own files; the model beats nearest-neighbour retrieval on L1; the
+judge segments real pictures; predict and export use the result.
 
-pix2pix runs at 64 px with the default judge settings: the colour-jittered judge needs about 280
-train pictures and 25 epochs to recognise shapes (with fewer it falls back on silhouettes and the
-painter's clean flat fills win: at 32 px / 54 pictures it scored painter 0.55, real 0.53).
-sketch2color stays at 32 px: its checks are the sketch metrics and the comparison's presence."""
+Both families run at 32 px on 54 train pictures with a judge that may read colour: enough to
+check the plumbing and that training learned something in about a minute each. Whether
+pix2pix's pictures beat the class-mean painter on the segmentation score needs 64 px and about
+280 train pictures (the colour-jittered judge needs that many to recognise shapes; with fewer it
+falls back on silhouettes and the painter's clean flat fills win: at 32 px / 54 pictures it
+scored painter 0.55, real 0.53): that check is the slow quality test's
+(tests/families/paired/test_quality.py), with ``_tiny(family, quality=True)``."""
 
 import json
 
@@ -18,23 +20,27 @@ from gan_pipelines.families.paired.pipeline import create_pipelines
 from gan_pipelines.pipeline_registry import register_pipelines
 
 
-def _tiny(family):
+def _tiny(family, quality=False):
+    """Kedro parameters of a tiny run. ``quality``: pix2pix's size for the judge's verdict (64 px,
+    330 train+val scenes, the default colour-jittered judge); else 32 px, 64 scenes."""
+    size, scenes = (64, 330) if quality else (32, 64)
     training = {"progress": False, "cpu_threads": 1}
-    train = {"batch_size": 8, "augmentation": None, "model": {"num_downs": 6 if family == "pix2pix" else 5},
+    train = {"batch_size": 8, "augmentation": None, "model": {"num_downs": 6 if size == 64 else 5},
              "training": {**training, "epochs": 12, "lr_constant_epochs": 6}}
     params = {
-        "ingest": {"synthetic": {"resolution": 64 if family == "pix2pix" else 32, "num_train": 330 if family == "pix2pix" else 64, "num_test": 16}},
-        "preprocess": {"resolution": 64 if family == "pix2pix" else 32, "val_fraction": 0.15},
+        "ingest": {"synthetic": {"resolution": size, "num_train": scenes, "num_test": 16}},
+        "preprocess": {"resolution": size, "val_fraction": 0.15},
         # the tiny judge this test was tuned with: 25 epochs at a constant lr
         "train_judge": {"batch_size": 8, "training": {**training, "epochs": 25, "scheduler": "none",
                                                       "lr_constant_epochs": None}},
         "train": train,
         "report": {"num_examples": 2},
     }
-    if family == "sketch2color":
+    if not quality:
         # 32 px and 54 pictures are too few for the colour-blind judge to learn shapes (real mIoU
-        # 0.27): this test checks the sketch metrics, so its judge may read colour
+        # 0.27): the tiny run's judge may read colour
         params["train_judge"]["augmentation"] = {"hflip_p": 0.5, "colour_jitter": None}
+    if family == "sketch2color":
         params["ingest"]["real_test_photos"] = True
         params["train_plain"] = {**train, "training": {**train["training"], "epochs": 10, "lr_constant_epochs": 5}}
     return {family: params}
@@ -64,16 +70,16 @@ def test_family_end_to_end(tmp_path, kedro_run, family, one_thread):
     if family == "sketch2color":
         expected |= {"plain_pix2pix", "model_on_xdog_sketch"}
     assert set(metrics) == expected
-    assert metrics["meta"]["resolution"] == (64 if family == "pix2pix" else 32) and metrics["meta"]["num_test_images"] == 16
-    assert metrics["meta"]["num_train_images"] + metrics["meta"]["num_val_images"] == (330 if family == "pix2pix" else 64)
+    assert metrics["meta"]["resolution"] == 32 and metrics["meta"]["num_test_images"] == 16
+    assert metrics["meta"]["num_train_images"] + metrics["meta"]["num_val_images"] == 64
     seg = {method: metrics[method]["seg_miou"] for method in expected - {"meta"}}
     assert seg["real"] > 0.5, seg  # the judge segments real pictures: the scores below mean something
     assert metrics["model"]["l1"] < metrics["nearest_neighbour"]["l1"]
-    if family == "pix2pix":  # measured at this config: model 0.74, painter 0.60, NN 0.31, real 0.77
+    if family == "pix2pix":
+        # measured at this config (2026-12-07): model 0.68, retrieval 0.26, real 0.91; the painter
+        # (0.91) wins here, as the colour-reading judge scores flat class colours
         assert seg["model"] > seg["nearest_neighbour"], seg
-        assert seg["model"] > seg["class_mean_painter"], seg
-        assert seg["model"] > 0.7 * seg["real"], seg
-    else:
+    if family == "sketch2color":
         # A sketch model needs far more steps than this tiny run to colour objects by their
         # shape (the 64 px default run does: README); here: the sketch metrics are there.
         assert metrics["model"]["colourfulness_gap"] < 0 and 0 <= metrics["model"]["bleed_rate"] <= 1
