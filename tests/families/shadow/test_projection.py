@@ -3,8 +3,10 @@
 import pytest
 import torch
 
+import math
+
 from gan_pipelines.families.shadow.projection import (
-    _COVER, FIT_SIZE, _reach, cast_shadow, fit_shadow_vector, projected_shadow_hint, run_lengths,
+    _COVER, FIT_SIZE, cast_shadow, fit_shadow_vector, projected_shadow_hint, run_lengths,
 )
 
 
@@ -53,11 +55,30 @@ def test_run_lengths_match_a_column_by_column_count_on_random_silhouettes():
     assert torch.equal(run_lengths(mask), expected)
 
 
+def _look_back_cast(mask, angle, magnitude):
+    """The shadow as the model defines it, the slow way: pixel q is shadowed when, for some step
+    s, the column standing at q - round(s * u) is at least s / |v| tall (rounding as torch does
+    in float32, so ties fall the same way)."""
+    _, _, height, width = mask.shape
+    lengths = run_lengths(mask)[:, None]
+    radians = torch.tensor([angle]).float() * (math.pi / 180.0)
+    covered = torch.zeros_like(mask, dtype=torch.bool)
+    for step in range(1, math.ceil(math.hypot(height, width)) + 1):
+        s = torch.tensor([float(step)])
+        dr, dc = int(torch.round(s * torch.sin(radians))), int(torch.round(s * torch.cos(radians)))
+        if abs(dr) >= height or abs(dc) >= width:
+            continue  # every source lies outside the image
+        source = torch.zeros_like(lengths)  # source[q] = lengths[q - (dr, dc)], 0 outside
+        rows, cols = slice(max(dr, 0), height + min(dr, 0)), slice(max(dc, 0), width + min(dc, 0))
+        source[..., rows, cols] = lengths[..., max(-dr, 0):height - max(dr, 0), max(-dc, 0):width - max(dc, 0)]
+        covered |= source * (1.0 / s) * magnitude >= _COVER
+    return covered & (mask <= 0.5)
+
+
 @pytest.mark.parametrize("angle", [0.0, 33.0, 90.0, 127.5, 200.0, 301.0])
-def test_cast_shadow_draws_exactly_the_pixels_the_ray_reach_covers(angle):
-    # cast_shadow draws one segment per run bottom; _reach (the fit's test) looks back along the
-    # ray from every pixel. Both must cover the same pixels, or the hint changes between the fit
-    # and the cast.
+def test_cast_shadow_draws_exactly_the_pixels_a_look_back_along_each_ray_covers(angle):
+    # cast_shadow draws one segment forward from each run bottom; the definition looks back along
+    # the ray from every pixel. Both must shadow the same pixels.
     torch.manual_seed(1)
     mask = torch.zeros(3, 1, 40, 56)
     mask[0, 0, 10:30, 20:26] = 1
@@ -65,8 +86,7 @@ def test_cast_shadow_draws_exactly_the_pixels_the_ray_reach_covers(angle):
     mask[2, 0, 5:12, 3:50] = 1
     mask[2, 0, 20:39, 40:44] = 1
     for magnitude in (0.25, 1.0, 3.0):
-        reach = _reach(run_lengths(mask), (angle,))[:, 0].view(3, 1, 40, 56)
-        expected = (reach * magnitude >= _COVER) & (mask <= 0.5)
+        expected = _look_back_cast(mask, angle, magnitude)
         got = cast_shadow(mask, torch.full((3,), angle), torch.full((3,), magnitude))
         assert torch.equal(got, expected), magnitude
         assert got.any()

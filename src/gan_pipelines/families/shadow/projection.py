@@ -15,9 +15,12 @@ correct, not a renderer.
 * :func:`fit_shadow_vector` picks ``v`` from a grid of ``FIT_ANGLES_DEG`` x ``FIT_MAGNITUDES`` by
   the IoU between the occluders' (``robject``) projected shadows and their observed shadows
   (``rshadow``), at about ``FIT_SIZE`` pixels.
-* :func:`cast_shadow` draws the inserted object's shadow with that ``v``, one segment per run
-  bottom (a cost that grows with the object's width, not with the image's area times its side).
+* :func:`cast_shadow` draws the inserted object's shadow with that ``v``.
 * :func:`projected_shadow_hint` does both, as the generator's extra input channel.
+
+Both draw one segment per run bottom (:func:`_segments`): the cost grows with the silhouettes'
+width times the image's diagonal, not with every pixel times every step (2026-12-07: the hint at
+256 px went from about 210 ms to 8 ms on 2 cores, the same pixels).
 
 All tensors are torch, without gradients (the hint is an input, not a learned path); the
 functions trace to ONNX (indexing, gather, scatter, nonzero, max, argmax; the loops unroll).
@@ -25,7 +28,6 @@ functions trace to ONNX (indexing, gather, scatter, nonzero, max, argmax; the lo
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -35,7 +37,6 @@ FIT_SIZE = 32  # side (pixels) at which the light is fitted; masks are max-poole
 FIT_ANGLES_DEG = tuple(range(0, 360, 10))  # image-plane angles: 0 right, 90 down (rows grow down)
 FIT_MAGNITUDES = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)  # shadow length / object height
 MIN_FIT_IOU = 0.05  # below this the occluders explain nothing: no hint is drawn
-_STEP_CHUNK = 16  # ray steps gathered at once (bounds memory at large resolutions)
 _COVER = 1.0 - 1e-6  # reach * |v| at or above this covers a pixel (float slack for L * |v| == s)
 
 
@@ -63,51 +64,46 @@ def run_lengths(mask: torch.Tensor) -> torch.Tensor:
     return torch.where(bottom, (rows - last_gap).float(), torch.zeros((), device=mask.device))
 
 
-def _ray_sources(height: int, width: int, radians: torch.Tensor, first: int, last: int) -> torch.Tensor:
-    """Flat index of the pixel ``q - s * u`` for every pixel q, angle and step s in [first, last)
-    (nearest pixel), or ``height * width`` (an always-empty slot) where it leaves the image.
-    ``radians``: (B, K). Returns (B, K, last - first, H * W) int64."""
-    device = radians.device
-    rows = torch.arange(height, device=device).repeat_interleave(width).view(1, 1, 1, -1)
-    cols = torch.arange(width, device=device).repeat(height).view(1, 1, 1, -1)
-    steps = torch.arange(first, last, device=device).float().view(1, 1, -1, 1)
-    source_rows = rows - torch.round(steps * torch.sin(radians)[:, :, None, None]).long()
-    source_cols = cols - torch.round(steps * torch.cos(radians)[:, :, None, None]).long()
-    inside = (source_rows >= 0) & (source_rows < height) & (source_cols >= 0) & (source_cols < width)
-    return torch.where(inside, source_rows * width + source_cols, torch.full_like(source_rows, height * width))
+def _segments(lengths: torch.Tensor, angles_deg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """The shadow segments of every column, for A angles per image.
 
+    ``lengths``: (N, H, W) from :func:`run_lengths`; ``angles_deg``: (N, A). For each of the K
+    run bottoms ``b`` over the batch, each of its image's A angles (unit vector ``u``) and each
+    step ``s`` in 1..ceil(hypot(H, W)): the pixel ``b + round(s * u)``. Returns ``(target,
+    reach, image, spare)``: ``target`` (K, A, S) int64, the pixel's flat index in an (N, A, H * W)
+    layout, or ``spare = N * A * H * W`` where the segment leaves the image; ``reach`` (K, 1, S)
+    float32, ``L(b) * (1 / s)`` (the pixel is in the shadow of magnitude |v| when
+    ``reach * |v| >= _COVER``, i.e. when ``s <= L(b) * |v|``); ``image`` (K,) each bottom's image.
 
-@functools.lru_cache(maxsize=64)
-def _shared_ray_sources(
-    height: int, width: int, angles_deg: tuple[float, ...], first: int, last: int, device: torch.device
-) -> torch.Tensor:
-    """:func:`_ray_sources` for angles shared by the whole batch, (K, steps, H * W); cached, as
-    the fit asks for the same table at every call."""
-    radians = torch.tensor(angles_deg, device=device).float().view(1, -1) * (math.pi / 180.0)
-    return _ray_sources(height, width, radians, first, last)[0]
-
-
-def _reach(lengths: torch.Tensor, angles_deg: tuple[float, ...]) -> torch.Tensor:
-    """For each pixel q and angle, how far the columns' shadows cast along that angle reach q:
-    max over steps s >= 1 of L(q - s * u) / s, 0 if no column stands on that ray. The shadow of
-    magnitude |v| covers q exactly when reach >= 1 / |v|.
-
-    ``lengths``: (N, H, W) from :func:`run_lengths`; ``angles_deg``: the K angles, shared by all
-    images. Returns (N, K, H*W) float32. Its cost grows with H * W * hypot(H, W) * K: it is for
-    the light fit at ``FIT_SIZE``; :func:`cast_shadow` draws one angle per image without it.
+    The cost is K * A * S: about the silhouettes' width times the image's diagonal per angle,
+    not every pixel times every step. Indexing and nonzero only, which trace to ONNX with a
+    dynamic K.
     """
     n, height, width = lengths.shape
-    # One zero slot at the end: rays that leave the image read it.
-    flat = torch.cat([lengths.reshape(n, height * width), lengths.new_zeros(n, 1)], dim=1)
-    max_steps = int(math.ceil(math.hypot(height, width)))
-    reach = lengths.new_zeros(n, len(angles_deg), height * width)
-    for first in range(1, max_steps + 1, _STEP_CHUNK):
-        last = min(first + _STEP_CHUNK, max_steps + 1)
-        # One index table for the whole batch: plain indexing, much faster than gather.
-        source = flat[:, _shared_ray_sources(height, width, angles_deg, first, last, flat.device)]
-        inverse_steps = 1.0 / torch.arange(first, last, device=lengths.device).float().view(1, 1, -1, 1)
-        reach = torch.maximum(reach, (source * inverse_steps).amax(dim=2))
-    return reach
+    pixels, angles = height * width, angles_deg.shape[1]
+    flat = lengths.reshape(-1)
+    bottoms = torch.nonzero(flat > 0).squeeze(1)  # (K,) flat indices over the batch
+    image = bottoms // pixels
+    row = ((bottoms % pixels) // width).view(-1, 1, 1)
+    col = (bottoms % width).view(-1, 1, 1)
+    steps = torch.arange(1, int(math.ceil(math.hypot(height, width))) + 1, device=lengths.device).float().view(1, 1, -1)
+    radians = (angles_deg.float() * (math.pi / 180.0))[image].unsqueeze(2)  # (K, A, 1)
+    target_row = row + torch.round(steps * torch.sin(radians)).long()  # (K, A, S)
+    target_col = col + torch.round(steps * torch.cos(radians)).long()
+    inside = (target_row >= 0) & (target_row < height) & (target_col >= 0) & (target_col < width)
+    slot = (image.view(-1, 1, 1) * angles + torch.arange(angles, device=lengths.device).view(1, -1, 1)) * pixels
+    spare = n * angles * pixels
+    target = torch.where(inside, slot + target_row * width + target_col, torch.full_like(target_row, spare))
+    reach = flat[bottoms].view(-1, 1, 1) * (1.0 / steps)
+    return target, reach, image, spare
+
+
+def _draw(target: torch.Tensor, covers: torch.Tensor, spare: int) -> torch.Tensor:
+    """A flat bool canvas of ``spare`` pixels, True at the ``target`` entries where ``covers``
+    (both (K, A, S)); the others write to one slot past the end, which is dropped."""
+    index = torch.where(covers, target, torch.full_like(target, spare)).reshape(-1)
+    canvas = torch.zeros(spare + 1, device=target.device).scatter(0, index, torch.ones_like(index, dtype=torch.float32))
+    return canvas[:spare] > 0.5
 
 
 def fit_shadow_vector(robject: torch.Tensor, rshadow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -123,17 +119,20 @@ def fit_shadow_vector(robject: torch.Tensor, rshadow: torch.Tensor) -> tuple[tor
     occluders = F.max_pool2d((robject > 0.5).float(), factor)
     shadows = F.max_pool2d((rshadow > 0.5).float(), factor)[:, 0].flatten(1) > 0.5
     outside = occluders[:, 0].flatten(1) < 0.5
+    n, pixels = outside.shape
     angles = torch.tensor(FIT_ANGLES_DEG, device=robject.device).float()
-    reach = _reach(run_lengths(occluders), tuple(float(a) for a in FIT_ANGLES_DEG))  # (N, A, P)
-    magnitudes = torch.tensor(FIT_MAGNITUDES, device=robject.device).view(1, 1, -1, 1)
-    cast = (reach[:, :, None, :] * magnitudes >= _COVER) & outside[:, None, None, :]  # (N, A, M, P)
+    target, reach, _, spare = _segments(run_lengths(occluders), angles.view(1, -1).expand(n, -1))
+    cast = torch.stack([_draw(target, reach * magnitude >= _COVER, spare).view(n, len(FIT_ANGLES_DEG), pixels)
+                        for magnitude in FIT_MAGNITUDES], dim=2)  # (N, A, M, P)
+    cast = cast & outside[:, None, None, :]
+    magnitudes = torch.tensor(FIT_MAGNITUDES, device=robject.device)
     target = (shadows & outside)[:, None, None, :]
     intersection = (cast & target).sum(-1).float()
     union = (cast | target).sum(-1).float().clamp_min(1.0)
     iou = (intersection / union).flatten(1)  # (N, A * M)
     best_iou, best = iou.max(dim=1)
     angle = angles[best // len(FIT_MAGNITUDES)]
-    magnitude = magnitudes.new_tensor(FIT_MAGNITUDES)[best % len(FIT_MAGNITUDES)]
+    magnitude = magnitudes[best % len(FIT_MAGNITUDES)]
     return angle, magnitude, best_iou
 
 
@@ -142,35 +141,12 @@ def cast_shadow(mask: torch.Tensor, angle_deg: torch.Tensor, magnitude: torch.Te
 
     ``mask``: (N, 1, H, W) (> 0.5 = object); ``angle_deg``, ``magnitude``: (N,). Returns a
     (N, 1, H, W) bool mask: the pixels ``b + round(s * u)`` for every run bottom ``b`` and step
-    ``s`` in 1..hypot(H, W) with ``L(b) / s * |v| >= 1`` (the same test as :func:`_reach`'s).
-
-    Each run bottom draws its own segment, so the cost grows with the number of run bottoms (about
-    the object's width) times hypot(H, W), not with every pixel times every step: a few
-    milliseconds at 256 px. Everything is indexing and scatter, which trace to ONNX with a
-    dynamic number of bottoms.
+    ``s`` in 1..ceil(hypot(H, W)) with ``L(b) * (1 / s) * |v| >= 1`` (:func:`_segments`).
     """
     n, _, height, width = mask.shape
-    pixels = height * width
-    lengths = run_lengths(mask).reshape(-1)  # (N * H * W,)
-    bottoms = torch.nonzero(lengths > 0).squeeze(1)  # (K,) flat indices over the batch
-    image = bottoms // pixels
-    row = (bottoms % pixels) // width
-    col = bottoms % width
-    max_steps = int(math.ceil(math.hypot(height, width)))
-    steps = torch.arange(1, max_steps + 1, device=mask.device).float().view(1, -1)  # (1, S)
-    radians = (angle_deg.float() * (math.pi / 180.0))[image].view(-1, 1)  # (K, 1)
-    target_row = row.view(-1, 1) + torch.round(steps * torch.sin(radians)).long()  # (K, S)
-    target_col = col.view(-1, 1) + torch.round(steps * torch.cos(radians)).long()
-    # Written as _reach computes it (L * (1 / s), then * |v|) so both give the same pixels.
-    covers = lengths[bottoms].view(-1, 1) * (1.0 / steps) * magnitude.float()[image].view(-1, 1) >= _COVER
-    inside = (target_row >= 0) & (target_row < height) & (target_col >= 0) & (target_col < width)
-    # Segments that stop or leave the image write to one spare slot past the end.
-    target = torch.where(
-        covers & inside, image.view(-1, 1) * pixels + target_row * width + target_col, torch.full_like(target_row, n * pixels)
-    ).reshape(-1)
-    cast = torch.zeros(n * pixels + 1, device=mask.device).scatter(0, target, torch.ones_like(target, dtype=torch.float32))
-    cast = cast[: n * pixels].view(n, 1, height, width) > 0.5
-    return cast & (mask <= 0.5)
+    target, reach, image, spare = _segments(run_lengths(mask), angle_deg.view(n, 1))
+    covers = reach * magnitude.float()[image].view(-1, 1, 1) >= _COVER
+    return _draw(target, covers, spare).view(n, 1, height, width) & (mask <= 0.5)
 
 
 @torch.no_grad()
