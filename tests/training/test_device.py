@@ -9,6 +9,7 @@ from gan_pipelines.training.device import (
     autocast_context,
     configure_cpu_threads,
     cpu_supports_bf16,
+    ready_for_inference,
     select_device,
     select_precision,
 )
@@ -123,3 +124,21 @@ def test_configure_cpu_threads():
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match=r"training\.cpu_threads"):
             configure_cpu_threads(bad)
+
+
+def test_ready_for_inference_converts_once_to_channels_last_in_eval_mode():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                torch.nn.Conv2d(8, 3, 3, padding=1)).train()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        expected = model.eval()(x)
+    model.train()
+    assert ready_for_inference(model, torch.device("cpu")) is model
+    assert not model.training and model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        got = model(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(got, expected, atol=1e-5)
+    pointer = model[0].weight.data_ptr()
+    ready_for_inference(model, "cpu")  # ready already: nothing is copied
+    assert model[0].weight.data_ptr() == pointer

@@ -19,6 +19,7 @@ from .device import (
     autocast_context,
     configure_cpu_threads,
     cpu_supports_bf16,
+    ready_for_inference,
     select_device,
     select_precision,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "frozen",
     "load_training_state",
     "make_loader",
+    "ready_for_inference",
     "restore_rng_state",
     "save_training_state",
     "seed_everything",

@@ -46,14 +46,18 @@ def generate(net, input_type: str, raw: np.ndarray, instances: np.ndarray | None
     if z_dim is not None and (z is None or np.shape(z) != (len(raw), z_dim)):
         raise ValueError(f"this SPADE+VAE generator needs style codes z of shape ({len(raw)}, {z_dim}); "
                          f"got {None if z is None else np.shape(z)}")
-    net = net.eval().to(device)
+    from gan_pipelines.training import ready_for_inference
+
+    device = torch.device(device)
+    net = ready_for_inference(net, device)  # channels-last: see its docstring for the figures
+    channels_last = torch.channels_last
     outputs = []
     with torch.no_grad():
         for start in range(0, len(raw), batch_size):
-            chunk = to_network_input(raw[start:start + batch_size], input_type).to(device)
+            chunk = to_network_input(raw[start:start + batch_size], input_type).to(device, memory_format=channels_last)
             inst = None
             if instances is not None:
-                inst = to_network_input(instances[start:start + batch_size], "labels").to(device)
+                inst = to_network_input(instances[start:start + batch_size], "labels").to(device, memory_format=channels_last)
             codes = None if z is None else torch.from_numpy(np.ascontiguousarray(z[start:start + batch_size], np.float32)).to(device)
             outputs.append(to_uint8_images(net(chunk, inst, codes)))
     return np.concatenate(outputs) if outputs else np.zeros((0, *raw.shape[1:3], 3), np.uint8)

@@ -95,12 +95,10 @@ def predict_shadows(
     convolutions prefer: on a 2-core AVX2 CPU in fp32, ``ShadowPredictor.predict`` with the model
     at 64 px took 30 ms instead of 44, at 256 px 147 ms instead of 212 (2026-12-07, with the
     conversion done once); the values differ only by rounding."""
+    from gan_pipelines.training import ready_for_inference
+
     device = device or next(model.parameters()).device
-    weight = next(p for p in model.parameters() if p.dim() == 4)
-    if weight.device != device or not weight.is_contiguous(memory_format=torch.channels_last):
-        model.to(device, memory_format=torch.channels_last)  # once: walking the modules costs ~7 ms a call
-    if model.training:
-        model.eval()
+    model = ready_for_inference(model, device)
     images, layers, robjects, rshadows = [], [], [], []
     for start in range(0, len(noshadow), batch_size):
         part = slice(start, start + batch_size)
