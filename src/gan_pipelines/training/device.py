@@ -197,9 +197,9 @@ def ready_for_inference(model: torch.nn.Module, device: torch.device) -> torch.n
     device = torch.device(device)
     first = next(model.parameters(), None)
     conv = next((p for p in model.parameters() if p.dim() == 4), None)
-    elsewhere = first is not None and (first.device.type != device.type or
-                                      device.index is not None and first.device.index != device.index)
-    if elsewhere or (conv is not None and not conv.is_contiguous(memory_format=torch.channels_last)):
+    # "cuda" (no index) accepts weights on any CUDA device; "cuda:1" only that one
+    on_device = first is None or (first.device.type == device.type and device.index in (None, first.device.index))
+    if not on_device or (conv is not None and not conv.is_contiguous(memory_format=torch.channels_last)):
         model.to(device, memory_format=torch.channels_last)
     if model.training:
         model.eval()

@@ -50,14 +50,13 @@ def generate(net, input_type: str, raw: np.ndarray, instances: np.ndarray | None
 
     device = torch.device(device)
     net = ready_for_inference(net, device)  # channels-last: see its docstring for the figures
-    channels_last = torch.channels_last
     outputs = []
     with torch.no_grad():
         for start in range(0, len(raw), batch_size):
-            chunk = to_network_input(raw[start:start + batch_size], input_type).to(device, memory_format=channels_last)
+            chunk = to_network_input(raw[start:start + batch_size], input_type).to(device, memory_format=torch.channels_last)
             inst = None
             if instances is not None:
-                inst = to_network_input(instances[start:start + batch_size], "labels").to(device, memory_format=channels_last)
+                inst = to_network_input(instances[start:start + batch_size], "labels").to(device, memory_format=torch.channels_last)
             codes = None if z is None else torch.from_numpy(np.ascontiguousarray(z[start:start + batch_size], np.float32)).to(device)
             outputs.append(to_uint8_images(net(chunk, inst, codes)))
     return np.concatenate(outputs) if outputs else np.zeros((0, *raw.shape[1:3], 3), np.uint8)

@@ -213,13 +213,13 @@ class ShadowPredictor(_FullResolutionPredictor):
         *, full_resolution: str = "sharp", steepness: float = 2.0, strength: str = "scene",
     ) -> None:
         from gan_pipelines.families.shadow.bundles import shadow_inference_from_bundles
-        from gan_pipelines.training import select_device, select_precision
+        from gan_pipelines.training import ready_for_inference, select_device, select_precision
 
         self.full_resolution, self.steepness, self.strength = _check_full_resolution(full_resolution, steepness, strength)
         self.model, self.resolution = shadow_inference_from_bundles(attention_bundle, generator_bundle)
         self.device = select_device(device)
         self.precision = select_precision(self.device, precision)
-        self.model.to(self.device).eval()
+        ready_for_inference(self.model, self.device)  # once, here: predict_shadows then finds it ready
 
     @classmethod
     def from_project(
