@@ -258,6 +258,8 @@ class TrainingParams(ConfigBlock):
     sync_batchnorm: bool = False
     compile: bool = False
     fused_optimizer: Literal["auto", True, False] = "auto"
+    ema_decay: float | None = Field(None, gt=0, lt=1)
+    ema_modules: list[str] | None = None
     scheduler: Literal["plateau", "linear", "step", "none"] = "plateau"
     lr_constant_epochs: int | None = Field(None, ge=0)
     lr_step_epochs: int | None = Field(None, ge=1)

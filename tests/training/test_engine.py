@@ -574,3 +574,72 @@ def test_resume_under_other_library_versions_warns_naming_them(tmp_path, caplog)
     assert len(warnings) == 1 and warnings[0].startswith(f"Resuming the training state {state_path}")
     assert "numpy 1.26.0 -> " in warnings[0] and "opencv 4.13.0.92 -> " in warnings[0]
     assert "torch" not in warnings[0].split("(")[1]  # only what differs is named
+
+
+class RawWeightsTask(ToyGanTask):
+    """Records the raw weights and buffers of every module after each training step."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.after_step: list[dict[str, dict[str, torch.Tensor]]] = []
+
+    def train_step(self, batch, step):
+        losses = super().train_step(batch, step)
+        self.after_step.append({n: {k: v.detach().clone() for k, v in m.state_dict().items()}
+                                for n, m in self.modules.items()})
+        return losses
+
+
+def test_ema_keeps_the_moving_average_and_trains_on_the_raw_weights(tmp_path):
+    seed_everything(0)
+    averaged_task = RawWeightsTask()
+    averaged = fit(averaged_task, *_loaders(), _config(tmp_path, "ema", epochs=2, monitor=None,
+                                                       ema_decay=0.5, ema_modules=["generator"]))
+    plain = fit(_task(), *_loaders(), _config(tmp_path, "plain", epochs=2, monitor=None))
+
+    # The average, worked out by hand from the raw weights after each of the 6 steps: the first
+    # step's weights, then ema = 0.5 * ema + 0.5 * weights (parameters and float buffers alike).
+    raw = [state["generator"] for state in averaged_task.after_step]
+    assert len(raw) == 6
+    for key, tensor in averaged.last_state_dicts["generator"].items():
+        if not tensor.is_floating_point():
+            continue
+        expected = raw[0][key].clone()
+        for weights in raw[1:]:
+            expected = 0.5 * expected + 0.5 * weights[key]
+        torch.testing.assert_close(tensor, expected, rtol=1e-5, atol=1e-6, msg=key)
+        assert not torch.equal(tensor, raw[-1][key]) or key.endswith("num_batches_tracked"), key
+    # The kept weights are the averages; the module not named is kept as trained.
+    for key, tensor in averaged.best_state_dicts["generator"].items():
+        assert torch.equal(tensor, averaged.last_state_dicts["generator"][key]), key
+    for key, tensor in averaged.last_state_dicts["critic"].items():
+        assert torch.equal(tensor, averaged_task.after_step[-1]["critic"][key]), key
+    # Averaging changes nothing in training: the raw weights follow the run without it exactly,
+    # and the validation figures are the averaged model's, not the raw one's.
+    for name in ("generator", "critic"):
+        for key, tensor in plain.last_state_dicts[name].items():
+            assert torch.equal(tensor, averaged_task.after_step[-1][name][key]), f"{name}.{key}"
+    assert averaged.history["train_g_loss"].tolist() == plain.history["train_g_loss"].tolist()
+    assert averaged.history["val_loss"].tolist() != plain.history["val_loss"].tolist()
+
+
+def test_ema_resumes_the_same_average(tmp_path):
+    settings = dict(monitor=None, ema_decay=0.9)
+    straight = fit(_task(), *_loaders(), _config(tmp_path, "a", epochs=4, **settings))
+    fit(_task(), *_loaders(), _config(tmp_path, "b", epochs=2, **settings))
+    resumed = fit(_task(seed=999), *_loaders(), _config(tmp_path, "b", epochs=4, resume=True, **settings))
+    for name, weights in straight.last_state_dicts.items():
+        for key, tensor in weights.items():
+            assert torch.equal(tensor, resumed.last_state_dicts[name][key]), f"{name}.{key}"
+    with pytest.raises(ResumeMismatchError):  # switching averaging on is another run
+        fit(_task(), *_loaders(), _config(tmp_path, "a", epochs=5, resume=True, monitor=None, ema_decay=0.5))
+
+
+def test_ema_settings_are_checked(tmp_path):
+    for bad in (0.0, 1.0, 1.5, True):
+        with pytest.raises(ValueError, match="training.ema_decay must be in"):
+            TrainerConfig(epochs=1, ema_decay=bad)
+    with pytest.raises(ValueError, match="training.ema_modules must be a list"):
+        TrainerConfig(epochs=1, ema_decay=0.9, ema_modules="generator")
+    with pytest.raises(ValueError, match=r"training.ema_modules names \['gen'\].*'critic', 'generator'"):
+        fit(_task(), *_loaders(), _config(tmp_path, epochs=1, ema_decay=0.9, ema_modules=["gen"]))

@@ -72,6 +72,7 @@ import json
 import logging
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
@@ -79,6 +80,7 @@ from typing import Any, Callable, Mapping, Protocol
 import pandas as pd
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from gan_pipelines.library_versions import library_versions, warn_if_versions_differ
@@ -183,6 +185,17 @@ class TrainerConfig:
     The ``scheduler_*`` settings only apply to ``plateau``, ``lr_constant_epochs`` only to
     ``linear``, ``lr_step_epochs`` / ``lr_step_factor`` only to ``step``.
 
+    ``ema_decay`` (None: off) keeps an exponential moving average of the weights of the modules
+    named in ``ema_modules`` (None: every module), updated after every training step:
+    ``ema = decay * ema + (1 - decay) * weights`` over parameters and buffers (BatchNorm running
+    statistics included), through ``torch.optim.swa_utils.AveragedModel``. Validation, the kept
+    (best or last) weights, the sample images and ``FitResult`` use the averages; training goes on
+    with the raw weights, and the state file holds both, so a resume continues the same average.
+    With ``decay`` d the average spans about ``1 / (1 - d)`` steps. It makes the kept model depend
+    less on where the last steps happened to land (Polyak averaging; Karras et al., "Progressive
+    growing of GANs", ICLR 2018, and Yazici et al., "The unusual effectiveness of averaging in GAN
+    training", ICLR 2019).
+
     ``keep_superseded_states``: how many earlier runs' full states (moved aside as
     ``*.superseded-*`` when a fresh run starts on ``state_path``) are kept; older ones are deleted
     (default 1; 0 keeps none; ``None`` keeps all). Not part of the resume fingerprint.
@@ -221,6 +234,8 @@ class TrainerConfig:
     lr_step_epochs: int | None = None
     lr_step_factor: float = 0.5
     keep_superseded_states: int | None = 1
+    ema_decay: float | None = None
+    ema_modules: tuple[str, ...] | list[str] | None = None
 
     def __post_init__(self) -> None:
         def fail(name: str, why: str) -> None:
@@ -286,6 +301,14 @@ class TrainerConfig:
             not is_int(self.keep_superseded_states) or self.keep_superseded_states < 0
         ):
             fail("keep_superseded_states", "must be a non-negative integer or null (keep all)")
+        if self.ema_decay is not None and (
+            isinstance(self.ema_decay, bool) or not isinstance(self.ema_decay, (int, float)) or not 0.0 < self.ema_decay < 1.0
+        ):
+            fail("ema_decay", "must be in (0, 1) (e.g. 0.99 averages about the last 100 steps) or null (off)")
+        if self.ema_modules is not None and (
+            isinstance(self.ema_modules, str) or not all(isinstance(n, str) and n for n in self.ema_modules)
+        ):
+            fail("ema_modules", "must be a list of module names or null (every module)")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "TrainerConfig":
@@ -511,6 +534,8 @@ def _fingerprinted_settings(config: TrainerConfig) -> tuple[str, ...]:
     if config.monitor_start_epoch != 1:  # listed only when set, so older state files still match
         common += ("monitor_start_epoch",)
     tail = ("grad_clip_norm", "deterministic")
+    if config.ema_decay is not None:  # listed only when set, so older state files still match
+        tail += ("ema_decay", "ema_modules")
     if config.scheduler == "plateau":
         return common + ("scheduler_metric", "scheduler_mode", "scheduler_factor", "scheduler_patience") + tail
     if config.scheduler == "linear":  # the decay's length depends on the total epoch count
@@ -669,6 +694,7 @@ def _fit(
         step._training_modules = wrap_for_training(task.modules, device, sync_batchnorm=config.sync_batchnorm)
     else:
         step._training_modules = dict(task.modules)
+    averages = _make_averages(task, config)  # before compile: the averages are plain copies
     if config.compile:
         # In place (nn.Module.compile), so state dicts and parameter identity stay as they are.
         for module in task.modules.values():
@@ -701,6 +727,8 @@ def _fit(
                 optimizer.load_state_dict(_with_current_kernels(state["optimizers"][name], optimizer))
             for name, scheduler in schedulers.items():
                 scheduler.load_state_dict(state["schedulers"][name])
+            for name, average in averages.items():
+                average.load_state_dict(state["averages"][name])
             if scaler.is_enabled() and state["scaler"]:
                 scaler.load_state_dict(state["scaler"])
             restore_rng_state(state["rng"])
@@ -763,9 +791,13 @@ def _fit(
 
             learning_rates = {f"lr_{n}": float(o.param_groups[0]["lr"]) for n, o in task.optimizers.items()}
             started = time.perf_counter()
-            train_means, n_train, train_seconds = _train_epoch(task, train_loader, step, config, writer, is_main)
+            train_means, n_train, train_seconds = _train_epoch(task, train_loader, step, config, writer, is_main,
+                                                               averages)
             share_buffers_from_rank0(task.modules)
-            val_metrics, first_val_batch = _validate(task, val_loader, step, config)
+            with _averaged_weights(task, averages):
+                val_metrics, first_val_batch = _validate(task, val_loader, step, config)
+                # What a kept epoch stores is what was validated: copied while the averages are in.
+                averaged_state_dicts = {n: _cpu_state_dict(m) for n, m in task.modules.items()} if averages else None
             seconds = time.perf_counter() - started
 
             if config.scheduler == "plateau":
@@ -788,7 +820,7 @@ def _fit(
                     "epoch": epoch,
                     "value": monitor_value,
                     "metrics": dict(val_metrics),
-                    "state_dicts": {n: _cpu_state_dict(m) for n, m in task.modules.items()},
+                    "state_dicts": averaged_state_dicts or {n: _cpu_state_dict(m) for n, m in task.modules.items()},
                 }
 
             row: dict[str, float] = {"epoch": epoch}
@@ -808,7 +840,8 @@ def _fit(
             )
 
             if writer is not None:
-                _log_epoch(writer, task, row, first_val_batch, epoch, step.global_step, config)
+                with _averaged_weights(task, averages):
+                    _log_epoch(writer, task, row, first_val_batch, epoch, step.global_step, config)
 
             stop = bool(on_epoch_end(epoch, dict(row))) if on_epoch_end is not None else False
             stop = any_worker(stop, device)  # all workers stop together
@@ -824,6 +857,7 @@ def _fit(
                         "modules": {n: _cpu_state_dict(m) for n, m in task.modules.items()},
                         "optimizers": {n: o.state_dict() for n, o in task.optimizers.items()},
                         "schedulers": {n: s.state_dict() for n, s in schedulers.items()},
+                        "averages": {n: a.state_dict() for n, a in averages.items()},
                         "scaler": scaler.state_dict(),
                         "rng": capture_rng_state(),
                         "history": history,
@@ -844,7 +878,8 @@ def _fit(
         if writer is not None:
             writer.close()
 
-    last_state_dicts = {n: _cpu_state_dict(m) for n, m in task.modules.items()}
+    with _averaged_weights(task, averages):
+        last_state_dicts = {n: _cpu_state_dict(m) for n, m in task.modules.items()}
     if best["state_dicts"] is None:
         last_epoch = int(history[-1]["epoch"]) if history else 0
         logger.warning(
@@ -885,8 +920,39 @@ def _check_resumable(state: Mapping[str, Any], path: Path, payload: Mapping[str,
         )
 
 
+def _make_averages(task: TrainingTask, config: TrainerConfig) -> dict[str, AveragedModel]:
+    """``{name: AveragedModel}`` for ``config.ema_modules`` (every module when None); empty when
+    ``ema_decay`` is None. Raises ValueError naming an unknown module."""
+    if config.ema_decay is None:
+        return {}
+    names = list(task.modules) if config.ema_modules is None else list(config.ema_modules)
+    unknown = [name for name in names if name not in task.modules]
+    if unknown:
+        raise ValueError(
+            f"training.ema_modules names {unknown}, which this task does not train; its modules: {sorted(task.modules)}."
+        )
+    return {
+        name: AveragedModel(task.modules[name], multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        for name in names
+    }
+
+
+@contextmanager
+def _averaged_weights(task: TrainingTask, averages: Mapping[str, AveragedModel]):
+    """Inside: the averaged modules hold their moving averages; after: their raw weights again."""
+    raw = {name: {k: v.detach().clone() for k, v in task.modules[name].state_dict().items()} for name in averages}
+    for name, average in averages.items():
+        task.modules[name].load_state_dict(average.module.state_dict())
+    try:
+        yield
+    finally:
+        for name, state in raw.items():
+            task.modules[name].load_state_dict(state)
+
+
 def _train_epoch(
-    task: TrainingTask, loader: Any, step: StepContext, config: TrainerConfig, writer: Any, is_main: bool
+    task: TrainingTask, loader: Any, step: StepContext, config: TrainerConfig, writer: Any, is_main: bool,
+    averages: Mapping[str, AveragedModel] | None = None,
 ) -> tuple[dict[str, float], int, float]:
     for module in task.modules.values():
         module.train()
@@ -907,6 +973,8 @@ def _train_epoch(
             step.global_step += 1
             losses = task.train_step(batch, step)
             step._end_iteration()
+            for name, average in (averages or {}).items():
+                average.update_parameters(task.modules[name])
             losses = {k: torch.as_tensor(v).detach().float() for k, v in losses.items()}
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + value * size
