@@ -110,10 +110,12 @@ def render_dataset(root: Path, count: int, resolution: int) -> dict[str, np.ndar
     return {k: np.stack(v) for k, v in stacks.items()}
 
 
-def random_vgg_perceptual() -> PerceptualLoss:
+def random_vgg_perceptual(precision: str = "fp32") -> PerceptualLoss:
+    """VGG16 to relu3_3 with random weights (nothing downloads): the same work as the real one.
+    ``precision``: the project's ``perceptual.precision`` (the reference-style side: fp32)."""
     from torchvision.models import vgg16
 
-    return PerceptualLoss(vgg16(weights=None).features[:16])
+    return PerceptualLoss(vgg16(weights=None).features[:16], precision=precision)
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,7 +145,8 @@ def project_generator_step_fn(params, device, precision, channels_last, compile_
     gen_params = params["train_generator"]
     generator = build_shadow_generator(dict(gen_params["model"], encoder_weights=None))
     discriminator = build_discriminator(dict(gen_params["discriminator"]))
-    loss = random_vgg_perceptual().to(device) if perceptual else None
+    precision_of_vgg = (gen_params.get("perceptual") or {}).get("precision", "fp32")
+    loss = random_vgg_perceptual(precision_of_vgg).to(device) if perceptual else None
     task = ShadowGANTask(
         generator, discriminator, lr_generator=1e-4, lr_discriminator=1e-6,
         weights=GeneratorLossWeights(), perceptual=loss, attention=None, attention_masks="ground_truth",

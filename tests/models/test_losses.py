@@ -94,3 +94,33 @@ def test_perceptual_pair_equals_two_separate_calls_with_gradients(perceptual):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
     with pytest.raises(ValueError, match="same shape"):
         perceptual.pair(first, second[:1], target)
+
+
+def test_perceptual_precision_auto_runs_vgg_at_the_steps_precision(perceptual):
+    fast = PerceptualLoss(perceptual.features, precision="auto")
+    torch.manual_seed(2)
+    target = torch.rand(2, 3, 32, 32) * 2 - 1
+    prediction = (torch.rand(2, 3, 32, 32) * 2 - 1).requires_grad_()
+
+    # Outside autocast "auto" is the fp32 loss to the digit.
+    assert fast(prediction, target).item() == perceptual(prediction, target).item()
+
+    conv_dtypes: list[torch.dtype] = []
+    hook = perceptual.features[0].register_forward_hook(lambda module, args, out: conv_dtypes.append(out.dtype))
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            exact = perceptual(prediction, target)
+            assert conv_dtypes == [torch.float32, torch.float32]  # fp32: autocast is off inside
+            conv_dtypes.clear()
+            rounded = fast(prediction, target)
+            assert conv_dtypes == [torch.bfloat16, torch.bfloat16]  # auto: the step's bf16
+    finally:
+        hook.remove()
+    assert rounded.dtype == torch.float32  # the reduction stays fp32
+    assert rounded.item() == pytest.approx(exact.item(), rel=0.03)
+    exact_grad, = torch.autograd.grad(exact, prediction)
+    rounded_grad, = torch.autograd.grad(rounded, prediction)
+    cosine = torch.nn.functional.cosine_similarity(exact_grad.flatten(), rounded_grad.flatten(), dim=0)
+    assert cosine.item() > 0.98
+    with pytest.raises(ValueError, match="precision must be one of"):
+        PerceptualLoss(perceptual.features, precision="bf16")

@@ -1,11 +1,15 @@
 """Losses shared by the GAN families: soft Dice, VGG16 perceptual and the pix2pixHD/SPADE VGG19
 perceptual loss (the adversarial ones are in :mod:`gan_pipelines.models.gan_losses`).
 
-All compute in float32 whatever the input dtype, so they give the same numbers inside a
-``torch.autocast`` region (bf16/fp16 activations) as outside it.
+All reduce in float32 whatever the input dtype. Their feature extractors run in float32 too, so
+they give the same numbers inside a ``torch.autocast`` region (bf16/fp16 activations) as outside
+it, except :class:`PerceptualLoss` with ``precision="auto"``, whose VGG convolutions follow the
+caller's autocast (bf16 on a bf16 training step) while its distance stays float32.
 """
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +18,7 @@ from torch import nn
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PERCEPTUAL_REDUCTIONS = ("channel_sum", "mean")
+PERCEPTUAL_PRECISIONS = ("fp32", "auto")
 # relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in torchvision's vgg19().features, and pix2pixHD's
 # weights for them (its VGGLoss, also SPADE's).
 VGG19_LAYER_INDICES = (1, 6, 11, 20, 29)
@@ -54,21 +59,32 @@ class PerceptualLoss(nn.Module):
       used) to the digit, so the reference loss weights (10, 1, 0.01) keep their balance.
     - ``"mean"``: plain MSE over all feature values (= channel_sum / 256).
 
+    ``precision``:
+    - ``"fp32"`` (default): the extractor runs in float32 with autocast disabled, so the loss is
+      the same inside ``torch.autocast`` as outside it.
+    - ``"auto"``: the extractor's convolutions follow the caller's autocast (bf16 when the
+      training step runs in bf16, float32 when it does not); the squared differences and their
+      means are taken in float32 (the features are cast up first). On a bf16 CPU step at 256 px
+      this makes the VGG passes, most of the shadow generator's step, about twice as fast; the
+      loss and its gradient differ from ``"fp32"`` by bf16 rounding (a test bounds it).
+
     The feature extractor is frozen and always in eval mode (``train()`` does not change it).
-    The forward pass runs with autocast disabled and in float32, so it returns a float32 scalar
-    even inside ``torch.autocast``. The target gets no gradient.
+    The result is a float32 scalar. The target gets no gradient.
 
     piq's ``ContentLoss`` itself is not used: its default constructor downloads VGG weights, it
     casts the extractor to the input's dtype on every call, runs under the caller's autocast, and
     runs every layer of the extractor it is given. A test checks that the numbers agree with it.
     """
 
-    def __init__(self, features: nn.Sequential, reduction: str = "channel_sum") -> None:
+    def __init__(self, features: nn.Sequential, reduction: str = "channel_sum", precision: str = "fp32") -> None:
         super().__init__()
         if reduction not in PERCEPTUAL_REDUCTIONS:
             raise ValueError(f"reduction must be one of {PERCEPTUAL_REDUCTIONS}, got {reduction!r}")
+        if precision not in PERCEPTUAL_PRECISIONS:
+            raise ValueError(f"precision must be one of {PERCEPTUAL_PRECISIONS}, got {precision!r}")
         self.features = features
         self.reduction = reduction
+        self.precision = precision
         self.features.requires_grad_(False)
         self.features.eval()
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -84,9 +100,15 @@ class PerceptualLoss(nn.Module):
         x = (image.float() + 1.0) * 0.5
         return self.features((x - self.mean) / self.std)
 
+    def _extractor_precision(self, device: torch.device):
+        """The context the extractor runs in: autocast off (fp32) or the caller's own."""
+        if self.precision == "auto":
+            return nullcontext()
+        return torch.autocast(device_type=device.type, enabled=False)
+
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check_pair(prediction, target)
-        with torch.autocast(device_type=prediction.device.type, enabled=False):
+        with self._extractor_precision(prediction.device):
             predicted_features = self._features(prediction)
             with torch.no_grad():
                 target_features = self._features(target)
@@ -97,7 +119,7 @@ class PerceptualLoss(nn.Module):
         both predictions and the target's features computed once."""
         _check_pair(first, target)
         _check_pair(second, target)
-        with torch.autocast(device_type=first.device.type, enabled=False):
+        with self._extractor_precision(first.device):
             features = self._features(torch.cat([first, second], dim=0))
             with torch.no_grad():
                 target_features = self._features(target)
@@ -105,7 +127,7 @@ class PerceptualLoss(nn.Module):
             return self._distance(first_features, target_features) + self._distance(second_features, target_features)
 
     def _distance(self, predicted_features: torch.Tensor, target_features: torch.Tensor) -> torch.Tensor:
-        squared = (predicted_features - target_features).pow(2)
+        squared = (predicted_features.float() - target_features.float()).pow(2)
         if self.reduction == "mean":
             return squared.mean()
         return squared.mean(dim=(2, 3)).sum(dim=1).mean()

@@ -40,6 +40,7 @@ PERCEPTUAL_DEFAULTS: dict[str, Any] = {
     "weights_path": None,
     "if_unavailable": "disable",
     "reduction": "channel_sum",
+    "precision": "fp32",
 }
 # Keys of classifier heads that an encoder checkpoint may carry but an smp encoder lacks.
 _HEAD_PREFIXES = ("fc.", "classifier.", "last_linear.", "head.")
@@ -238,13 +239,14 @@ def build_perceptual_loss(config: Mapping[str, Any] | None = None) -> tuple[Perc
 
     Keys (defaults): ``enabled`` (True), ``weights_path`` (None: only the torch hub cache),
     ``if_unavailable`` (``"disable"``: log a WARNING and return None; ``"error"``: raise
-    FileNotFoundError listing the places looked), ``reduction`` (``"channel_sum"``, see
-    :class:`~gan_pipelines.models.losses.PerceptualLoss`).
+    FileNotFoundError listing the places looked), ``reduction`` (``"channel_sum"``) and
+    ``precision`` (``"fp32"``; ``"auto"``: VGG at the training step's precision), see
+    :class:`~gan_pipelines.models.losses.PerceptualLoss`.
 
     Returns ``(loss_or_None, status)``, status one of ``"loaded <path>"``,
     ``"disabled: weights not found (looked in ...)"``, ``"disabled by config"``.
     """
-    from gan_pipelines.models.losses import PERCEPTUAL_REDUCTIONS, PerceptualLoss
+    from gan_pipelines.models.losses import PERCEPTUAL_PRECISIONS, PERCEPTUAL_REDUCTIONS, PerceptualLoss
 
     config = dict(config or {})
     unknown = sorted(set(config) - set(PERCEPTUAL_DEFAULTS))
@@ -257,6 +259,8 @@ def build_perceptual_loss(config: Mapping[str, Any] | None = None) -> tuple[Perc
         )
     if settings["reduction"] not in PERCEPTUAL_REDUCTIONS:
         raise ValueError(f"perceptual reduction must be one of {PERCEPTUAL_REDUCTIONS}, got {settings['reduction']!r}")
+    if settings["precision"] not in PERCEPTUAL_PRECISIONS:
+        raise ValueError(f"perceptual precision must be one of {PERCEPTUAL_PRECISIONS}, got {settings['precision']!r}")
     if not settings["enabled"]:
         return None, "disabled by config"
 
@@ -264,7 +268,7 @@ def build_perceptual_loss(config: Mapping[str, Any] | None = None) -> tuple[Perc
                                         settings["if_unavailable"])
     if path is None:
         return None, status
-    loss = PerceptualLoss(load_vgg16_relu3_3(path), reduction=settings["reduction"])
+    loss = PerceptualLoss(load_vgg16_relu3_3(path), reduction=settings["reduction"], precision=settings["precision"])
     logger.info("Perceptual loss: VGG16 relu3_3 weights loaded from %s", path)
     return loss, f"loaded {path}"
 

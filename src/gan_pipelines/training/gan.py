@@ -382,7 +382,10 @@ class PairedGANTask:
                 matching = self.feature_matching(real_prediction, fake_prediction).float()
                 g_loss = g_loss + self.feature_matching_weight * matching
                 logs["g_fm"] = matching
-            terms = self._extra_terms(fake, target, batch)
+            # Under the step's autocast: a feature loss that follows it (perceptual.precision
+            # auto) runs its network at the step's precision; the terms themselves are fp32.
+            with step.autocast():
+                terms = self._extra_terms(fake, target, batch)
             weighted = self._weighted(terms)
             if weighted is not None:
                 g_loss = g_loss + weighted
@@ -407,7 +410,7 @@ class PairedGANTask:
         l1 = (fake01 - target01).abs().mean()
         mse = (fake01 - target01).pow(2).flatten(1).mean(dim=1)
         psnr = (10.0 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean()
-        with torch.no_grad():
+        with torch.no_grad(), step.autocast():  # as in train_step
             weighted = self._weighted(self._extra_terms(fake, target, batch))
         loss = weighted if weighted is not None else l1
         return {"loss": loss.item(), "l1": l1.item(), "psnr": psnr.item()}

@@ -247,6 +247,7 @@ class PerceptualParams(ConfigBlock):
     weights_path: str | None = None
     if_unavailable: Literal["disable", "error"] | None = None
     reduction: Literal["channel_sum", "mean"] | None = None
+    precision: Literal["fp32", "auto"] | None = None
 
 
 class Vgg19Params(ConfigBlock):

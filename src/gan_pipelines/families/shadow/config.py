@@ -136,6 +136,7 @@ class PerceptualParams(ConfigBlock):
     weights_path: str | None = None
     if_unavailable: Literal["disable", "error"] | None = None
     reduction: Literal["channel_sum", "mean"] | None = None
+    precision: Literal["fp32", "auto"] | None = None
 
 
 class GeneratorParams(_ShadowTraining):

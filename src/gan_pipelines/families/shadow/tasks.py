@@ -213,20 +213,22 @@ class ShadowGANTask:
         with step.autocast():
             return generator(batch["noshadow"], to_signed(batch["mask"]), robject, rshadow)
 
-    def _reconstruction_losses(self, output, target, shadow_mask) -> dict[str, torch.Tensor]:
+    def _reconstruction_losses(self, output, target, shadow_mask, step) -> dict[str, torch.Tensor]:
         coarse, refined = output.coarse.float(), output.refined.float()
         losses = {"l2": F.mse_loss(coarse, target) + F.mse_loss(refined, target)}
         if self.weights.shadow_region > 0:
             losses["shadow_region_l2"] = region_mse(coarse, target, shadow_mask) + region_mse(refined, target, shadow_mask)
         if self.perceptual is not None:
-            # One VGG pass over both outputs, and the target's features once (not twice).
-            losses["perceptual"] = self.perceptual.pair(coarse, refined, target)
+            # One VGG pass over both outputs, and the target's features once (not twice). Under
+            # the step's autocast, so that perceptual.precision auto runs VGG at its precision.
+            with step.autocast():
+                losses["perceptual"] = self.perceptual.pair(coarse, refined, target)
         return losses
 
     def train_step(self, batch, step) -> dict[str, torch.Tensor]:
         target = batch["shadow"].float()
         output = self._generate(step.module("generator"), batch, step, training=True)
-        losses = self._reconstruction_losses(output, target, batch["shadow_mask"])
+        losses = self._reconstruction_losses(output, target, batch["shadow_mask"], step)
         # The generator's adversarial term needs gradients through D into the fake image but not
         # into D's weights (its own step zeroes them anyway): freezing D skips computing them.
         # The plain module, not its DDP wrapper: D is not being trained in this pass.
@@ -252,7 +254,7 @@ class ShadowGANTask:
     def validation_step(self, batch, step) -> dict[str, float]:
         target = batch["shadow"].float()
         output = self._generate(self.generator, batch, step, training=False)
-        losses = self._reconstruction_losses(output, target, batch["shadow_mask"])
+        losses = self._reconstruction_losses(output, target, batch["shadow_mask"], step)
         loss = self.weights.l2 * losses["l2"]
         if "perceptual" in losses:
             loss = loss + self.weights.perceptual * losses["perceptual"]
