@@ -54,6 +54,7 @@ from gan_pipelines.models.discriminators import build_discriminator  # noqa: E40
 from gan_pipelines.families.shadow.synthetic import shadow_ar_images  # noqa: E402
 from gan_pipelines.families.shadow.tasks import AttentionTask, GeneratorLossWeights, ShadowGANTask, to_signed  # noqa: E402
 from gan_pipelines.models.losses import PerceptualLoss, dice_loss  # noqa: E402
+from gan_pipelines.models.pretrained import PERCEPTUAL_DEFAULTS  # noqa: E402
 from gan_pipelines.synthetic import SyntheticConfig, render_scene, scene_seed  # noqa: E402
 from gan_pipelines.training import AugmentConfig, PairedImageDataset, StepContext, batch_to_device, make_loader  # noqa: E402
 from gan_pipelines.training.data import build_paired_transform  # noqa: E402
@@ -145,7 +146,7 @@ def project_generator_step_fn(params, device, precision, channels_last, compile_
     gen_params = params["train_generator"]
     generator = build_shadow_generator(dict(gen_params["model"], encoder_weights=None))
     discriminator = build_discriminator(dict(gen_params["discriminator"]))
-    precision_of_vgg = (gen_params.get("perceptual") or {}).get("precision", "fp32")
+    precision_of_vgg = {**PERCEPTUAL_DEFAULTS, **(gen_params.get("perceptual") or {})}["precision"]
     loss = random_vgg_perceptual(precision_of_vgg).to(device) if perceptual else None
     task = ShadowGANTask(
         generator, discriminator, lr_generator=1e-4, lr_discriminator=1e-6,

@@ -794,11 +794,45 @@ def _fit(
             train_means, n_train, train_seconds = _train_epoch(task, train_loader, step, config, writer, is_main,
                                                                averages)
             share_buffers_from_rank0(task.modules)
+            # Validation, the kept weights and the samples see the averages where there are any
+            # (one swap per epoch; the raw weights are back before the state file is written).
             with _averaged_weights(task, averages):
                 val_metrics, first_val_batch = _validate(task, val_loader, step, config)
-                # What a kept epoch stores is what was validated: copied while the averages are in.
-                averaged_state_dicts = {n: _cpu_state_dict(m) for n, m in task.modules.items()} if averages else None
-            seconds = time.perf_counter() - started
+                seconds = time.perf_counter() - started
+
+                if config.monitor is None:  # keep the last epoch
+                    monitor_value, keep = None, True
+                else:
+                    monitor_value = _metric(val_metrics, config.monitor, "monitor")
+                    keep = epoch >= config.monitor_start_epoch and _is_better(
+                        monitor_value, best["value"], config.monitor_mode
+                    )
+                if keep:
+                    best = {
+                        "epoch": epoch,
+                        "value": monitor_value,
+                        "metrics": dict(val_metrics),
+                        "state_dicts": {n: _cpu_state_dict(m) for n, m in task.modules.items()},
+                    }
+
+                row: dict[str, float] = {"epoch": epoch}
+                row.update({f"train_{k}": v for k, v in train_means.items()})
+                row.update({f"val_{k}": v for k, v in val_metrics.items()})
+                row.update(learning_rates)
+                row["seconds"] = seconds
+                row["images_per_second"] = n_train / train_seconds if train_seconds > 0 else float("nan")
+                history.append(row)
+                log = logger.info if is_main else logger.debug
+                log(
+                    "Epoch %d/%d: %s (%.1f s)%s",
+                    epoch, config.epochs,
+                    ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith(("train_", "val_"))),
+                    seconds,
+                    " best" if best["epoch"] == epoch and config.monitor is not None else "",
+                )
+
+                if writer is not None:
+                    _log_epoch(writer, task, row, first_val_batch, epoch, step.global_step, config)
 
             if config.scheduler == "plateau":
                 scheduler_value = _metric(val_metrics, config.scheduler_metric, "scheduler_metric")
@@ -807,41 +841,6 @@ def _fit(
             else:
                 for scheduler in schedulers.values():
                     scheduler.step()
-
-            if config.monitor is None:  # keep the last epoch
-                monitor_value, keep = None, True
-            else:
-                monitor_value = _metric(val_metrics, config.monitor, "monitor")
-                keep = epoch >= config.monitor_start_epoch and _is_better(
-                    monitor_value, best["value"], config.monitor_mode
-                )
-            if keep:
-                best = {
-                    "epoch": epoch,
-                    "value": monitor_value,
-                    "metrics": dict(val_metrics),
-                    "state_dicts": averaged_state_dicts or {n: _cpu_state_dict(m) for n, m in task.modules.items()},
-                }
-
-            row: dict[str, float] = {"epoch": epoch}
-            row.update({f"train_{k}": v for k, v in train_means.items()})
-            row.update({f"val_{k}": v for k, v in val_metrics.items()})
-            row.update(learning_rates)
-            row["seconds"] = seconds
-            row["images_per_second"] = n_train / train_seconds if train_seconds > 0 else float("nan")
-            history.append(row)
-            log = logger.info if is_main else logger.debug
-            log(
-                "Epoch %d/%d: %s (%.1f s)%s",
-                epoch, config.epochs,
-                ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith(("train_", "val_"))),
-                seconds,
-                " best" if best["epoch"] == epoch and config.monitor is not None else "",
-            )
-
-            if writer is not None:
-                with _averaged_weights(task, averages):
-                    _log_epoch(writer, task, row, first_val_batch, epoch, step.global_step, config)
 
             stop = bool(on_epoch_end(epoch, dict(row))) if on_epoch_end is not None else False
             stop = any_worker(stop, device)  # all workers stop together

@@ -335,8 +335,11 @@ class PairedGANTask:
     def _d_input(self, condition: Tensor, image: Tensor) -> Tensor:
         return torch.cat([condition.float(), image], dim=1) if self.conditional else image
 
-    def _extra_terms(self, fake: Tensor, target: Tensor, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        return {name: fn(fake, target, batch).float() for name, (_, fn) in self.extra_losses.items()}
+    def _extra_terms(self, fake: Tensor, target: Tensor, batch: Mapping[str, Tensor], step: Any) -> dict[str, Tensor]:
+        # Under the step's autocast: a feature loss that follows it (perceptual.precision auto)
+        # runs its network at the step's precision; the terms themselves are fp32.
+        with step.autocast():
+            return {name: fn(fake, target, batch).float() for name, (_, fn) in self.extra_losses.items()}
 
     def _weighted(self, terms: Mapping[str, Tensor]) -> Tensor | None:
         total = None
@@ -382,10 +385,7 @@ class PairedGANTask:
                 matching = self.feature_matching(real_prediction, fake_prediction).float()
                 g_loss = g_loss + self.feature_matching_weight * matching
                 logs["g_fm"] = matching
-            # Under the step's autocast: a feature loss that follows it (perceptual.precision
-            # auto) runs its network at the step's precision; the terms themselves are fp32.
-            with step.autocast():
-                terms = self._extra_terms(fake, target, batch)
+            terms = self._extra_terms(fake, target, batch, step)
             weighted = self._weighted(terms)
             if weighted is not None:
                 g_loss = g_loss + weighted
@@ -410,8 +410,8 @@ class PairedGANTask:
         l1 = (fake01 - target01).abs().mean()
         mse = (fake01 - target01).pow(2).flatten(1).mean(dim=1)
         psnr = (10.0 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean()
-        with torch.no_grad(), step.autocast():  # as in train_step
-            weighted = self._weighted(self._extra_terms(fake, target, batch))
+        with torch.no_grad():
+            weighted = self._weighted(self._extra_terms(fake, target, batch, step))
         loss = weighted if weighted is not None else l1
         return {"loss": loss.item(), "l1": l1.item(), "psnr": psnr.item()}
 
