@@ -9,6 +9,7 @@ autouse), while the rest of the suite goes on in this process; the page tests ru
 from __future__ import annotations
 
 import os
+import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -149,7 +150,11 @@ def page_runs_in_background(request, tmp_path_factory):
     os.environ["OMP_NUM_THREADS"] = "1"  # the subprocesses other tests start, too
 
     def one(page: Path):
-        return run_page(page, make_project(tmp_path_factory.mktemp(page.stem)), include_slow=False)
+        project = make_project(tmp_path_factory.mktemp(page.stem))
+        run = run_page(page, project, include_slow=False)
+        if not run.failures:  # the run keeps what the tests read; a failing page's folder stays to look at
+            shutil.rmtree(project, ignore_errors=True)
+        return run
 
     pool = ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1)), thread_name_prefix="doc-pages")
     futures: dict[str, Future] = {page_name(page): pool.submit(one, page) for page in wanted}
