@@ -23,9 +23,12 @@ shadow ``ShadowPredictor.predict`` on a photo and mask of 256x256 and of 640x480
 on a label map of that size (padded up to the generator's multiple and cropped back where needed:
 the notes say to what); cyclegan, ugatit and munit ``translate`` A -> B (padded likewise; the full
 U-GAT-IT generator, whose dense layer is sized for its training picture, gets the picture resized
-to 256x256 and back). Each is timed over ``--steps`` calls after ``--warmup``.
+to 256x256 and back). Each is timed over ``--steps`` calls after ``--warmup``. With
+``--compiled-inference`` (default) the shadow and paired predictors are timed again with
+``compile=True`` (the paired one at ``--precision``): ``inference_ms_<size>_compiled``.
 
-Defaults (3 min 38 s on 2 quiet AVX2 cores, 2026-12-07; the issue allows 20): every family,
+Defaults (3 min 38 s on 2 quiet AVX2 cores, 2026-12-07, before the compiled timings; 3 min 42 s
+with them on an Intel Xeon with AMX, 2026-12-08; the issue allows 20): every family,
 training at 256 px, batch 1, 6 timed steps after 2 warm-ups (with 2 after 1 the ratios moved by
 up to 0.1), cpu widths (conf/base, what ``kedro run`` trains), torch's threads, precision auto.
 
@@ -182,35 +185,54 @@ def infer_shadow(args, setup):
         bundles.append({"state_dicts": {network: build(config).state_dict()}, "model_config": {network: config},
                         "meta": {"resolution": 256}})
     predictor = ShadowPredictor(*bundles, device=str(setup[0]), precision=args.precision)
+    predictors = {"": predictor}
+    if args.compiled_inference:
+        started = time.perf_counter()
+        predictors["_compiled"] = ShadowPredictor(*bundles, device=str(setup[0]), precision=args.precision, compile=True)
+        compile_seconds = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="suite_shadow_scene_") as tmp:
         scene = shadow_speed.render_dataset(Path(tmp), 1, 256)
     calls = {}
     for key, (height, width) in INFERENCE_SIZES.items():
         photo, mask = sized(scene["noshadow"][0], height, width), sized(scene["mask"][0], height, width)
-        calls[key] = lambda photo=photo, mask=mask: predictor.predict(photo, mask)
+        for suffix, one in predictors.items():
+            calls[key + suffix] = lambda photo=photo, mask=mask, one=one: one.predict(photo, mask)
     sharpened = calls["640x480"]().sharpened
     notes = [f"inference: ShadowPredictor.predict, model at 256 px in {predictor.precision.name}, then the "
              "full-resolution step (" + ("sharp shadow at full size, the scene's darkness where measurable)" if sharpened
                                          else "upsampled ratio: the random weights darkened nothing)")]
+    if args.compiled_inference:
+        notes.append(f"compiled inference: ShadowPredictor(compile=True), {predictors['_compiled'].compiled}, "
+                     f"compiling took {compile_seconds:.0f} s")
     return calls, notes
 
 
 def paired_inference(family: str, input_config: dict[str, Any], generator_config: dict[str, Any],
-                     inputs: dict[str, np.ndarray], device):
+                     inputs: dict[str, np.ndarray], device, args):
     """``({size: call}, notes)``: ``PairedPredictor.predict`` of a random generator of
-    ``generator_config`` on the ``inputs`` (``raw`` and maybe ``instances``, 256 px) at each size."""
+    ``generator_config`` on the ``inputs`` (``raw`` and maybe ``instances``, 256 px) at each size;
+    with ``--compiled-inference`` also ``<size>_compiled``: ``compile=True`` at ``--precision``."""
     from gan_pipelines.families.paired.networks import build_paired_generator
     from gan_pipelines.families.paired.predict import PairedPredictor
 
     bundle = {"model_config": {"input": input_config, "generator": generator_config},
               "state_dicts": {"generator": build_paired_generator(generator_config).state_dict()},
               "meta": {"family": family, "resolution": 256}}
-    predictor = PairedPredictor(bundle, family, device=str(device))
+    predictors = {"": PairedPredictor(bundle, family, device=str(device))}  # predict's defaults: fp32, eager
+    if args.compiled_inference:
+        predictors["_compiled"] = PairedPredictor(bundle, family, device=str(device), precision=args.precision,
+                                                  compile=True)
     calls = {}
     for key, (height, width) in INFERENCE_SIZES.items():
         resized = {name: sized(array, height, width) for name, array in inputs.items()}
-        calls[key] = lambda resized=resized: predictor.predict(**resized)
-    return calls, [fed_size_note("PairedPredictor.predict", predictor.multiple, predictor.multiple)]
+        for suffix, one in predictors.items():
+            calls[key + suffix] = lambda resized=resized, one=one: one.predict(**resized)
+    notes = [fed_size_note("PairedPredictor.predict", predictors[""].multiple, predictors[""].multiple)]
+    if args.compiled_inference:
+        compiled = predictors["_compiled"]
+        notes.append(f"compiled inference: PairedPredictor(precision={args.precision!r} -> {compiled.precision.name}, "
+                     "compile=True); each size compiles in the warm-up calls")
+    return calls, notes
 
 
 def fed_size_note(path: str, multiple: int, smallest: int) -> str:
@@ -224,7 +246,7 @@ def fed_size_note(path: str, multiple: int, smallest: int) -> str:
 
 def infer_pix2pix(args, setup):
     a, _ = paired_speed.make_pairs(1, 256)
-    return paired_inference("pix2pix", {"type": "rgb"}, paired_speed.generator_config(256), {"raw": a[0]}, setup[0])
+    return paired_inference("pix2pix", {"type": "rgb"}, paired_speed.generator_config(256), {"raw": a[0]}, setup[0], args)
 
 
 def infer_label_to_photo(model: str):
@@ -234,7 +256,7 @@ def infer_label_to_photo(model: str):
         inputs = {"raw": triple["label_map"][0]}
         if settings["input"]["instance_edges"]:
             inputs["instances"] = triple["instance_map"][0]
-        return paired_inference(model, settings["input"], settings["generator"], inputs, setup[0])
+        return paired_inference(model, settings["input"], settings["generator"], inputs, setup[0], args)
 
     return infer
 
@@ -332,17 +354,18 @@ def number(value: float | None, digits: int = 3) -> str:
 
 def print_table(result: dict[str, Any]) -> None:
     header = ("family", "px", "project img/s", "reference img/s", "ratio", "peak MB", "infer 256 ms",
-              "infer 640x480 ms")
+              "infer 640x480 ms", "compiled 256 ms", "compiled 640x480 ms")
     rows = []
     for family, entry in result["families"].items():
         for index, (resolution, record) in enumerate(entry["by_resolution"].items()):
             ratio = number(record["ratio"]) + ("x" if record["ratio"] is not None else "")
             if family == "shadow" and record["ratio"] is not None:
                 ratio += f" (att {record['ratio_attention']:.2f}, gen {record['ratio_generator']:.2f})"
-            inference = (number(entry["inference_ms_256"], 4), number(entry["inference_ms_640x480"], 4))
+            inference = tuple(number(entry.get(f"inference_ms_{key}"), 4)
+                              for key in ("256", "640x480", "256_compiled", "640x480_compiled"))
             rows.append((family if index == 0 else "", resolution, number(record["train_img_s"]),
                          number(record["reference_img_s"]), ratio, number(record["peak_memory_mb"], 4),
-                         *(inference if index == 0 else ("", ""))))
+                         *(inference if index == 0 else ("",) * len(inference))))
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     print()
     print(f"device {result['device']}, project precision {result['precision']} (reference fp32), "
@@ -368,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", choices=("cpu", "reference"), default="cpu",
                         help="cpu: conf/base model sizes (default); reference: conf/paper (shadow: --env paper)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
+    parser.add_argument("--compiled-inference", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time shadow's and the paired families' predictors with compile=True (and the "
+                             "suite's precision): inference_ms_<size>_compiled; null for the others (default: on)")
     add_timing_options(parser, workers_help="DataLoader workers (both paths)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0 or args.batch < 1:

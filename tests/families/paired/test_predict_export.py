@@ -48,6 +48,36 @@ def test_predict_any_size_label_map(shape):
     assert np.array_equal(picture, predictor.predict(labels)), "eval mode: the same output every run"
 
 
+def test_compiled_and_bf16_predictors_give_the_fp32_picture():
+    """compile=True (torch.compile with freezing: BatchNorm folded) matches eager fp32 to one grey
+    level at any size; precision auto/bf16 runs the forward pass in bf16, close to fp32."""
+    bundle = _bundle()
+    with torch.no_grad():  # weights of a trained size (the 0.02 init gives a flat grey picture)
+        for value in bundle["state_dicts"]["generator"].values():
+            if value.dim() == 4:
+                value.mul_(5)
+    eager = PairedPredictor(bundle, "pix2pix", device="cpu")
+    compiled = PairedPredictor(bundle, "pix2pix", device="cpu", compile=True)
+    assert eager.precision.name == "fp32" and compiled.compiled == "not compiled yet"
+    labels = np.random.default_rng(0).integers(0, 6, (37, 50)).astype(np.uint8)
+    expected = eager.predict(labels)
+    assert expected.std() > 3, "the test needs a picture that is not flat"
+    assert np.abs(compiled.predict(labels).astype(int) - expected).max() <= 1
+    assert compiled.compiled == "compiled"
+    bf16 = PairedPredictor(bundle, "pix2pix", device="cpu", precision="bf16")
+    difference = np.abs(bf16.predict(labels).astype(int) - expected)
+    assert bf16.precision.name == "bf16" and 0 < difference.max() <= 12 and difference.mean() < 2
+    with pytest.raises(ValueError, match="compile must be true or false, got 1"):
+        PairedPredictor(bundle, "pix2pix", device="cpu", compile=1)
+    from gan_pipelines.families.paired.config import PredictParams
+
+    settings = {"input_dir": "maps", "output_dir": "out"}
+    with pytest.raises(ValueError, match=r"pix2pix.predict.compile: Input should be a valid boolean \(got 'yes'\)"):
+        PredictParams.parse({**settings, "compile": "yes"}, "pix2pix.predict")
+    with pytest.raises(ValueError, match=r"pix2pix.predict.precision: Input should be 'auto', 'bf16', 'fp16' or 'fp32'"):
+        PredictParams.parse({**settings, "precision": "half"}, "pix2pix.predict")
+
+
 def test_predict_refuses_another_family_and_wrong_inputs():
     with pytest.raises(ValueError, match="belongs to the 'pix2pix' family, not 'sketch2color'"):
         PairedPredictor(_bundle(), "sketch2color", device="cpu")

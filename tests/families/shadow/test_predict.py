@@ -11,8 +11,7 @@ from gan_pipelines.families.shadow.predict import (
 SMALL = {"encoder": "resnet18", "decoder_channels": [16, 16, 16, 16, 16]}
 
 
-@pytest.fixture(scope="module")
-def predictor():
+def _bundles():
     torch.manual_seed(0)
     attention, generator = build_attention_net(SMALL), build_shadow_generator(SMALL)
     # The generator's output heads start at zero (identity); give the refined head a constant
@@ -25,7 +24,34 @@ def predictor():
         "model_config": {"generator": SMALL},
         "meta": {"resolution": 32},
     }
-    return ShadowPredictor(attention_bundle, generator_bundle, device="cpu")
+    return attention_bundle, generator_bundle
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return ShadowPredictor(*_bundles(), device="cpu")
+
+
+def test_compiled_predictor_gives_the_eager_pictures():
+    """compile=True: the convolutional parts through torch.compile with freezing (norms folded
+    into the convolutions): the same shadow to rounding, at the photo's own size."""
+    attention_bundle, generator_bundle = _bundles()
+    with torch.no_grad():  # a refined head that varies over the picture, not only its bias
+        generator_bundle["state_dicts"]["generator"]["refined_head.weight"].normal_(0, 0.05)
+    eager = ShadowPredictor(attention_bundle, generator_bundle, device="cpu", precision="fp32")
+    compiled = ShadowPredictor(attention_bundle, generator_bundle, device="cpu", precision="fp32", compile=True)
+    assert eager.compiled == "off" and compiled.compiled == "compiled"
+    rng = np.random.default_rng(1)
+    image = rng.integers(50, 200, (40, 56, 3), dtype=np.uint8)
+    mask = np.zeros((40, 56), np.uint8)
+    mask[8:24, 16:32] = 255
+    expected, got = eager.predict(image, mask), compiled.predict(image, mask)
+    assert np.abs(expected.shadow_layer).max() > 0.05, "the test needs a visible shadow"
+    np.testing.assert_allclose(got.shadow_layer, expected.shadow_layer, atol=1e-3)
+    assert np.abs(got.image.astype(int) - expected.image).max() <= 1
+    assert np.array_equal(got.robject, expected.robject) and np.array_equal(got.rshadow, expected.rshadow)
+    with pytest.raises(ValueError, match="compile must be true or false, got 'yes'"):
+        ShadowPredictor(attention_bundle, generator_bundle, device="cpu", compile="yes")
 
 
 def test_full_resolution_output_keeps_size_and_applies_the_layer(predictor):

@@ -530,13 +530,17 @@ class ReportParams(StageParams):
 class PredictParams(StageParams):
     """``<family>.predict``: ``input_dir`` -> ``output_dir`` with the torch checkpoint or the ONNX
     file (``backend``, ``onnx_path``); pix2pixHD: ``instance_dir``; SPADE+VAE: ``num_samples``
-    seeded styles (``seed``) or a ``style_image``."""
+    seeded styles (``seed``) or a ``style_image``. Torch backend: ``precision`` of the forward
+    pass (``fp32``; ``auto`` = bf16 where the device has it) and ``compile`` (``torch.compile``:
+    a one-time compile per picture size, then faster pictures)."""
 
     input_dir: str = Field(min_length=1)
     output_dir: str = Field(min_length=1)
     device: Device = "auto"
     backend: Literal["torch", "onnx"] = "torch"
     onnx_path: str | None = None
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "fp32"
+    compile: bool = False
     instance_dir: str | None = None
     num_samples: int = Field(1, ge=1)
     style_image: str | None = None

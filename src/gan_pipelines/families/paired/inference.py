@@ -32,12 +32,14 @@ def to_uint8_images(output) -> np.ndarray:
 
 
 def generate(net, input_type: str, raw: np.ndarray, instances: np.ndarray | None = None, *,
-             batch_size: int = 16, device: str = "cpu", z: np.ndarray | None = None) -> np.ndarray:
+             batch_size: int = 16, device: str = "cpu", z: np.ndarray | None = None,
+             autocast_dtype=None) -> np.ndarray:
     """uint8 ``(N, H, W, 3)`` pictures of ``net`` (a
     :class:`~gan_pipelines.families.paired.networks.PairedGenerator`, eval mode) for stacked raw
     inputs. A SPADE+VAE generator (``net.z_dim`` set) needs ``z``: float32 ``(N, z_dim)``, one
     style code per input (e.g. :func:`~gan_pipelines.families.paired.networks.style_codes`); a
-    deterministic one takes none."""
+    deterministic one takes none. ``autocast_dtype`` (e.g. ``torch.bfloat16``): the forward pass
+    under autocast; None runs fp32."""
     import torch
 
     z_dim = getattr(net, "z_dim", None)
@@ -58,7 +60,9 @@ def generate(net, input_type: str, raw: np.ndarray, instances: np.ndarray | None
             if instances is not None:
                 inst = to_network_input(instances[start:start + batch_size], "labels").to(device, memory_format=torch.channels_last)
             codes = None if z is None else torch.from_numpy(np.ascontiguousarray(z[start:start + batch_size], np.float32)).to(device)
-            outputs.append(to_uint8_images(net(chunk, inst, codes)))
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                picture = net(chunk, inst, codes)
+            outputs.append(to_uint8_images(picture))
     return np.concatenate(outputs) if outputs else np.zeros((0, *raw.shape[1:3], 3), np.uint8)
 
 

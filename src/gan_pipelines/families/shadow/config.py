@@ -217,13 +217,15 @@ class PredictParams(StageParams):
     torch (the catalog's checkpoints) or onnx (``onnx_path``); the light-consistency
     ``mask_threshold`` (0..255) and ``overlays``; how the shadow reaches the photo's size,
     ``full_resolution`` (sharp | upsampled) with the sharp shadow's edge ``steepness`` (>= 1) and
-    ``strength`` (its darkness: the scene's own shadows', or the model's)."""
+    ``strength`` (its darkness: the scene's own shadows', or the model's); ``compile`` (torch
+    backend): the blocks through ``torch.compile`` (a one-time compile, then faster pictures)."""
 
     input_dir: str = Field(min_length=1)
     output_dir: str = Field(min_length=1)
     device: str = "auto"
     backend: Literal["torch", "onnx"] = "torch"
     onnx_path: str | None = None
+    compile: bool = False
     mask_threshold: float = Field(SHADOW_DIFF_THRESHOLD, ge=0, le=255)
     overlays: bool = True
     full_resolution: Literal["sharp", "upsampled"] = "sharp"

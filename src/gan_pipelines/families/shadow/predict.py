@@ -206,27 +206,55 @@ class ShadowPredictor(_FullResolutionPredictor):
     or ``"fp16"`` (CUDA only), as for training. ``full_resolution``: ``"sharp"`` (default) or
     ``"upsampled"``, ``steepness`` (>= 1) and ``strength`` (``"scene"`` or ``"model"``): how the
     shadow reaches the photo's size (:func:`composite_full_resolution`). Raises ValueError for
-    other values."""
+    other values.
+
+    ``compile``: run both blocks through ``torch.compile`` with freezing
+    (:mod:`gan_pipelines.training.compiled_inference`), compiled here on a blank picture (10-60 s
+    on 2 cores, once per process and model size, cached on disk), then faster on every picture;
+    where compiling fails the blocks run eagerly. ``compiled`` says which: ``"off"``,
+    ``"compiled"`` or ``"eager: <why>"``."""
 
     def __init__(
         self, attention_bundle: Mapping[str, Any], generator_bundle: Mapping[str, Any], device: str = "auto", precision: str = "auto",
-        *, full_resolution: str = "sharp", steepness: float = 2.0, strength: str = "scene",
+        *, full_resolution: str = "sharp", steepness: float = 2.0, strength: str = "scene", compile: bool = False,
     ) -> None:
         from gan_pipelines.families.shadow.bundles import shadow_inference_from_bundles
         from gan_pipelines.training import ready_for_inference, select_device, select_precision
 
         self.full_resolution, self.steepness, self.strength = _check_full_resolution(full_resolution, steepness, strength)
+        if not isinstance(compile, bool):
+            raise ValueError(f"compile must be true or false, got {compile!r}")
         self.model, self.resolution = shadow_inference_from_bundles(attention_bundle, generator_bundle)
         self.device = select_device(device)
         self.precision = select_precision(self.device, precision)
         ready_for_inference(self.model, self.device)  # once, here: predict_shadows then finds it ready
+        self.compiled = "off"
+        if compile:
+            self._compile()
+
+    def _compile(self) -> None:
+        from gan_pipelines.training.compiled_inference import compile_for_inference
+
+        # The convolutional parts, where the time goes; the input checks, the projection hint
+        # and the thresholding between the blocks stay eager (they would split the graph).
+        parts = [(block, name) for block in (self.model.attention, self.model.generator)
+                 for name in ("encoder", "decoder", "refinement") if hasattr(block, name)]
+        for block, name in parts:
+            setattr(block, name, compile_for_inference(getattr(block, name)))
+        side = self.resolution
+        blank_mask = np.zeros((side, side), np.uint8)
+        blank_mask[side // 2 :, side // 2 :] = 255
+        self._predict_small(np.full((side, side, 3), 128, np.uint8), blank_mask)  # compiles, at the one size the model sees
+        statuses = {getattr(block, name).status for block, name in parts}
+        self.compiled = "compiled" if statuses == {"compiled"} else next(s for s in statuses if s != "compiled")
 
     @classmethod
     def from_project(
         cls, project_path: str | Path = ".", *, env: str | None = None, load_versions: dict[str, str] | None = None,
-        device: str = "auto", precision: str = "auto",
+        device: str = "auto", precision: str = "auto", **options: Any,
     ) -> "ShadowPredictor":
-        """Load the latest (or pinned) checkpoints through the project's Kedro catalog."""
+        """Load the latest (or pinned) checkpoints through the project's Kedro catalog;
+        ``options`` go to the constructor (``full_resolution``, ``compile``, ...)."""
         from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
 
@@ -234,7 +262,8 @@ class ShadowPredictor(_FullResolutionPredictor):
         bootstrap_project(project_path)
         with KedroSession.create(project_path=project_path, env=env) as session:
             catalog = session.load_context()._get_catalog(load_versions=load_versions)
-            return cls(catalog.load("shadow.attention_checkpoint"), catalog.load("shadow.generator_checkpoint"), device, precision)
+            return cls(catalog.load("shadow.attention_checkpoint"), catalog.load("shadow.generator_checkpoint"), device, precision,
+                       **options)
 
     def _predict_small(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from gan_pipelines.families.shadow.inference import predict_shadows

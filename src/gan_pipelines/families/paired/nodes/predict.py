@@ -26,7 +26,8 @@ def predict_paired_folder(generator_checkpoint: Any, params: PredictParams, *, f
             raise ValueError(f"{section}.onnx_path holds a {predictor.family!r} generator, not {family!r}")
     elif backend == "torch":
         bundle = generator_checkpoint.load() if hasattr(generator_checkpoint, "load") else generator_checkpoint
-        predictor = PairedPredictor(bundle, family, device=params["device"])
+        predictor = PairedPredictor(bundle, family, device=params["device"], precision=params["precision"],
+                                    compile=params["compile"])
     seed = params["seed"]
     try:
         summary = predict_folder(
@@ -35,4 +36,6 @@ def predict_paired_folder(generator_checkpoint: Any, params: PredictParams, *, f
         )
     except ValueError as exc:
         raise ValueError(f"{section}: {exc}") from None
+    if backend == "torch":
+        summary.update(precision=predictor.precision.name, compiled=predictor.compiled)
     return {**summary, "backend": backend}

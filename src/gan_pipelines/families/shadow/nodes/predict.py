@@ -63,6 +63,7 @@ def predict_shadow_folder(attention_checkpoint: Any, generator_checkpoint: Any, 
 
     settings = predictor_settings(params)
     shape = {key: settings[key] for key in ("full_resolution", "steepness", "strength")}
+    summary_extra: dict[str, Any] = {}
     if settings["backend"] == "onnx":
         try:
             predictor = OnnxShadowPredictor(settings["onnx_path"], device=settings["device"], **shape)
@@ -73,8 +74,10 @@ def predict_shadow_folder(attention_checkpoint: Any, generator_checkpoint: Any, 
         trained_at = predictor.metadata.get("generator_trained_at", "unknown")
     else:
         generator = generator_checkpoint.load()
-        predictor = ShadowPredictor(attention_checkpoint.load(), generator, device=settings["device"], **shape)
+        predictor = ShadowPredictor(attention_checkpoint.load(), generator, device=settings["device"], **shape,
+                                    compile=settings["compile"])
         trained_at = generator.get("meta", {}).get("trained_at", "unknown")
+        summary_extra = {"compiled": predictor.compiled}
     summary = predict_folder(predictor, settings["input_dir"], settings["output_dir"],
                              mask_threshold=settings["mask_threshold"], overlays=settings["overlays"])
     summary["backend"] = settings["backend"]
@@ -82,4 +85,5 @@ def predict_shadow_folder(attention_checkpoint: Any, generator_checkpoint: Any, 
     if settings["onnx_path"]:
         summary["onnx_path"] = settings["onnx_path"]
     summary["generator_trained_at"] = trained_at
+    summary.update(summary_extra)
     return summary
