@@ -24,8 +24,9 @@ on a label map of that size (padded up to the generator's multiple and cropped b
 the notes say to what); cyclegan, ugatit and munit ``translate`` A -> B (padded likewise; the full
 U-GAT-IT generator, whose dense layer is sized for its training picture, gets the picture resized
 to 256x256 and back). Each is timed over ``--steps`` calls after ``--warmup``. With
-``--compiled-inference`` (default) the shadow and paired predictors are timed again with
-``compile=True`` (the paired one at ``--precision``): ``inference_ms_<size>_compiled``.
+``--compiled-inference`` (default) every predictor is timed again with
+``compile=True`` (the paired one at ``--precision``, the unpaired translators in fp32 on a
+CPU, as ``translate``): ``inference_ms_<size>_compiled``.
 
 Defaults (3 min 38 s on 2 quiet AVX2 cores, 2026-12-07, before the compiled timings; 3 min 42 s
 with them on an Intel Xeon with AMX, 2026-12-08; the issue allows 20): every family,
@@ -261,28 +262,39 @@ def infer_label_to_photo(model: str):
     return infer
 
 
-def unpaired_inference(translator, device):
-    """``({size: call}, notes)``: ``translate`` A -> B with ``translator``."""
+def unpaired_inference(translator, device, args):
+    """``({size: call}, notes)``: ``translate`` A -> B with ``translator``; with
+    ``--compiled-inference`` also ``<size>_compiled``: the translator as ``UnpairedPredictor``'s
+    ``compile=True`` wraps it (fp32 on a CPU, as ``translate``)."""
     from gan_pipelines.families.unpaired.inference import translate
     from gan_pipelines.families.unpaired.networks import min_size, size_multiple
+    from gan_pipelines.training.compiled_inference import compile_for_inference
 
     picture = cyclegan_speed.draw_domain("A", 1, 256, 0)[0]
+    translators = {"": translator}
+    if args.compiled_inference:
+        translators["_compiled"] = compile_for_inference(translator)
     calls = {}
     for key, (height, width) in INFERENCE_SIZES.items():
         batch = sized(picture, height, width)[None]
-        calls[key] = lambda batch=batch: translate(translator, batch, device=device)
+        for suffix, one in translators.items():
+            calls[key + suffix] = lambda batch=batch, one=one: translate(one, batch, device=device)
     fixed = getattr(translator, "input_size", None)
     if fixed:
         note = (f"inference: translate; 640x480 resized to {fixed}x{fixed} and back (the full generator's dense layer "
                 "is sized for its training picture)")
     else:
         note = fed_size_note("translate", size_multiple(translator), min_size(translator))
-    return calls, [note]
+    notes = [note]
+    if args.compiled_inference:
+        notes.append("compiled inference: translate with the translator compiled (UnpairedPredictor(compile=True)); "
+                     "each size compiles in the warm-up calls")
+    return calls, notes
 
 
 def infer_cyclegan(args, setup):
     settings = cyclegan_speed.train_params(args.width, 256, 1)
-    return unpaired_inference(cyclegan_speed.networks(settings, 256)["G_AB"], setup[0])
+    return unpaired_inference(cyclegan_speed.networks(settings, 256)["G_AB"], setup[0], args)
 
 
 def infer_unpaired(model: str):
@@ -291,7 +303,7 @@ def infer_unpaired(model: str):
 
         settings = unpaired_speed.train_params(model, args.width, 256, 1)
         nets = unpaired_speed.networks(model, settings, 256)
-        return unpaired_inference(direction_translators(model, nets)["a2b"], setup[0])
+        return unpaired_inference(direction_translators(model, nets)["a2b"], setup[0], args)
 
     return infer
 
@@ -392,8 +404,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="cpu: conf/base model sizes (default); reference: conf/paper (shadow: --env paper)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
     parser.add_argument("--compiled-inference", action=argparse.BooleanOptionalAction, default=True,
-                        help="also time shadow's and the paired families' predictors with compile=True (and the "
-                             "suite's precision): inference_ms_<size>_compiled; null for the others (default: on)")
+                        help="also time every predictor with compile=True (the paired one at the suite's precision): "
+                             "inference_ms_<size>_compiled (default: on)")
     add_timing_options(parser, workers_help="DataLoader workers (both paths)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0 or args.batch < 1:

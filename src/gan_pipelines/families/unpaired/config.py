@@ -479,7 +479,9 @@ class PredictParams(StageParams):
     domain A pictures into domain B, ``b2a`` the other way) into ``output_dir/<name>.png`` at its
     own size. ``backend: torch`` runs the catalog's checkpoint on ``device`` (auto | cpu | cuda |
     cuda:<index> | mps); ``backend: onnx`` runs the files of ``<family>.export`` (``onnx_path``:
-    its ``output_path``; the file read is ``<stem>_<direction>.onnx`` beside it) in onnxruntime."""
+    its ``output_path``; the file read is ``<stem>_<direction>.onnx`` beside it) in onnxruntime.
+    ``compile`` (torch backend): the translator through ``torch.compile`` (a one-time compile per
+    picture size, then faster pictures)."""
 
     input_dir: str = Field(min_length=1)
     output_dir: str = Field(min_length=1)
@@ -487,6 +489,7 @@ class PredictParams(StageParams):
     device: str = "auto"
     backend: Literal["torch", "onnx"] = "torch"
     onnx_path: str | None = None
+    compile: bool = False
 
     @model_validator(mode="after")
     def _onnx_path(self) -> PredictParams:

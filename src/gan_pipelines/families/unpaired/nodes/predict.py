@@ -40,7 +40,7 @@ def predict_unpaired_folder(generator_checkpoint: Any, params: PredictParams, *,
     else:
         bundle = generator_checkpoint.load() if hasattr(generator_checkpoint, "load") else generator_checkpoint
         version = checkpoint_version(generator_checkpoint)
-        predictor = UnpairedPredictor(bundle, family, device=params.device)
+        predictor = UnpairedPredictor(bundle, family, device=params.device, compile=params.compile)
         device = predictor.device
     styles, style_note = _style_choice(predictor, params, section)
     try:
@@ -52,6 +52,8 @@ def predict_unpaired_folder(generator_checkpoint: Any, params: PredictParams, *,
         summary["style"] = style_note
     if params.backend == "onnx":
         summary["onnx_file"] = str(predictor.path(params.direction))
+    else:
+        summary["compiled"] = predictor.compiled
     return summary
 
 
