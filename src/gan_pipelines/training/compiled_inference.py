@@ -73,6 +73,14 @@ class InferenceCompiled(nn.Module):
         return output
 
 
+def check_compile_setting(compile: Any) -> bool:
+    """``compile`` when it is a bool (a predictor's ``compile`` argument); raises ValueError
+    naming the value otherwise (``"yes"`` or 1 are refused rather than read as true)."""
+    if not isinstance(compile, bool):
+        raise ValueError(f"compile must be true or false, got {compile!r}")
+    return compile
+
+
 def compile_for_inference(module: nn.Module) -> InferenceCompiled:
     """``module`` (eval mode, on its device, channels-last where wanted: see
     :func:`~gan_pipelines.training.device.ready_for_inference`) wrapped in

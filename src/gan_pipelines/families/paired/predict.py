@@ -137,11 +137,14 @@ class PairedPredictor:
                  precision: str = "fp32", compile: bool = False) -> None:
         import torch
 
+        from gan_pipelines.training import ready_for_inference
+        from gan_pipelines.training.compiled_inference import check_compile_setting, compile_for_inference
         from gan_pipelines.training.device import select_device, select_precision
 
         from gan_pipelines.families.paired.bundles import generator_from_bundle
         from gan_pipelines.families.paired.networks import size_multiple
 
+        check_compile_setting(compile)
         self.family = family
         self.net, self.input_config = generator_from_bundle(generator_bundle, family)
         generator_config = generator_bundle["model_config"]["generator"]
@@ -155,13 +158,8 @@ class PairedPredictor:
         self.device = str(select_device(device, setting="device"))  # CUDA > MPS > CPU, as training
         self.precision = select_precision(torch.device(self.device), precision)
         self.net.to(self.device)
-        if not isinstance(compile, bool):
-            raise ValueError(f"compile must be true or false, got {compile!r}")
         self.compiled = "off"
         if compile:
-            from gan_pipelines.training import ready_for_inference
-            from gan_pipelines.training.compiled_inference import compile_for_inference
-
             # The network alone: the label encoding and the input checks stay eager.
             self.net.generator = compile_for_inference(ready_for_inference(self.net.generator, torch.device(self.device)))
             self.compiled = self.net.generator.status

@@ -208,11 +208,11 @@ class ShadowPredictor(_FullResolutionPredictor):
     shadow reaches the photo's size (:func:`composite_full_resolution`). Raises ValueError for
     other values.
 
-    ``compile``: run both blocks through ``torch.compile`` with freezing
-    (:mod:`gan_pipelines.training.compiled_inference`), compiled here on a blank picture (10-60 s
-    on 2 cores, once per process and model size, cached on disk), then faster on every picture;
-    where compiling fails the blocks run eagerly. ``compiled`` says which: ``"off"``,
-    ``"compiled"`` or ``"eager: <why>"``."""
+    ``compile``: run both blocks' convolutional parts (encoder, decoder, refinement) through
+    ``torch.compile`` with freezing (:mod:`gan_pipelines.training.compiled_inference`), compiled
+    here on a blank picture (15-25 s on 2 cores for the default model, once per process and model,
+    cached on disk), then faster on every picture; where compiling fails they run eagerly.
+    ``compiled`` says which: ``"off"``, ``"compiled"`` or ``"eager: <why>"``."""
 
     def __init__(
         self, attention_bundle: Mapping[str, Any], generator_bundle: Mapping[str, Any], device: str = "auto", precision: str = "auto",
@@ -220,10 +220,10 @@ class ShadowPredictor(_FullResolutionPredictor):
     ) -> None:
         from gan_pipelines.families.shadow.bundles import shadow_inference_from_bundles
         from gan_pipelines.training import ready_for_inference, select_device, select_precision
+        from gan_pipelines.training.compiled_inference import check_compile_setting
 
         self.full_resolution, self.steepness, self.strength = _check_full_resolution(full_resolution, steepness, strength)
-        if not isinstance(compile, bool):
-            raise ValueError(f"compile must be true or false, got {compile!r}")
+        check_compile_setting(compile)
         self.model, self.resolution = shadow_inference_from_bundles(attention_bundle, generator_bundle)
         self.device = select_device(device)
         self.precision = select_precision(self.device, precision)

@@ -70,10 +70,10 @@ class UnpairedPredictor:
 
     def __init__(self, bundle: Mapping[str, Any], family: str, device: str = "auto", *, compile: bool = False) -> None:
         from gan_pipelines.families.unpaired.bundles import generators_from_bundle
+        from gan_pipelines.training.compiled_inference import check_compile_setting, compile_for_inference
         from gan_pipelines.training.device import select_device
 
-        if not isinstance(compile, bool):
-            raise ValueError(f"compile must be true or false, got {compile!r}")
+        check_compile_setting(compile)
         self.family = family
         self.generators, self.model_config = generators_from_bundle(bundle, family)
         meta = dict(bundle.get("meta") or {})
@@ -84,8 +84,6 @@ class UnpairedPredictor:
             generator.to(self.device)
         self._compile = compile
         if compile:
-            from gan_pipelines.training.compiled_inference import compile_for_inference
-
             self.generators = {direction: compile_for_inference(generator) for direction, generator in self.generators.items()}
 
     @property
