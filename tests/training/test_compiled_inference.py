@@ -25,7 +25,9 @@ def test_compiled_module_gives_the_eager_outputs_and_says_so():
         wrapped = compile_for_inference(net)
         assert wrapped.status == "not compiled yet"
         got = wrapped(x)
-    assert wrapped.status == "compiled"
+    from conftest import compile_status_is_right
+
+    assert compile_status_is_right(wrapped.status), wrapped.status
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
     assert len(list(wrapped.parameters())) == len(list(net.parameters())), "parameters are not listed twice"
 

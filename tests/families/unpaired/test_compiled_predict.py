@@ -27,6 +27,8 @@ def test_compiled_translator_gives_the_eager_picture(monkeypatch):
     expected = eager.translate(picture, "a2b")
     assert expected.std() > 3, "the test needs a picture that is not flat"
     assert np.abs(compiled.translate(picture, "a2b").astype(int) - expected).max() <= 1
-    assert compiled.compiled == "compiled"
+    from conftest import compile_status_is_right
+
+    assert compile_status_is_right(compiled.compiled), compiled.compiled
     with pytest.raises(ValueError, match="compile must be true or false, got 'no'"):
         UnpairedPredictor({}, "cyclegan", device="cpu", compile="no")
