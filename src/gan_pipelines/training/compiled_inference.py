@@ -21,6 +21,7 @@ Reference: PyTorch, "torch.compile" and ``torch._inductor.config.freezing``
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -71,6 +72,17 @@ class InferenceCompiled(nn.Module):
             return self.module(*args, **kwargs)  # a genuine input error raises here, from the eager module
         self.status = "compiled"
         return output
+
+
+def combined_status(wrappers: Iterable[InferenceCompiled] | None) -> str:
+    """One status for a predictor's compiled modules: ``"off"`` when there are none (``None``),
+    else the first failure (``"eager: ..."``), else ``"compiled"`` once any ran compiled, else
+    ``"not compiled yet"``."""
+    if wrappers is None:
+        return "off"
+    statuses = {wrapper.status for wrapper in wrappers}
+    failed = sorted(status for status in statuses if status.startswith("eager"))
+    return failed[0] if failed else "compiled" if "compiled" in statuses else "not compiled yet"
 
 
 def check_compile_setting(compile: Any) -> bool:

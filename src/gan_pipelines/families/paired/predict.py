@@ -158,11 +158,18 @@ class PairedPredictor:
         self.device = str(select_device(device, setting="device"))  # CUDA > MPS > CPU, as training
         self.precision = select_precision(torch.device(self.device), precision)
         self.net.to(self.device)
-        self.compiled = "off"
+        self._compiled_parts = None
         if compile:
             # The network alone: the label encoding and the input checks stay eager.
             self.net.generator = compile_for_inference(ready_for_inference(self.net.generator, torch.device(self.device)))
-            self.compiled = self.net.generator.status
+            self._compiled_parts = [self.net.generator]
+
+    @property
+    def compiled(self) -> str:
+        """``"off"``, ``"not compiled yet"``, ``"compiled"`` or ``"eager: <why compiling failed>"``."""
+        from gan_pipelines.training.compiled_inference import combined_status
+
+        return combined_status(self._compiled_parts)
 
     @classmethod
     def from_project(cls, project_path: str | Path = ".", *, family: str, env: str | None = None,
@@ -222,8 +229,6 @@ class PairedPredictor:
         output = generate(self.net, self.input_type, padded[None],
                           None if padded_instances is None else padded_instances[None], device=self.device, z=codes,
                           autocast_dtype=self.precision.autocast_dtype)
-        if self.compiled != "off":
-            self.compiled = self.net.generator.status
         return output[0, :height, :width]
 
 

@@ -228,9 +228,16 @@ class ShadowPredictor(_FullResolutionPredictor):
         self.device = select_device(device)
         self.precision = select_precision(self.device, precision)
         ready_for_inference(self.model, self.device)  # once, here: predict_shadows then finds it ready
-        self.compiled = "off"
+        self._compiled_parts = None
         if compile:
             self._compile()
+
+    @property
+    def compiled(self) -> str:
+        """``"off"``, ``"compiled"`` or ``"eager: <why compiling failed>"``."""
+        from gan_pipelines.training.compiled_inference import combined_status
+
+        return combined_status(self._compiled_parts)
 
     def _compile(self) -> None:
         from gan_pipelines.training.compiled_inference import compile_for_inference
@@ -244,9 +251,8 @@ class ShadowPredictor(_FullResolutionPredictor):
         side = self.resolution
         blank_mask = np.zeros((side, side), np.uint8)
         blank_mask[side // 2 :, side // 2 :] = 255
+        self._compiled_parts = [getattr(block, name) for block, name in parts]
         self._predict_small(np.full((side, side, 3), 128, np.uint8), blank_mask)  # compiles, at the one size the model sees
-        statuses = {getattr(block, name).status for block, name in parts}
-        self.compiled = "compiled" if statuses == {"compiled"} else next(s for s in statuses if s != "compiled")
 
     @classmethod
     def from_project(

@@ -82,18 +82,16 @@ class UnpairedPredictor:
         self.device = str(select_device(device, setting="device"))
         for generator in self.generators.values():
             generator.to(self.device)
-        self._compile = compile
         if compile:
             self.generators = {direction: compile_for_inference(generator) for direction, generator in self.generators.items()}
+        self._compiled_parts = list(self.generators.values()) if compile else None
 
     @property
     def compiled(self) -> str:
         """``"off"``; else the compile status of the translators used so far (a failure first)."""
-        if not self._compile:
-            return "off"
-        statuses = {generator.status for generator in self.generators.values()}
-        failed = sorted(status for status in statuses if status.startswith("eager"))
-        return failed[0] if failed else "compiled" if "compiled" in statuses else "not compiled yet"
+        from gan_pipelines.training.compiled_inference import combined_status
+
+        return combined_status(self._compiled_parts)
 
     @classmethod
     def from_bundle(cls, bundle: Mapping[str, Any], family: str, device: str = "auto") -> "UnpairedPredictor":
